@@ -1,0 +1,70 @@
+#include "cli/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <initwatch/error.h>
+#include <initwatch/version.h>
+
+namespace initwatch::cli {
+
+namespace {
+
+void add_output_options(CLI::App& app, Options& o) {
+    app.add_flag("--json", o.json, "One JSON object per line instead of text");
+    app.add_flag("--events", o.events, "Also print every fork, exec and exit");
+    app.add_option("--color", o.color, "Colour text output: auto (on a terminal), always, never")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, ColorMode>{{"auto", ColorMode::automatic},
+                                             {"always", ColorMode::always},
+                                             {"never", ColorMode::never}},
+            CLI::ignore_case));
+    app.add_option("-o,--output", o.output_path, "Write the report to FILE instead of stdout");
+    app.add_option("--log-level", o.log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+    app.add_option("--ring-buffer-size", o.ring_buffer_bytes,
+                   "Kernel ring buffer size in bytes (power of two, at least a page)")
+        ->check(CLI::Range(static_cast<size_t>(4096), static_cast<size_t>(1) << 30));
+    app.add_option("--btf", o.btf_path, "Kernel BTF file (default: /sys/kernel/btf/vmlinux)");
+}
+
+}  // namespace
+
+int parse_command_line(int argc, char** argv, Options& o) {
+    CLI::App app{"initwatch: reports container init processes that exit while the processes "
+                 "they started are still running (the cause of many CrashLoopBackOffs).\n"
+                 "Exit status: 0 ok, 2 error of initwatch itself; `run`: 3 finding, else init's status",
+                 "initwatch"};
+    app.set_version_flag("--version", std::string("initwatch ") + kVersion);
+    app.require_subcommand(0, 1);
+    add_output_options(app, o);
+
+    CLI::App* watch = app.add_subcommand("watch", "Trace the whole host until interrupted (the default)");
+    watch->add_option("--count", o.count, "Exit after N findings")->check(CLI::PositiveNumber);
+    watch->add_option("--duration", o.duration_s, "Exit after SECONDS")->check(CLI::PositiveNumber);
+    add_output_options(*watch, o);
+
+    CLI::App* run = app.add_subcommand(
+        "run", "Run CMD as PID 1 of new pid and mount namespaces (own /proc, own cgroup), like a "
+               "container's entrypoint; exit 3 if it exits leaving processes behind");
+    run->add_option("--timeout", o.timeout_s,
+                    "Seconds after which a still-running init counts as healthy: stop it, exit 0")
+        ->check(CLI::PositiveNumber);
+    run->add_option("command", o.argv, "CMD [ARGS...], after --")->required()->allow_extra_args();
+    run->prefix_command(false);
+    add_output_options(*run, o);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        const std::string what = e.what();
+        std::fprintf(stderr, "initwatch: %s (see initwatch --help)\n",
+                     what.empty() ? e.get_name().c_str() : what.c_str());
+        return kExitError;
+    }
+    o.command = run->parsed() ? Command::run : Command::watch;
+    return -1;
+}
+
+}  // namespace initwatch::cli

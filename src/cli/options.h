@@ -1,0 +1,35 @@
+// Everything the command line decides.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace initwatch::cli {
+
+enum class Command { watch, run, version };
+enum class ColorMode { automatic, always, never };
+
+struct Options {
+    Command command = Command::watch;
+    bool json = false;
+    bool events = false;
+    ColorMode color = ColorMode::automatic;
+    std::string log_level = "warn";
+    std::string output_path;  // "" for stdout
+    size_t ring_buffer_bytes = 1 << 20;
+    std::string btf_path;  // "" for the running kernel's
+    // watch
+    uint64_t count = 0;       // stop after this many findings; 0: never
+    double duration_s = 0;    // stop after this long; 0: never
+    // run
+    double timeout_s = 0;     // 0: wait for init however long it runs
+    std::vector<std::string> argv;
+};
+
+// Parses the command line. Returns an exit status when parsing alone ends the program
+// (--help: 0, a usage error: 2, after printing), or -1 to go on.
+int parse_command_line(int argc, char** argv, Options& out);
+
+}  // namespace initwatch::cli

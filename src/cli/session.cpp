@@ -1,0 +1,89 @@
+#include "cli/session.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <initwatch/error.h>
+
+namespace initwatch::cli {
+
+namespace {
+
+std::FILE* open_output(const std::string& path) {
+    if (path.empty() || path == "-") return stdout;
+    std::FILE* f = std::fopen(path.c_str(), "we");
+    if (!f) throw Error("cannot write to " + path + ": " + std::strerror(errno));
+    return f;
+}
+
+std::unique_ptr<report::Output> make_output(const Options& o, std::FILE* f) {
+    if (o.json) return report::make_json_output(f);
+    const bool color = o.color == ColorMode::always ||
+                       (o.color == ColorMode::automatic && isatty(fileno(f)) && std::getenv("NO_COLOR") == nullptr);
+    return report::make_text_output(f, color);
+}
+
+}  // namespace
+
+Session::Session(const Options& options)
+    : options_(options),
+      file_(open_output(options.output_path)),
+      output_(make_output(options, file_)),
+      probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path}),
+      cgroups_(meta::find_cgroup2_mount()) {
+    if (cgroups_.root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
+}
+
+Session::~Session() {
+    output_->flush();
+    if (file_ && file_ != stdout) std::fclose(file_);
+}
+
+std::vector<model::Finding> Session::step(int timeout_ms) {
+    batch_.clear();
+    probe_.poll(timeout_ms, batch_);
+    std::vector<model::Finding> findings;
+    for (const auto& ev : batch_) {
+        if (options_.events) output_->event(ev, tracker_.summary(model::task_of(ev).key));
+        if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
+    }
+    if (options_.events && !batch_.empty()) output_->flush();
+
+    const uint64_t now = report::monotonic_now_ns();
+    if (now - last_housekeeping_ns_ >= 1'000'000'000ULL) {
+        last_housekeeping_ns_ = now;
+        check_drops(now);
+        tracker_.expire(now);
+    }
+    return findings;
+}
+
+// Drops are never silent: a notice in the stream, and the next findings say incomplete.
+bool Session::check_drops(uint64_t now_ns) {
+    const probe::DropCounts drops = probe_.drops();
+    report::LostCounts delta;
+    for (size_t r = 0; r < drops.size(); ++r)
+        if (drops[r] > reported_drops_[r]) delta.emplace_back(probe::drop_reason_name(r), drops[r] - reported_drops_[r]);
+    if (probe_.malformed() > reported_malformed_)
+        delta.emplace_back("malformed", probe_.malformed() - reported_malformed_);
+    if (delta.empty()) return false;
+    reported_drops_ = drops;
+    reported_malformed_ = probe_.malformed();
+    output_->lost(now_ns, delta);
+    tracker_.mark_incomplete();
+    return true;
+}
+
+void Session::report(model::Finding finding) {
+    // Drops since the last check make this finding incomplete too.
+    if (check_drops(report::monotonic_now_ns())) finding.incomplete = true;
+    meta::ContainerInfo container;
+    container.cgroup_id = finding.cgroup_id;
+    container.cgroup_path = cgroups_.path_of(finding.cgroup_id, report::monotonic_now_ns());
+    output_->finding(finding, container);
+}
+
+}  // namespace initwatch::cli

@@ -1,0 +1,45 @@
+// One tracing session: the probe feeding the tracker, findings enriched and reported.
+// Shared by `watch` and `run`.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "cli/options.h"
+#include "meta/cgroup_resolver.h"
+#include "model/tracker.h"
+#include "probe/probe.h"
+#include "report/output.h"
+
+namespace initwatch::cli {
+
+class Session {
+public:
+    // Attaches the probes (throws initwatch::Error) and opens the output.
+    explicit Session(const Options& options);
+    ~Session();
+
+    // Waits up to timeout_ms for events and applies them; returns the findings they made.
+    std::vector<model::Finding> step(int timeout_ms);
+    void report(model::Finding finding);
+
+    bool output_broken() const { return output_->broken(); }
+    const std::string& cgroup2_root() const { return cgroups_.root(); }
+
+private:
+    // Reports drops counted since the last call; true if there were any.
+    bool check_drops(uint64_t now_ns);
+
+    Options options_;
+    std::FILE* file_ = nullptr;  // owned when --output is a file
+    std::unique_ptr<report::Output> output_;
+    probe::Probe probe_;
+    model::Tracker tracker_;
+    meta::CgroupResolver cgroups_;
+    std::vector<model::Event> batch_;
+    probe::DropCounts reported_drops_{};
+    uint64_t reported_malformed_ = 0;
+    uint64_t last_housekeeping_ns_ = 0;
+};
+
+}  // namespace initwatch::cli

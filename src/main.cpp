@@ -1,0 +1,33 @@
+// initwatch: parse the command line, run the subcommand, turn fatal errors into one line
+// on stderr and exit status 2.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include <initwatch/error.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/signals.h"
+
+int main(int argc, char** argv) {
+    using namespace initwatch;
+    cli::Options options;
+    if (const int status = cli::parse_command_line(argc, argv, options); status >= 0) return status;
+
+    spdlog::set_default_logger(spdlog::stderr_color_st("initwatch"));
+    spdlog::set_level(spdlog::level::from_str(options.log_level));
+    spdlog::set_pattern("initwatch: %l: %v");
+    cli::install_stop_handlers();
+    try {
+        return options.command == cli::Command::run ? cli::run_command(options)
+                                                    : cli::watch_command(options);
+    } catch (const Error& e) {
+        std::fprintf(stderr, "initwatch: %s\n", e.what());
+        return kExitError;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "initwatch: internal error: %s\n", e.what());
+        return kExitError;
+    }
+}

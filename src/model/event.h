@@ -1,0 +1,74 @@
+// Typed process-lifecycle events: what the model consumes. Pure C++, no libbpf.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace initwatch::model {
+
+// A process (thread group): a pid is reused, a pid with its start time is not.
+struct ProcKey {
+    uint32_t tgid = 0;
+    uint64_t start_ns = 0;  // CLOCK_MONOTONIC
+
+    bool operator==(const ProcKey& o) const { return tgid == o.tgid && start_ns == o.start_ns; }
+    bool operator!=(const ProcKey& o) const { return !(*this == o); }
+};
+
+struct ProcKeyHash {
+    size_t operator()(const ProcKey& k) const noexcept {
+        return std::hash<uint64_t>{}(k.start_ns * 0x9e3779b97f4a7c15ULL ^ k.tgid);
+    }
+};
+
+// What every event says about the process it concerns.
+struct TaskInfo {
+    ProcKey key;
+    ProcKey parent;          // real parent when the event happened
+    uint64_t cgroup_id = 0;  // cgroup v2 id
+    uint32_t pidns_inum = 0; // deepest pid namespace
+    uint32_t ns_pid = 0;     // pid inside it
+    uint32_t ns_level = 0;   // 0: host
+    bool sighup_ignored = false;  // as left by nohup
+    bool session_leader = false;  // as after setsid
+    std::string comm;
+};
+
+struct ForkEvent {
+    uint64_t ts_ns = 0;
+    TaskInfo task;  // the child
+};
+
+// A process that existed before tracing began (startup snapshot).
+struct SnapshotEvent {
+    uint64_t ts_ns = 0;
+    TaskInfo task;
+    std::vector<std::string> argv;
+};
+
+struct ExecEvent {
+    uint64_t ts_ns = 0;
+    TaskInfo task;
+    uint32_t old_pid = 0;
+    std::string filename;
+    std::vector<std::string> argv;
+    bool argv_truncated = false;
+};
+
+struct ExitEvent {
+    uint64_t ts_ns = 0;
+    TaskInfo task;
+    uint32_t wait_status = 0;  // raw, decoded by ExitStatus
+    bool ns_init = false;
+    uint32_t ns_pids_allocated = 0;  // kernel's count of pids in the namespace at init's exit
+};
+
+using Event = std::variant<ForkEvent, ExecEvent, ExitEvent, SnapshotEvent>;
+
+const TaskInfo& task_of(const Event& e);
+uint64_t time_of(const Event& e);
+
+}  // namespace initwatch::model

@@ -1,0 +1,82 @@
+#include "model/finding.h"
+
+#include <csignal>
+
+#include "model/command_line.h"
+
+namespace initwatch::model {
+
+const char* to_string(Severity s) {
+    switch (s) {
+        case Severity::info: return "info";
+        case Severity::warning: return "warning";
+        case Severity::error: return "error";
+    }
+    return "unknown";
+}
+
+const char* to_string(How h) {
+    switch (h) {
+        case How::background: return "background";
+        case How::reparented: return "reparented";
+        case How::descendant: return "descendant";
+        case How::entered: return "entered";
+    }
+    return "unknown";
+}
+
+Severity severity_of(const ExitStatus& status) {
+    if (!status.signal) return Severity::warning;
+    switch (*status.signal) {
+        case SIGTERM:
+        case SIGINT:
+        case SIGKILL: return Severity::info;
+        default: return Severity::error;
+    }
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& argv, const std::string& fallback) {
+    return argv.empty() ? fallback : shell_join(argv);
+}
+
+std::string count_phrase(size_t n) {
+    return std::to_string(n) + (n == 1 ? " process" : " processes");
+}
+
+// The process most likely meant to run forever: the oldest one init put in the background.
+const LiveProcess* main_suspect(const std::vector<LiveProcess>& live) {
+    for (const auto& p : live)
+        if (p.how == How::background) return &p;
+    for (const auto& p : live)
+        if (p.how == How::reparented) return &p;
+    return live.empty() ? nullptr : &live.front();
+}
+
+}  // namespace
+
+std::string diagnose(const Finding& f) {
+    const std::string left = count_phrase(f.live.size());
+    switch (f.severity) {
+        case Severity::warning: {
+            const LiveProcess* suspect = main_suspect(f.live);
+            const std::string cmd = suspect ? join(suspect->argv, suspect->comm) : "the server";
+            return "init exited on its own (" + f.init.status.describe() + ") while " + left +
+                   " it started still ran, so the kernel killed them and the container stopped: "
+                   "run the long-lived process in the foreground as the script's last command "
+                   "(ideally `exec " + cmd + "`) and put only helpers in the background.";
+        }
+        case Severity::info:
+            return "init was stopped by " + f.init.status.describe() + " while " + left +
+                   " still ran; the kernel killed them with it. A stop, not a crash loop "
+                   "(a PID 1 without a SIGTERM handler ignores SIGTERM, so stops end in SIGKILL).";
+        case Severity::error:
+            return "init crashed with " + f.init.status.describe() + " while " + left +
+                   " still ran, taking them down with it: fix the crash of `" +
+                   join(f.init.argv, f.init.comm) + "`.";
+    }
+    return {};
+}
+
+}  // namespace initwatch::model

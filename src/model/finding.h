@@ -1,0 +1,66 @@
+// What initwatch reports: a namespace init that exited while other processes lived.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/exit_status.h"
+
+namespace initwatch::model {
+
+enum class Severity { info, warning, error };
+
+// How a process left behind came to be under init.
+enum class How {
+    background,  // init started it and never waited for it (`cmd &`)
+    reparented,  // its parent exited and the kernel gave it to init (daemon, double fork)
+    descendant,  // started by one of the above
+    entered,     // its ancestor joined the namespace from outside (runc exec, nsenter)
+};
+
+const char* to_string(Severity s);
+const char* to_string(How h);
+
+struct ProcessSummary {
+    uint32_t pid = 0;     // host pid
+    uint32_t ns_pid = 0;  // pid in its deepest pid namespace
+    std::string comm;
+    std::vector<std::string> argv;
+    bool argv_truncated = false;
+    bool from_snapshot = false;  // known from the startup snapshot, not seen being born
+};
+
+struct LiveProcess : ProcessSummary {
+    uint32_t ppid = 0;            // host pid of its current parent
+    uint64_t age_ns = 0;          // at init's exit
+    How how = How::background;
+    std::vector<uint32_t> chain;  // host pids from its parent up to init, init last
+    bool sighup_ignored = false;  // nohup
+    bool session_leader = false;  // setsid
+};
+
+struct InitSummary : ProcessSummary {
+    ExitStatus status;
+    uint64_t ran_ns = 0;
+};
+
+struct Finding {
+    uint64_t ts_ns = 0;  // CLOCK_MONOTONIC of init's exit
+    Severity severity = Severity::warning;
+    std::string diagnosis;
+    uint64_t cgroup_id = 0;
+    uint32_t pidns_inum = 0;
+    InitSummary init;
+    std::vector<LiveProcess> live;  // ordered by start time
+    uint32_t kernel_ns_pids = 0;    // pids the kernel still had allocated in the namespace
+    bool incomplete = false;        // events were lost: the list may miss processes
+};
+
+// Severity of an init's end: exiting on its own while work runs is the crash-loop pattern.
+Severity severity_of(const ExitStatus& status);
+
+// One sentence a person can act on.
+std::string diagnose(const Finding& f);
+
+}  // namespace initwatch::model

@@ -1,0 +1,257 @@
+#include "model/tracker.h"
+
+#include <algorithm>
+
+namespace initwatch::model {
+
+namespace {
+
+template <typename T>
+void erase_value(std::vector<T>& v, const T& value) {
+    v.erase(std::remove(v.begin(), v.end(), value), v.end());
+}
+
+constexpr size_t kMaxChainDepth = 64;
+
+}  // namespace
+
+Tracker::Tracker(TrackerLimits limits) : limits_(limits) {}
+
+std::optional<Finding> Tracker::apply(const Event& event) {
+    if (const auto* fork = std::get_if<ForkEvent>(&event)) {
+        const auto parent = procs_.find(fork->task.parent);
+        std::vector<std::string> argv;
+        if (parent != procs_.end()) argv = parent->second.summary.argv;  // until it execs
+        track(fork->task, fork->ts_ns, std::move(argv), false);
+    } else if (const auto* snap = std::get_if<SnapshotEvent>(&event)) {
+        track(snap->task, snap->ts_ns, snap->argv, true);
+    } else if (const auto* exec = std::get_if<ExecEvent>(&event)) {
+        on_exec(*exec);
+    } else if (const auto* exit = std::get_if<ExitEvent>(&event)) {
+        return on_exit(*exit);
+    }
+    return std::nullopt;
+}
+
+Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
+                                 std::vector<std::string> argv, bool from_snapshot) {
+    if (auto it = procs_.find(task.key); it != procs_.end()) return &it->second;  // seen twice
+    const auto parent_it = procs_.find(task.parent);
+    Process* parent = parent_it == procs_.end() ? nullptr : &parent_it->second;
+    const std::optional<ProcKey> ns = namespace_for(task, parent);
+    if (procs_.size() >= limits_.max_processes) {
+        ++untracked_;
+        if (ns) namespaces_.at(*ns).lost_events = true;
+        return nullptr;
+    }
+
+    Process p;
+    p.task = task;
+    p.parent = task.parent;
+    p.ns = ns;
+    p.summary.pid = task.key.tgid;
+    p.summary.ns_pid = task.ns_pid;
+    p.summary.comm = task.comm;
+    p.summary.argv = std::move(argv);
+    p.summary.argv_truncated = parent && !from_snapshot && parent->summary.argv_truncated;
+    p.summary.from_snapshot = from_snapshot;
+    if (parent) parent->children.push_back(task.key);
+    if (ns) namespaces_.at(*ns).members.push_back(task.key);
+    return &procs_.emplace(task.key, std::move(p)).first->second;
+}
+
+// A child lives in its parent's namespace, or is the init of a new one, or joined an
+// existing one from outside (setns). Inode numbers are reused quickly, so they only
+// name namespaces whose init is alive.
+std::optional<ProcKey> Tracker::namespace_for(const TaskInfo& task, const Process* parent) {
+    if (task.ns_level == 0) return std::nullopt;
+    if (task.ns_pid == 1) {
+        Namespace ns;
+        ns.init = task.key;
+        ns.inum = task.pidns_inum;
+        if (parent && parent->ns) {
+            ns.outer = parent->ns;
+            namespaces_.at(*parent->ns).nested.push_back(task.key);
+        }
+        namespaces_[task.key] = std::move(ns);
+        live_ns_by_inum_[task.pidns_inum] = task.key;
+        return task.key;
+    }
+    if (parent && parent->ns && parent->task.pidns_inum == task.pidns_inum) return parent->ns;
+    if (auto it = live_ns_by_inum_.find(task.pidns_inum); it != live_ns_by_inum_.end())
+        return it->second;
+    return std::nullopt;
+}
+
+void Tracker::on_exec(const ExecEvent& ev) {
+    Process* p = nullptr;
+    if (auto it = procs_.find(ev.task.key); it != procs_.end())
+        p = &it->second;
+    else
+        p = track(ev.task, ev.ts_ns, {}, false);  // its fork was not seen
+    if (!p) return;
+    p->task = ev.task;
+    p->summary.comm = ev.task.comm;
+    p->summary.argv = ev.argv;
+    p->summary.argv_truncated = ev.argv_truncated;
+}
+
+std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
+    auto it = procs_.find(ev.task.key);
+    if (it == procs_.end()) return std::nullopt;
+    Process& p = it->second;
+
+    std::optional<Finding> finding;
+    ProcKey reaper;  // unknown outside a namespace: the host's init or a subreaper
+    if (p.ns) {
+        Namespace& ns = namespaces_.at(*p.ns);
+        if (ns.init == p.task.key) {
+            Finding f = build_finding(p, ns, ev);
+            if (!f.live.empty()) finding = std::move(f);
+            ns.init_exited = true;
+            ns.died_ns = ev.ts_ns;
+            if (auto by_inum = live_ns_by_inum_.find(ns.inum);
+                by_inum != live_ns_by_inum_.end() && by_inum->second == ns.init)
+                live_ns_by_inum_.erase(by_inum);
+        } else if (!ns.init_exited) {
+            reaper = ns.init;
+        }
+    }
+    forget(ev.task.key, reaper);
+    return finding;
+}
+
+Finding Tracker::build_finding(const Process& init, const Namespace& ns,
+                               const ExitEvent& ev) const {
+    Finding f;
+    f.ts_ns = ev.ts_ns;
+    f.cgroup_id = ev.task.cgroup_id;
+    f.pidns_inum = ns.inum;
+    f.kernel_ns_pids = ev.ns_pids_allocated;
+    f.incomplete = ns.lost_events;
+    static_cast<ProcessSummary&>(f.init) = init.summary;
+    f.init.status = ExitStatus::decode(ev.wait_status);
+    f.init.ran_ns = ev.ts_ns > init.task.key.start_ns ? ev.ts_ns - init.task.key.start_ns : 0;
+    f.severity = severity_of(f.init.status);
+
+    std::vector<const Process*> members;
+    collect_members(ns, members);
+    std::sort(members.begin(), members.end(), [](const Process* a, const Process* b) {
+        return a->task.key.start_ns < b->task.key.start_ns;
+    });
+    for (const Process* p : members) {
+        if (p->task.key == init.task.key) continue;
+        LiveProcess lp;
+        static_cast<ProcessSummary&>(lp) = p->summary;
+        lp.ppid = p->parent.tgid;
+        lp.age_ns = ev.ts_ns > p->task.key.start_ns ? ev.ts_ns - p->task.key.start_ns : 0;
+        lp.sighup_ignored = p->task.sighup_ignored;
+        lp.session_leader = p->task.session_leader;
+
+        // Walk current parents up to init; leaving the namespace means it was entered.
+        bool outside = false;
+        ProcKey cur = p->parent;
+        while (cur != init.task.key && lp.chain.size() < kMaxChainDepth) {
+            const auto parent = procs_.find(cur);
+            if (parent == procs_.end() || !parent->second.ns) {
+                outside = true;
+                break;
+            }
+            lp.chain.push_back(cur.tgid);
+            cur = parent->second.parent;
+        }
+        if (!outside) lp.chain.push_back(init.task.key.tgid);
+
+        if (outside)
+            lp.how = How::entered;
+        else if (p->parent == init.task.key)
+            lp.how = p->reparented ? How::reparented : How::background;
+        else
+            lp.how = How::descendant;
+        f.live.push_back(std::move(lp));
+    }
+    f.diagnosis = diagnose(f);
+    return f;
+}
+
+// Members of the namespace and of every namespace nested in it: the kernel kills them all.
+void Tracker::collect_members(const Namespace& ns, std::vector<const Process*>& out) const {
+    for (const ProcKey& key : ns.members)
+        if (auto it = procs_.find(key); it != procs_.end()) out.push_back(&it->second);
+    for (const ProcKey& nested : ns.nested)
+        if (auto it = namespaces_.find(nested); it != namespaces_.end())
+            collect_members(it->second, out);
+}
+
+// Removes an exited process; its live children now belong to `reaper`.
+void Tracker::forget(const ProcKey& key, const ProcKey& reaper) {
+    auto it = procs_.find(key);
+    Process& p = it->second;
+    auto reaper_it = procs_.find(reaper);
+    for (const ProcKey& child_key : p.children) {
+        auto child = procs_.find(child_key);
+        if (child == procs_.end()) continue;
+        child->second.parent = reaper;
+        child->second.reparented = true;
+        if (reaper_it != procs_.end()) reaper_it->second.children.push_back(child_key);
+    }
+    if (auto parent = procs_.find(p.parent); parent != procs_.end())
+        erase_value(parent->second.children, key);
+    const std::optional<ProcKey> ns_key = p.ns;
+    procs_.erase(it);
+
+    if (!ns_key) return;
+    auto ns = namespaces_.find(*ns_key);
+    if (ns == namespaces_.end()) return;
+    erase_value(ns->second.members, key);
+    if (ns->second.init_exited && ns->second.members.empty() && ns->second.nested.empty())
+        erase_namespace(*ns_key);
+}
+
+void Tracker::erase_namespace(const ProcKey& init) {
+    auto it = namespaces_.find(init);
+    if (it == namespaces_.end()) return;
+    const std::optional<ProcKey> outer = it->second.outer;
+    if (auto by_inum = live_ns_by_inum_.find(it->second.inum);
+        by_inum != live_ns_by_inum_.end() && by_inum->second == init)
+        live_ns_by_inum_.erase(by_inum);
+    namespaces_.erase(it);
+    if (!outer) return;
+    auto o = namespaces_.find(*outer);
+    if (o == namespaces_.end()) return;
+    erase_value(o->second.nested, init);
+    if (o->second.init_exited && o->second.members.empty() && o->second.nested.empty())
+        erase_namespace(*outer);
+}
+
+void Tracker::mark_incomplete() {
+    for (auto& [key, ns] : namespaces_) ns.lost_events = true;
+}
+
+void Tracker::expire(uint64_t now_ns) {
+    std::vector<ProcKey> expired;
+    for (const auto& [key, ns] : namespaces_)
+        if (ns.init_exited && now_ns > ns.died_ns &&
+            now_ns - ns.died_ns > limits_.dead_namespace_grace_ns)
+            expired.push_back(key);
+    for (const ProcKey& key : expired) {
+        auto ns = namespaces_.find(key);
+        if (ns == namespaces_.end()) continue;
+        // Their exits were lost: drop them as if seen.
+        const std::vector<ProcKey> members = ns->second.members;
+        for (const ProcKey& m : members)
+            if (procs_.count(m)) forget(m, ProcKey{});
+        erase_namespace(key);
+    }
+}
+
+TrackerStats Tracker::stats() const {
+    return TrackerStats{procs_.size(), namespaces_.size(), untracked_};
+}
+
+const ProcessSummary* Tracker::summary(const ProcKey& key) const {
+    auto it = procs_.find(key);
+    return it == procs_.end() ? nullptr : &it->second.summary;
+}
+
+}  // namespace initwatch::model

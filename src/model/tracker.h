@@ -1,0 +1,87 @@
+// The process table per pid namespace and the init-exit detector. Pure C++: fed a stream
+// of typed events (live, recorded or synthetic), it emits findings.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/event.h"
+#include "model/finding.h"
+
+namespace initwatch::model {
+
+struct TrackerLimits {
+    size_t max_processes = 1 << 18;
+    // A namespace whose init exited is forgotten this long after, even if the exits of its
+    // last members were never seen (lost events).
+    uint64_t dead_namespace_grace_ns = 30'000'000'000ULL;
+};
+
+struct TrackerStats {
+    size_t processes = 0;
+    size_t namespaces = 0;
+    uint64_t untracked = 0;  // processes not tracked because the table was full
+};
+
+class Tracker {
+public:
+    explicit Tracker(TrackerLimits limits = {});
+
+    // Applies one event; returns a finding when it is the exit of a namespace init that
+    // left other processes of its namespace alive.
+    std::optional<Finding> apply(const Event& event);
+
+    // Events were lost: every namespace's next finding may be incomplete.
+    void mark_incomplete();
+
+    // Forgets dead namespaces past their grace period.
+    void expire(uint64_t now_ns);
+
+    TrackerStats stats() const;
+
+    // What is known of a live process (for per-event output), or nullptr.
+    const ProcessSummary* summary(const ProcKey& key) const;
+
+private:
+    struct Process {
+        TaskInfo task;
+        ProcessSummary summary;
+        ProcKey parent;  // current parent: the real parent, or init after a reparent
+        bool reparented = false;
+        std::optional<ProcKey> ns;  // init key of its namespace
+        std::vector<ProcKey> children;
+    };
+
+    struct Namespace {
+        ProcKey init;
+        uint32_t inum = 0;
+        std::optional<ProcKey> outer;  // namespace it is nested in
+        std::vector<ProcKey> nested;
+        std::vector<ProcKey> members;  // live processes, init included
+        bool init_exited = false;
+        uint64_t died_ns = 0;
+        bool lost_events = false;
+    };
+
+    Process* track(const TaskInfo& task, uint64_t ts_ns, std::vector<std::string> argv,
+                   bool from_snapshot);
+    std::optional<ProcKey> namespace_for(const TaskInfo& task, const Process* parent);
+    void on_exec(const ExecEvent& ev);
+    std::optional<Finding> on_exit(const ExitEvent& ev);
+    Finding build_finding(const Process& init, const Namespace& ns, const ExitEvent& ev) const;
+    void collect_members(const Namespace& ns, std::vector<const Process*>& out) const;
+    void forget(const ProcKey& key, const ProcKey& reaper);
+    void erase_namespace(const ProcKey& init);
+
+    TrackerLimits limits_;
+    std::unordered_map<ProcKey, Process, ProcKeyHash> procs_;
+    std::unordered_map<ProcKey, Namespace, ProcKeyHash> namespaces_;  // by init key
+    std::unordered_map<uint32_t, ProcKey> live_ns_by_inum_;  // inodes are reused: live ones only
+    uint64_t untracked_ = 0;
+};
+
+}  // namespace initwatch::model

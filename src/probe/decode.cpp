@@ -1,0 +1,95 @@
+#include "probe/decode.h"
+
+#include <cstring>
+
+#include <initwatch/events.h>
+
+namespace initwatch::probe {
+
+namespace {
+
+std::string bounded_string(const char* s, size_t max) { return std::string(s, strnlen(s, max)); }
+
+model::TaskInfo decode_task(const iw_task& t) {
+    model::TaskInfo out;
+    out.key = {t.key.tgid, t.key.start_ns};
+    out.parent = {t.parent.tgid, t.parent.start_ns};
+    out.cgroup_id = t.cgroup_id;
+    out.pidns_inum = t.pidns_inum;
+    out.ns_pid = t.ns_pid;
+    out.ns_level = t.ns_level;
+    out.sighup_ignored = (t.flags & IW_TASK_SIGHUP_IGNORED) != 0;
+    out.session_leader = (t.flags & IW_TASK_SESSION_LEADER) != 0;
+    out.comm = bounded_string(t.comm, sizeof(t.comm));
+    return out;
+}
+
+template <typename Record>
+bool read_record(const void* data, size_t size, Record& out) {
+    if (size < sizeof(Record)) return false;
+    std::memcpy(&out, data, sizeof(Record));
+    return true;
+}
+
+}  // namespace
+
+std::vector<std::string> split_argv(const char* data, size_t len) {
+    std::vector<std::string> argv;
+    size_t start = 0;
+    for (size_t i = 0; i < len; ++i) {
+        if (data[i] == '\0') {
+            argv.emplace_back(data + start, i - start);
+            start = i + 1;
+        }
+    }
+    if (start < len) argv.emplace_back(data + start, len - start);
+    return argv;
+}
+
+std::optional<model::Event> decode_record(const void* data, size_t size) {
+    iw_header hdr;
+    if (!read_record(data, size, hdr) || hdr.version != IW_EVENTS_VERSION) return std::nullopt;
+
+    switch (hdr.type) {
+        case IW_EVENT_FORK: {
+            iw_fork_event rec;
+            if (!read_record(data, size, rec)) return std::nullopt;
+            return model::ForkEvent{rec.hdr.ts_ns, decode_task(rec.task)};
+        }
+        case IW_EVENT_EXIT: {
+            iw_exit_event rec;
+            if (!read_record(data, size, rec)) return std::nullopt;
+            model::ExitEvent ev;
+            ev.ts_ns = rec.hdr.ts_ns;
+            ev.task = decode_task(rec.task);
+            ev.wait_status = rec.exit_code;
+            ev.ns_init = (rec.hdr.flags & IW_EXIT_NS_INIT) != 0;
+            ev.ns_pids_allocated = rec.ns_pids_allocated;
+            return ev;
+        }
+        case IW_EVENT_EXEC: {
+            if (size < IW_EXEC_EVENT_FIXED_SIZE) return std::nullopt;
+            const auto* rec = static_cast<const iw_exec_event*>(data);
+            iw_header h;
+            iw_task t;
+            uint32_t old_pid, argv_len;
+            std::memcpy(&h, &rec->hdr, sizeof(h));
+            std::memcpy(&t, &rec->task, sizeof(t));
+            std::memcpy(&old_pid, &rec->old_pid, sizeof(old_pid));
+            std::memcpy(&argv_len, &rec->argv_len, sizeof(argv_len));
+            if (argv_len > IW_ARGV_LEN || IW_EXEC_EVENT_FIXED_SIZE + argv_len > size)
+                return std::nullopt;
+            model::ExecEvent ev;
+            ev.ts_ns = h.ts_ns;
+            ev.task = decode_task(t);
+            ev.old_pid = old_pid;
+            ev.filename = bounded_string(rec->filename, sizeof(rec->filename));
+            ev.argv = split_argv(rec->argv, argv_len);
+            ev.argv_truncated = (h.flags & IW_EXEC_ARGV_TRUNCATED) != 0;
+            return ev;
+        }
+        default: return std::nullopt;
+    }
+}
+
+}  // namespace initwatch::probe

@@ -1,0 +1,154 @@
+#include "probe/probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+
+#include <initwatch/error.h>
+
+#include "initwatch.skel.h"
+#include "probe/decode.h"
+
+namespace initwatch::probe {
+
+namespace {
+
+constexpr const char* kKernelBtf = "/sys/kernel/btf/vmlinux";
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
+    char buf[1024];
+    const int n = vsnprintf(buf, sizeof(buf), fmt, args);
+    if (n <= 0) return 0;
+    std::string line(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    // libbpf's warnings are often expected (probing features): keep them at debug.
+    spdlog::log(level == LIBBPF_DEBUG ? spdlog::level::trace : spdlog::level::debug, "libbpf: {}",
+                line);
+    return 0;
+}
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// 6.16 added `group_dead` to sched_process_exit; read the arity from the kernel's BTF.
+bool exit_tracepoint_has_group_dead(const std::string& btf_path) {
+    struct btf* btf = btf__parse(btf_path.c_str(), nullptr);
+    if (!btf)
+        throw Error("cannot read kernel BTF from " + btf_path + ": " + errno_text(errno) +
+                    " (initwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF)");
+    bool has = false;
+    const int id = btf__find_by_name_kind(btf, "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF);
+    if (id > 0) {
+        const struct btf_type* t = btf__type_by_id(btf, id);
+        t = btf__type_by_id(btf, t->type);  // pointer
+        if (t && btf_is_ptr(t)) t = btf__type_by_id(btf, t->type);
+        if (t && btf_is_func_proto(t)) has = btf_vlen(t) >= 3;  // (void *, task, group_dead)
+    }
+    btf__free(btf);
+    if (id <= 0) throw Error("kernel BTF at " + btf_path + " has no sched_process_exit tracepoint");
+    return has;
+}
+
+std::string load_error_text(int err) {
+    if (err == -EPERM || err == -EACCES)
+        return "cannot load BPF programs: " + errno_text(err) +
+               " (run as root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE/CAP_SYS_ADMIN)";
+    return "cannot load BPF programs: " + errno_text(err) + " (run with --log-level debug for details)";
+}
+
+}  // namespace
+
+const char* drop_reason_name(size_t reason) {
+    switch (reason) {
+        case IW_DROP_RINGBUF_FULL: return "ringbuf_full";
+        case IW_DROP_EXITED_MAP_FULL: return "exit_map_full";
+        case IW_DROP_ARGV_READ: return "argv_unreadable";
+        default: return "unknown";
+    }
+}
+
+struct Probe::Impl {
+    initwatch_bpf* skel = nullptr;
+    ring_buffer* rb = nullptr;
+
+    ~Impl() {
+        ring_buffer__free(rb);
+        initwatch_bpf__destroy(skel);
+    }
+};
+
+Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
+    libbpf_set_print(libbpf_print);
+    const size_t rb = options.ring_buffer_bytes;
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    if (rb < page || (rb & (rb - 1)) != 0)
+        throw Error("ring buffer size " + std::to_string(rb) +
+                    " must be a power of two of at least " + std::to_string(page));
+
+    const std::string btf_path = options.btf_path.empty() ? kKernelBtf : options.btf_path;
+    exit_has_group_dead_ = exit_tracepoint_has_group_dead(btf_path);
+
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+    if (!options.btf_path.empty()) open_opts.btf_custom_path = options.btf_path.c_str();
+    impl_->skel = initwatch_bpf__open_opts(&open_opts);
+    if (!impl_->skel) throw Error("cannot open the BPF object: " + errno_text(errno));
+
+    auto* skel = impl_->skel;
+    bpf_map__set_max_entries(skel->maps.events, static_cast<__u32>(rb));
+    skel->rodata->wakeup_bytes = rb / 4;
+    bpf_program__set_autoload(skel->progs.handle_exit_group_dead, exit_has_group_dead_);
+    bpf_program__set_autoload(skel->progs.handle_exit_legacy, !exit_has_group_dead_);
+
+    if (int err = initwatch_bpf__load(skel)) throw Error(load_error_text(err));
+    if (int err = initwatch_bpf__attach(skel))
+        throw Error("cannot attach BPF programs: " + errno_text(err));
+
+    impl_->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &Probe::on_record, this, nullptr);
+    if (!impl_->rb) throw Error("cannot open the BPF ring buffer: " + errno_text(errno));
+    spdlog::debug("probes attached (exit tracepoint: {}), ring buffer {} bytes",
+                  exit_has_group_dead_ ? "group_dead argument" : "signal->live fallback", rb);
+}
+
+Probe::~Probe() = default;
+
+int Probe::on_record(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<Probe*>(ctx);
+    if (auto ev = decode_record(data, size))
+        self->sink_->push_back(std::move(*ev));
+    else
+        ++self->malformed_;
+    return 0;
+}
+
+int Probe::poll(int timeout_ms, std::vector<model::Event>& out) {
+    sink_ = &out;
+    // Records are submitted mostly without a wake-up: poll waits for the urgent ones
+    // (a namespace init's exit, a filling ring) or the timeout, then consume drains all.
+    int n = ring_buffer__poll(impl_->rb, timeout_ms);
+    if (n < 0 && n != -EINTR) throw Error("reading the BPF ring buffer failed: " + errno_text(n));
+    const int drained = ring_buffer__consume(impl_->rb);
+    if (drained < 0) throw Error("reading the BPF ring buffer failed: " + errno_text(drained));
+    sink_ = nullptr;
+    return std::max(n, 0) + drained;
+}
+
+DropCounts Probe::drops() const {
+    DropCounts total{};
+    const int ncpus = libbpf_num_possible_cpus();
+    if (ncpus <= 0) return total;
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpus));
+    const int fd = bpf_map__fd(impl_->skel->maps.drops);
+    for (uint32_t reason = 0; reason < IW_DROP__COUNT; ++reason) {
+        if (bpf_map_lookup_elem(fd, &reason, per_cpu.data()) != 0) continue;
+        for (uint64_t v : per_cpu) total[reason] += v;
+    }
+    return total;
+}
+
+}  // namespace initwatch::probe

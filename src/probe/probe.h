@@ -1,0 +1,55 @@
+// The kernel side's owner: loads and attaches the BPF programs, drains the ring buffer.
+// The only code that touches libbpf.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <initwatch/events.h>
+
+#include "model/event.h"
+
+namespace initwatch::probe {
+
+struct ProbeOptions {
+    size_t ring_buffer_bytes = 1 << 20;  // power of two, at least one page
+    std::string btf_path;                // kernel BTF to use instead of /sys/kernel/btf/vmlinux
+};
+
+using DropCounts = std::array<uint64_t, IW_DROP__COUNT>;
+const char* drop_reason_name(size_t reason);
+
+class Probe {
+public:
+    // Loads and attaches; throws initwatch::Error with a one-line reason on failure.
+    explicit Probe(const ProbeOptions& options);
+    ~Probe();
+    Probe(const Probe&) = delete;
+    Probe& operator=(const Probe&) = delete;
+
+    // Waits up to timeout_ms for records, then drains the ring, appending decoded events.
+    // Returns the number of records read.
+    int poll(int timeout_ms, std::vector<model::Event>& out);
+
+    // Drops counted in the kernel since load, summed over CPUs.
+    DropCounts drops() const;
+    // Records user space could not decode (a layout mismatch: should stay 0).
+    uint64_t malformed() const { return malformed_; }
+    // True when the kernel's exit tracepoint says which thread's exit kills the group.
+    bool exit_has_group_dead() const { return exit_has_group_dead_; }
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    bool exit_has_group_dead_ = false;
+    uint64_t malformed_ = 0;
+    std::vector<model::Event>* sink_ = nullptr;
+
+    static int on_record(void* ctx, void* data, size_t size);
+};
+
+}  // namespace initwatch::probe

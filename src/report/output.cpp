@@ -1,0 +1,15 @@
+#include "report/output.h"
+
+namespace initwatch::report {
+
+void Output::write_line(const std::string& line) {
+    if (broken_) return;
+    if (std::fwrite(line.data(), 1, line.size(), out_) != line.size() || std::fputc('\n', out_) == EOF)
+        broken_ = true;
+}
+
+void Output::flush() {
+    if (!broken_ && std::fflush(out_) != 0) broken_ = true;
+}
+
+}  // namespace initwatch::report

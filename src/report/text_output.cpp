@@ -1,0 +1,161 @@
+#include <algorithm>
+#include <map>
+
+#include "report/escape.h"
+#include "report/output.h"
+
+namespace initwatch::report {
+
+namespace {
+
+struct Style {
+    bool on;
+    std::string wrap(const char* code, const std::string& s) const {
+        return on ? std::string("\x1b[") + code + "m" + s + "\x1b[0m" : s;
+    }
+    std::string bold(const std::string& s) const { return wrap("1", s); }
+    std::string dim(const std::string& s) const { return wrap("2", s); }
+    std::string severity(model::Severity sev) const {
+        std::string label = model::to_string(sev);
+        std::transform(label.begin(), label.end(), label.begin(), ::toupper);
+        switch (sev) {
+            case model::Severity::warning: return wrap("1;33", label);
+            case model::Severity::error: return wrap("1;31", label);
+            case model::Severity::info: return wrap("1;36", label);
+        }
+        return label;
+    }
+};
+
+std::string pad(std::string s, size_t width) {
+    if (s.size() < width) s.append(width - s.size(), ' ');
+    return s;
+}
+
+std::string pid_label(uint32_t pid, uint32_t ns_pid) {
+    return std::to_string(pid) + " [ns " + std::to_string(ns_pid) + "]";
+}
+
+std::string flags_of(const model::LiveProcess& p) {
+    std::string out;
+    if (p.sighup_ignored) out += " nohup";
+    if (p.session_leader) out += " setsid";
+    if (p.from_snapshot) out += " (seen at start)";
+    return out;
+}
+
+class TextOutput final : public Output {
+public:
+    TextOutput(std::FILE* out, bool color) : Output(out), style_{color} {}
+
+    void finding(const model::Finding& f, const meta::ContainerInfo& container) override {
+        const auto& s = style_;
+        const size_t n = f.live.size();
+        write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
+                   s.bold("init exited (" + f.init.status.describe() + ") leaving " +
+                          std::to_string(n) + (n == 1 ? " process" : " processes") + " running") +
+                   (f.incomplete ? "  (incomplete: events were lost)" : ""));
+        write_line("  " + s.dim("container ") + " cgroup " +
+                   escape_text(container.cgroup_path.value_or("?")) + "  (id " +
+                   std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum) +
+                   ")");
+
+        // The tree: init, then each live process under its current parent.
+        std::map<uint32_t, std::vector<const model::LiveProcess*>> children;
+        std::vector<const model::LiveProcess*> roots;
+        for (const auto& p : f.live) {
+            const bool parent_listed =
+                p.ppid == f.init.pid ||
+                std::any_of(f.live.begin(), f.live.end(), [&](const auto& q) { return q.pid == p.ppid; });
+            if (parent_listed)
+                children[p.ppid].push_back(&p);
+            else
+                roots.push_back(&p);
+        }
+        size_t width = pid_label(f.init.pid, f.init.ns_pid).size();
+        for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
+        write_line("  " + s.dim("init      ") + " " + pad(pid_label(f.init.pid, f.init.ns_pid), width) +
+                   "  " + format_command(f.init.argv, f.init.comm, f.init.argv_truncated) + "  " +
+                   s.dim("ran " + format_duration(f.init.ran_ns) + ", " + f.init.status.describe()));
+        tree(children, f.init.pid, "", 0, width);
+        for (const auto* p : roots) line(*p, "?  ", 0, width);
+        write_line("  " + s.dim("diagnosis ") + " " + escape_text(f.diagnosis));
+        write_line("");
+        flush();
+    }
+
+    void event(const model::Event& e, const model::ProcessSummary* known) override {
+        if (!header_done_) {
+            write_line(style_.dim(pad("TIME", 12) + " " + pad("EVENT", 5) + " " + pad("PID", 7) + " " +
+                                  pad("PPID", 7) + " " + pad("NSPID", 6) + " " + pad("PIDNS", 10) + " " +
+                                  pad("CGROUP", 8) + " DETAILS"));
+            header_done_ = true;
+        }
+        const auto& t = model::task_of(e);
+        std::string kind, details;
+        if (std::holds_alternative<model::ForkEvent>(e)) {
+            kind = "fork";
+            details = escape_text(t.comm);
+        } else if (const auto* exec = std::get_if<model::ExecEvent>(&e)) {
+            kind = "exec";
+            details = format_command(exec->argv, exec->task.comm, exec->argv_truncated);
+        } else if (const auto* exit = std::get_if<model::ExitEvent>(&e)) {
+            kind = "exit";
+            details = model::ExitStatus::decode(exit->wait_status).describe() + "  " +
+                      (known ? format_command(known->argv, t.comm, known->argv_truncated)
+                             : escape_text(t.comm)) +
+                      (exit->ns_init ? "  [namespace init]" : "");
+        } else if (const auto* snap = std::get_if<model::SnapshotEvent>(&e)) {
+            kind = "snap";
+            details = format_command(snap->argv, t.comm, false);
+        }
+        write_line(pad(clock().time_of_day(model::time_of(e)), 12) + " " + pad(kind, 5) + " " +
+                   pad(std::to_string(t.key.tgid), 7) + " " + pad(std::to_string(t.parent.tgid), 7) + " " +
+                   pad(std::to_string(t.ns_pid), 6) + " " + pad(std::to_string(t.pidns_inum), 10) + " " +
+                   pad(std::to_string(t.cgroup_id), 8) + " " + details);
+    }
+
+    void lost(uint64_t ts_ns, const LostCounts& counts) override {
+        std::string what;
+        for (const auto& [reason, n] : counts) what += " " + reason + "=" + std::to_string(n);
+        write_line(style_.dim(clock().rfc3339(ts_ns)) + "  " + style_.severity(model::Severity::warning) +
+                   "  lost events:" + what + " (findings may be incomplete)");
+        flush();
+    }
+
+private:
+    using Children = std::map<uint32_t, std::vector<const model::LiveProcess*>>;
+
+    // `prefix` is what the ancestors draw (│ or space per level), `depth` its width in cells.
+    void tree(const Children& children, uint32_t parent, const std::string& prefix, size_t depth,
+              size_t width) {
+        auto it = children.find(parent);
+        if (it == children.end()) return;
+        const auto& list = it->second;
+        for (size_t i = 0; i < list.size(); ++i) {
+            const bool last = i + 1 == list.size();
+            line(*list[i], prefix + (last ? "└─ " : "├─ "), depth, width);
+            tree(children, list[i]->pid, prefix + (last ? "   " : "│  "), depth + 1, width);
+        }
+    }
+
+    void line(const model::LiveProcess& p, const std::string& branch, size_t depth, size_t width) {
+        const size_t used = 3 * (depth + 1);
+        const size_t col = width > used ? width - used : 0;
+        write_line(std::string(13, ' ') + branch + pad(pid_label(p.pid, p.ns_pid), col) + "  " +
+                   format_command(p.argv, p.comm, p.argv_truncated) + "  " +
+                   style_.dim("age " + format_duration(p.age_ns) + ", ") +
+                   style_.bold(model::to_string(p.how)) + style_.dim(flags_of(p)));
+    }
+
+    Style style_;
+    bool header_done_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Output> make_text_output(std::FILE* out, bool color) {
+    return std::make_unique<TextOutput>(out, color);
+}
+
+}  // namespace initwatch::report

@@ -1,0 +1,318 @@
+#include <catch2/catch.hpp>
+#include <csignal>
+
+#include "sim.h"
+
+using namespace initwatch;
+using model::How;
+using model::Severity;
+using test::Sim;
+
+namespace {
+
+constexpr uint32_t kNs = 4026532200;
+
+struct Container {
+    Sim sim;
+    model::ProcKey shim, init;
+    Container() {
+        shim = sim.host(100);
+        init = sim.spawn_init(shim, 200, kNs);
+        sim.exec(init, {"sh", "/startup.sh"});
+    }
+};
+
+}  // namespace
+
+TEST_CASE("init exiting with its background child alive is a warning finding") {
+    Container c;
+    auto server = c.sim.fork(c.init, 201);
+    c.sim.set_flags(server, true, false);
+    c.sim.exec(server, {"node", "/my-app/server.js"});
+    auto f = c.sim.exit(c.init, 0);
+
+    REQUIRE(f);
+    CHECK(f->severity == Severity::warning);
+    CHECK(f->pidns_inum == kNs);
+    CHECK(f->init.pid == 200);
+    CHECK(f->init.ns_pid == 1);
+    CHECK(f->init.argv == std::vector<std::string>{"sh", "/startup.sh"});
+    REQUIRE(f->init.status.exit_code == 0);
+    CHECK(f->init.ran_ns > 0);
+    REQUIRE(f->live.size() == 1);
+    const auto& p = f->live[0];
+    CHECK(p.pid == 201);
+    CHECK(p.ns_pid == 2);
+    CHECK(p.ppid == 200);
+    CHECK(p.how == How::background);
+    CHECK(p.argv == std::vector<std::string>{"node", "/my-app/server.js"});
+    CHECK(p.chain == std::vector<uint32_t>{200});
+    CHECK(p.sighup_ignored);
+    CHECK(p.age_ns > 0);
+    CHECK(f->diagnosis.find("exec node /my-app/server.js") != std::string::npos);
+}
+
+TEST_CASE("an init that execs the server and is stopped alone makes no finding") {
+    Container c;
+    auto d1 = c.sim.fork(c.init, 201);
+    c.sim.exec(d1, {"sleep", "0.3"});
+    CHECK_FALSE(c.sim.exit(d1, 0));
+    c.sim.exec(c.init, {"node", "/my-app/server.js"});
+    CHECK_FALSE(c.sim.exit(c.init, SIGKILL));
+    CHECK(c.sim.tracker.stats().processes == 1);  // the shim
+    CHECK(c.sim.tracker.stats().namespaces == 0);
+}
+
+TEST_CASE("children of a helper that returned are reparented to init") {
+    Container c;
+    auto launcher = c.sim.fork(c.init, 201);
+    c.sim.exec(launcher, {"sh", "-c", "sleep 3600 & sleep 3600 &"});
+    auto d1 = c.sim.fork(launcher, 202);
+    c.sim.exec(d1, {"sleep", "3600"});
+    auto d2 = c.sim.fork(launcher, 203);
+    c.sim.exec(d2, {"sleep", "3600"});
+    c.sim.exit(launcher, 0);
+    auto f = c.sim.exit(c.init, 0);
+
+    REQUIRE(f);
+    REQUIRE(f->live.size() == 2);
+    for (const auto& p : f->live) {
+        CHECK(p.how == How::reparented);
+        CHECK(p.ppid == 200);
+        CHECK(p.chain == std::vector<uint32_t>{200});
+    }
+}
+
+TEST_CASE("a process under a background one is a descendant, with its parent chain") {
+    Container c;
+    auto a = c.sim.fork(c.init, 201);
+    c.sim.exec(a, {"supervisor"});
+    auto b = c.sim.fork(a, 202);
+    c.sim.exec(b, {"worker", "--id=1"});
+    auto f = c.sim.exit(c.init, 0);
+
+    REQUIRE(f);
+    REQUIRE(f->live.size() == 2);
+    CHECK(f->live[0].how == How::background);
+    CHECK(f->live[1].how == How::descendant);
+    CHECK(f->live[1].ppid == 201);
+    CHECK(f->live[1].chain == std::vector<uint32_t>{201, 200});
+}
+
+TEST_CASE("a process that joined the namespace from outside is 'entered'") {
+    Container c;
+    auto exec_shim = c.sim.host(300, "runc");
+    auto shell = c.sim.fork_into(exec_shim, 301, kNs);
+    c.sim.exec(shell, {"sh"});
+    auto f = c.sim.exit(c.init, 0);
+    REQUIRE(f);
+    REQUIRE(f->live.size() == 1);
+    CHECK(f->live[0].how == How::entered);
+    CHECK(f->live[0].ppid == 300);
+}
+
+TEST_CASE("children that exited before init leave no finding") {
+    Container c;
+    auto d = c.sim.fork(c.init, 201);
+    c.sim.exec(d, {"sleep", "0.3"});
+    c.sim.exit(d, 0);
+    CHECK_FALSE(c.sim.exit(c.init, 0));
+    CHECK(c.sim.findings.empty());
+}
+
+TEST_CASE("a reused pid is a different process") {
+    Container c;
+    auto old = c.sim.fork(c.init, 201);
+    c.sim.exec(old, {"old-job"});
+    c.sim.exit(old, 0);
+    auto reused = c.sim.fork(c.init, 201);  // same host pid, later start time
+    REQUIRE(reused.tgid == old.tgid);
+    REQUIRE(reused.start_ns != old.start_ns);
+    c.sim.exec(reused, {"new-job"});
+
+    // A late, duplicate exit of the old process must not remove the new one.
+    model::ExitEvent stale;
+    stale.ts_ns = c.sim.tick();
+    stale.task.key = old;
+    stale.task.ns_level = 1;
+    stale.task.pidns_inum = kNs;
+    CHECK_FALSE(c.sim.apply(stale));
+
+    auto f = c.sim.exit(c.init, 0);
+    REQUIRE(f);
+    REQUIRE(f->live.size() == 1);
+    CHECK(f->live[0].argv == std::vector<std::string>{"new-job"});
+}
+
+TEST_CASE("a fork inherits its parent's command line until it execs") {
+    Container c;
+    auto sub = c.sim.fork(c.init, 201);  // a subshell: `( ... ) &`
+    REQUIRE(c.sim.tracker.summary(sub));
+    CHECK(c.sim.tracker.summary(sub)->argv == std::vector<std::string>{"sh", "/startup.sh"});
+    c.sim.exec(sub, {"sleep", "3600"});
+    CHECK(c.sim.tracker.summary(sub)->argv == std::vector<std::string>{"sleep", "3600"});
+    CHECK(c.sim.tracker.summary(sub)->comm == "sleep");
+}
+
+TEST_CASE("an exec chain keeps the process: the last exec'd program is the init") {
+    Container c;
+    c.sim.exec(c.init, {"/bin/sh", "/entrypoint.sh"});
+    c.sim.exec(c.init, {"node", "server.js"});
+    auto f = c.sim.exit(c.init, SIGKILL);
+    CHECK_FALSE(f);
+}
+
+TEST_CASE("severity follows how init ended") {
+    SECTION("SIGTERM is a stop") {
+        Container c;
+        c.sim.fork(c.init, 201);
+        auto f = c.sim.exit(c.init, SIGTERM);
+        REQUIRE(f);
+        CHECK(f->severity == Severity::info);
+        CHECK(f->init.status.signal == SIGTERM);
+        CHECK_FALSE(f->init.status.exit_code);
+    }
+    SECTION("SIGSEGV is a crash") {
+        Container c;
+        c.sim.fork(c.init, 201);
+        auto f = c.sim.exit(c.init, SIGSEGV | 0x80);
+        REQUIRE(f);
+        CHECK(f->severity == Severity::error);
+        CHECK(f->init.status.core_dumped);
+    }
+}
+
+TEST_CASE("the init's exit is reported once even if seen twice") {
+    Container c;
+    c.sim.fork(c.init, 201);
+    model::ExitEvent ev;
+    ev.ts_ns = c.sim.tick();
+    ev.task.key = c.init;
+    ev.task.ns_level = 1;
+    ev.task.ns_pid = 1;
+    ev.task.pidns_inum = kNs;
+    ev.ns_init = true;
+    CHECK(c.sim.apply(ev));
+    CHECK_FALSE(c.sim.apply(ev));
+}
+
+TEST_CASE("nested namespaces: each init is judged against its own namespace") {
+    Container c;
+    auto inner_runtime = c.sim.fork(c.init, 201);
+    auto inner_init = c.sim.spawn_init(inner_runtime, 202, kNs + 1);
+    c.sim.exec(inner_init, {"sh", "/inner.sh"});
+    auto inner_child = c.sim.fork(inner_init, 203);
+    c.sim.exec(inner_child, {"sleep", "3600"});
+
+    auto inner = c.sim.exit(inner_init, 0);
+    REQUIRE(inner);
+    CHECK(inner->pidns_inum == kNs + 1);
+    REQUIRE(inner->live.size() == 1);
+    CHECK(inner->live[0].pid == 203);
+    CHECK(inner->live[0].ns_pid == 2);
+    c.sim.exit(inner_child, SIGKILL);  // the kernel's clean-up of the inner namespace
+
+    auto outer = c.sim.exit(c.init, 0);
+    REQUIRE(outer);
+    REQUIRE(outer->live.size() == 1);
+    CHECK(outer->live[0].pid == 201);
+}
+
+TEST_CASE("the outer init's finding includes processes of nested namespaces") {
+    Container c;
+    auto inner_init = c.sim.spawn_init(c.init, 202, kNs + 1);
+    auto inner_child = c.sim.fork(inner_init, 203);
+    (void)inner_child;
+    auto outer = c.sim.exit(c.init, 0);
+    REQUIRE(outer);
+    CHECK(outer->live.size() == 2);
+}
+
+TEST_CASE("a reused namespace inode does not mix two containers") {
+    Container c;
+    auto straggler = c.sim.fork(c.init, 201);
+    REQUIRE(c.sim.exit(c.init, 0));
+    // Before the straggler's SIGKILL is seen, a new container gets the same inode.
+    auto shim2 = c.sim.host(400);
+    auto init2 = c.sim.spawn_init(shim2, 401, kNs);
+    auto child2 = c.sim.fork(init2, 402);
+    c.sim.exec(child2, {"sleep", "1"});
+    CHECK_FALSE(c.sim.exit(straggler, SIGKILL));
+
+    auto f = c.sim.exit(init2, 0);
+    REQUIRE(f);
+    REQUIRE(f->live.size() == 1);
+    CHECK(f->live[0].pid == 402);
+}
+
+TEST_CASE("a full process table drops new processes and marks the finding incomplete") {
+    model::TrackerLimits limits;
+    limits.max_processes = 3;  // shim, init, one child
+    Sim sim(limits);
+    auto shim = sim.host(100);
+    auto init = sim.spawn_init(shim, 200, kNs);
+    sim.fork(init, 201);
+    sim.fork(init, 202);  // not tracked
+    CHECK(sim.tracker.stats().processes == 3);
+    CHECK(sim.tracker.stats().untracked == 1);
+    auto f = sim.exit(init, 0);
+    REQUIRE(f);
+    CHECK(f->incomplete);
+    CHECK(f->live.size() == 1);
+}
+
+TEST_CASE("lost events mark the next finding incomplete") {
+    Container c;
+    c.sim.fork(c.init, 201);
+    c.sim.tracker.mark_incomplete();
+    auto f = c.sim.exit(c.init, 0);
+    REQUIRE(f);
+    CHECK(f->incomplete);
+}
+
+TEST_CASE("a dead namespace whose last exits were lost is forgotten after the grace period") {
+    model::TrackerLimits limits;
+    limits.dead_namespace_grace_ns = 5'000'000'000ULL;
+    Sim sim(limits);
+    auto shim = sim.host(100);
+    auto init = sim.spawn_init(shim, 200, kNs);
+    sim.fork(init, 201);
+    REQUIRE(sim.exit(init, 0));
+    CHECK(sim.tracker.stats().namespaces == 1);
+    sim.tracker.expire(sim.now + 1'000'000'000ULL);
+    CHECK(sim.tracker.stats().namespaces == 1);
+    sim.tracker.expire(sim.now + 6'000'000'000ULL);
+    CHECK(sim.tracker.stats().namespaces == 0);
+    CHECK(sim.tracker.stats().processes == 1);  // the shim
+}
+
+TEST_CASE("processes known from the startup snapshot are reported as such") {
+    Sim sim;
+    auto shim = sim.host(100);
+    model::TaskInfo init;
+    init.key = {200, 5};
+    init.parent = shim;
+    init.ns_pid = 1;
+    init.ns_level = 1;
+    init.pidns_inum = kNs;
+    init.comm = "sh";
+    sim.apply(model::SnapshotEvent{sim.tick(), init, {"sh", "/startup.sh"}});
+    model::TaskInfo child = init;
+    child.key = {201, 6};
+    child.parent = init.key;
+    child.ns_pid = 7;
+    child.comm = "sleep";
+    sim.apply(model::SnapshotEvent{sim.tick(), child, {"sleep", "3600"}});
+
+    model::ExitEvent ev;
+    ev.ts_ns = sim.tick();
+    ev.task = init;
+    ev.ns_init = true;
+    auto f = sim.apply(ev);
+    REQUIRE(f);
+    CHECK(f->init.from_snapshot);
+    REQUIRE(f->live.size() == 1);
+    CHECK(f->live[0].from_snapshot);
+    CHECK(f->live[0].argv == std::vector<std::string>{"sleep", "3600"});
+    CHECK(f->live[0].how == How::background);
+}
