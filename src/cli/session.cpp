@@ -35,6 +35,7 @@ Session::Session(const Options& options)
       probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path}),
       cgroups_(meta::find_cgroup2_mount()) {
     if (cgroups_.root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
+    spdlog::info("probes attached: watching fork, exec and exit");
 }
 
 Session::~Session() {

@@ -45,13 +45,13 @@ std::string count_phrase(size_t n) {
     return std::to_string(n) + (n == 1 ? " process" : " processes");
 }
 
-// The process most likely meant to run forever: the oldest one init put in the background.
+// The process most likely meant to run forever: the oldest program init put in the
+// background. A fork that has not exec'd yet says nothing of what it was going to run.
 const LiveProcess* main_suspect(const std::vector<LiveProcess>& live) {
-    for (const auto& p : live)
-        if (p.how == How::background) return &p;
-    for (const auto& p : live)
-        if (p.how == How::reparented) return &p;
-    return live.empty() ? nullptr : &live.front();
+    for (How how : {How::background, How::reparented, How::descendant})
+        for (const auto& p : live)
+            if (p.how == how && p.execed) return &p;
+    return nullptr;
 }
 
 }  // namespace
@@ -61,11 +61,12 @@ std::string diagnose(const Finding& f) {
     switch (f.severity) {
         case Severity::warning: {
             const LiveProcess* suspect = main_suspect(f.live);
-            const std::string cmd = suspect ? join(suspect->argv, suspect->comm) : "the server";
+            const std::string how_to = suspect ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
+                                               : "ideally with `exec`";
             return "init exited on its own (" + f.init.status.describe() + ") while " + left +
                    " it started still ran, so the kernel killed them and the container stopped: "
-                   "run the long-lived process in the foreground as the script's last command "
-                   "(ideally `exec " + cmd + "`) and put only helpers in the background.";
+                   "run the long-lived process in the foreground as the script's last command (" +
+                   how_to + ") and put only helpers in the background.";
         }
         case Severity::info:
             return "init was stopped by " + f.init.status.describe() + " while " + left +

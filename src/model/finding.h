@@ -29,6 +29,8 @@ struct ProcessSummary {
     std::vector<std::string> argv;
     bool argv_truncated = false;
     bool from_snapshot = false;  // known from the startup snapshot, not seen being born
+    // False for a fork that has not exec'd yet: its argv is still its parent's.
+    bool execed = true;
 };
 
 struct LiveProcess : ProcessSummary {

@@ -55,6 +55,7 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     p.summary.argv = std::move(argv);
     p.summary.argv_truncated = parent && !from_snapshot && parent->summary.argv_truncated;
     p.summary.from_snapshot = from_snapshot;
+    p.summary.execed = from_snapshot;  // a snapshot's argv is its own
     if (parent) parent->children.push_back(task.key);
     if (ns) namespaces_.at(*ns).members.push_back(task.key);
     return &procs_.emplace(task.key, std::move(p)).first->second;
@@ -94,6 +95,7 @@ void Tracker::on_exec(const ExecEvent& ev) {
     p->summary.comm = ev.task.comm;
     p->summary.argv = ev.argv;
     p->summary.argv_truncated = ev.argv_truncated;
+    p->summary.execed = true;
 }
 
 std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {

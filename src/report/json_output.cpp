@@ -20,6 +20,7 @@ void put_process(json& j, const model::ProcessSummary& p) {
     j["argv"] = p.argv;
     if (p.argv_truncated) j["argv_truncated"] = true;
     if (p.from_snapshot) j["from_snapshot"] = true;
+    j["execed"] = p.execed;
 }
 
 void put_task(json& j, const model::TaskInfo& t) {

@@ -40,6 +40,7 @@ std::string flags_of(const model::LiveProcess& p) {
     std::string out;
     if (p.sighup_ignored) out += " nohup";
     if (p.session_leader) out += " setsid";
+    if (!p.execed) out += " (forked, not exec'd yet)";
     if (p.from_snapshot) out += " (seen at start)";
     return out;
 }

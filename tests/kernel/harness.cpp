@@ -1,0 +1,156 @@
+#include "harness.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace initwatch::ktest {
+
+namespace {
+
+int decode(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+            const std::string& out_path, const std::string& err_path) {
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
+    if (!freopen("/dev/null", "r", stdin) || !freopen(out_path.c_str(), "w", stdout) ||
+        !freopen(err_path.c_str(), "w", stderr))
+        _exit(126);
+    std::vector<char*> cargv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+}
+
+// Waits for pid, killing it (SIGKILL) after timeout_s.
+int wait_with_timeout(pid_t pid, double timeout_s) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            FAIL("initwatch did not finish within " << timeout_s << "s");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return decode(status);
+}
+
+Result collect(int status, const std::string& out, const std::string& err, const std::string& output) {
+    Result r;
+    r.status = status;
+    r.out = read_file(out);
+    r.err = read_file(err);
+    if (!output.empty()) r.lines = parse_json_lines(read_file(output));
+    for (const auto& p : {out, err, output})
+        if (!p.empty()) unlink(p.c_str());
+    return r;
+}
+
+}  // namespace
+
+void require_root() {
+    if (geteuid() == 0) return;
+    const char* ci = std::getenv("CI");
+    if (ci && std::string(ci) == "true") FAIL("kernel tests must run as root under CI=true");
+    std::fprintf(stderr, "skipped: kernel tests need root\n");
+    std::exit(77);
+}
+
+std::vector<nlohmann::json> Result::of_type(const std::string& type) const {
+    std::vector<nlohmann::json> out;
+    for (const auto& l : lines)
+        if (l.value("type", "") == type) out.push_back(l);
+    return out;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::vector<nlohmann::json> parse_json_lines(const std::string& text) {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) out.push_back(nlohmann::json::parse(line));  // throws: invalid JSON fails
+    return out;
+}
+
+std::string temp_path(const std::string& stem) {
+    static int n = 0;
+    return "/tmp/initwatch-ktest-" + std::to_string(getpid()) + "-" + std::to_string(++n) + "-" + stem;
+}
+
+std::string scenario(const std::string& name) { return std::string(SCENARIO_DIR) + "/" + name; }
+
+Result run_raw(std::vector<std::string> argv, double timeout_s, std::vector<std::string> env) {
+    const std::string out = temp_path("out"), err = temp_path("err");
+    argv.insert(argv.begin(), INITWATCH_BIN);
+    const int status = wait_with_timeout(spawn(argv, env, out, err), timeout_s);
+    return collect(status, out, err, "");
+}
+
+Result run_initwatch(const std::string& subcommand, std::vector<std::string> args, double timeout_s,
+                     std::vector<std::string> env) {
+    require_root();
+    const std::string out = temp_path("out"), err = temp_path("err"), output = temp_path("json");
+    std::vector<std::string> argv{INITWATCH_BIN, subcommand, "--json", "--output", output};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const int status = wait_with_timeout(spawn(argv, env, out, err), timeout_s);
+    Result r = collect(status, out, err, output);
+    INFO("stderr: " << r.err);
+    return r;
+}
+
+Background::Background(std::vector<std::string> argv, std::string output_file)
+    : out_path_(temp_path("bg-out")), err_path_(temp_path("bg-err")), output_file_(std::move(output_file)) {
+    argv.insert(argv.begin(), INITWATCH_BIN);
+    pid_ = spawn(argv, {}, out_path_, err_path_);
+}
+
+Background::~Background() {
+    if (pid_ > 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+}
+
+bool Background::wait_for_output(const std::string& text, double timeout_s) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if ((read_file(out_path_) + read_file(err_path_)).find(text) != std::string::npos) return true;
+        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+            pid_ = -1;
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+Result Background::finish(double timeout_s) {
+    const int status = wait_with_timeout(pid_, timeout_s);
+    pid_ = -1;
+    return collect(status, out_path_, err_path_, output_file_);
+}
+
+}  // namespace initwatch::ktest

@@ -1,0 +1,79 @@
+// `initwatch watch` on the whole host, and initwatch's own errors.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+
+#include "harness.h"
+
+using namespace initwatch::ktest;
+using nlohmann::json;
+
+TEST_CASE("watch: a namespace made with unshare leaving a child behind is reported") {
+    require_root();
+    const std::string output = temp_path("watch.json");
+    Background watch({"watch", "--json", "--output", output, "--count", "1", "--duration", "60",
+                      "--log-level", "info"},
+                     output);
+    REQUIRE(watch.wait_for_output("watching", 30));
+
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(std::system("unshare --pid --fork --mount-proc sh -c 'sleep 30 & exit 0'") == 0);
+    Result r = watch.finish(30);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    WARN("watch: finding reported " << seconds << " s after the trigger started");
+
+    CHECK(r.status == 0);
+    const auto findings = r.of_type("init_exit");
+    REQUIRE(findings.size() == 1);
+    const json& f = findings[0];
+    CHECK(f.at("severity") == "warning");
+    CHECK(f.at("init").at("argv") == json::array({"sh", "-c", "sleep 30 & exit 0"}));
+    CHECK(f.at("init").at("exit_code") == 0);
+    REQUIRE(f.at("live").size() == 1);
+    CHECK(f.at("live")[0].at("how") == "background");
+}
+
+TEST_CASE("errors of initwatch itself: one line on stderr, exit status 2") {
+    auto one_line = [](const Result& r) {
+        INFO(r.err);
+        CHECK(r.err.rfind("initwatch: ", 0) == 0);
+        CHECK(r.err.find('\n') == r.err.size() - 1);
+    };
+    SECTION("unknown flag") {
+        auto r = run_raw({"--no-such-flag"});
+        CHECK(r.status == 2);
+        one_line(r);
+    }
+    SECTION("run without a command") {
+        auto r = run_raw({"run"});
+        CHECK(r.status == 2);
+        one_line(r);
+    }
+    SECTION("kernel BTF missing") {
+        require_root();
+        auto r = run_raw({"run", "--btf", "/nonexistent/vmlinux", "--", "true"});
+        CHECK(r.status == 2);
+        one_line(r);
+        CHECK(r.err.find("BTF") != std::string::npos);
+    }
+    SECTION("unwritable output") {
+        require_root();
+        auto r = run_raw({"run", "--output", "/proc/initwatch-cannot-write", "--", "true"});
+        CHECK(r.status == 2);
+        one_line(r);
+    }
+    SECTION("bad ring buffer size") {
+        auto r = run_raw({"--ring-buffer-size", "5000"});
+        CHECK(r.status == 2);
+        one_line(r);
+    }
+}
+
+TEST_CASE("run: a command that does not exist exits 127, as a shell would") {
+    require_root();
+    auto r = run_raw({"run", "--", "/nonexistent/entrypoint"});
+    CHECK(r.status == 127);
+    CHECK(r.err.find("No such file") != std::string::npos);
+}

@@ -1,1 +1,34 @@
-int main(void){return 0;}
+/*
+ * A multi-threaded init whose main thread exits first: it starts a background child,
+ * then the main thread calls pthread_exit() and leaves a zombie leader behind, and the
+ * remaining thread ends the process with exit(EXIT_STATUS) a little later.
+ * initwatch must report exactly one exit for it, with that status and time.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_STATUS 7
+
+static void *last_thread(void *arg)
+{
+	struct timespec delay = {0, 200 * 1000 * 1000};
+
+	(void)arg;
+	nanosleep(&delay, NULL);
+	exit(EXIT_STATUS);
+}
+
+int main(void)
+{
+	pthread_t t;
+
+	if (fork() == 0) {
+		execlp("sleep", "sleep", "3600", (char *)NULL);
+		_exit(127);
+	}
+	if (pthread_create(&t, NULL, last_thread, NULL) != 0)
+		return 1;
+	pthread_exit(NULL);
+}

@@ -316,3 +316,15 @@ TEST_CASE("processes known from the startup snapshot are reported as such") {
     CHECK(f->live[0].argv == std::vector<std::string>{"sleep", "3600"});
     CHECK(f->live[0].how == How::background);
 }
+
+TEST_CASE("a fork that had not exec'd when init exited is marked, and not suggested to exec") {
+    Container c;
+    c.sim.fork(c.init, 201);  // `nohup server &`, killed before its exec
+    auto f = c.sim.exit(c.init, 0);
+    REQUIRE(f);
+    REQUIRE(f->live.size() == 1);
+    CHECK_FALSE(f->live[0].execed);
+    CHECK(f->live[0].argv == std::vector<std::string>{"sh", "/startup.sh"});
+    CHECK(f->diagnosis.find("exec sh") == std::string::npos);
+    CHECK(f->diagnosis.find("ideally with `exec`") != std::string::npos);
+}

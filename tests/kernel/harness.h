@@ -1,0 +1,54 @@
+// Runs the real initwatch binary (root, real BPF, real namespaces) and reads its output.
+#pragma once
+
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace initwatch::ktest {
+
+// Kernel tests need root. Outside CI a non-root run is skipped (exit 77, ctest's SKIP);
+// under CI=true it fails: a green CI run must have exercised the kernel.
+void require_root();
+
+struct Result {
+    int status = -1;  // exit status, or 128 + signal
+    std::string out;  // stdout
+    std::string err;  // stderr
+    std::vector<nlohmann::json> lines;  // JSON lines written to --output
+    std::vector<nlohmann::json> of_type(const std::string& type) const;
+};
+
+// Runs `initwatch ARGS...` with `--json --output FILE` added after the subcommand, killing
+// it after timeout_s. `env` entries (NAME=VALUE) are added to the environment.
+Result run_initwatch(const std::string& subcommand, std::vector<std::string> args,
+                     double timeout_s = 60, std::vector<std::string> env = {});
+
+// Runs initwatch exactly as given (no --json/--output added).
+Result run_raw(std::vector<std::string> argv, double timeout_s = 60, std::vector<std::string> env = {});
+
+std::string scenario(const std::string& name);
+
+// A process in the background, its stderr captured; for `watch`.
+class Background {
+public:
+    Background(std::vector<std::string> argv, std::string output_file);
+    ~Background();
+    // Waits until its stdout or stderr contains `text`; false on timeout or exit.
+    bool wait_for_output(const std::string& text, double timeout_s);
+    // Waits for the process to exit; kills it after timeout_s.
+    Result finish(double timeout_s);
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_ = -1;
+    std::string out_path_, err_path_, output_file_;
+};
+
+std::string read_file(const std::string& path);
+std::vector<nlohmann::json> parse_json_lines(const std::string& text);
+std::string temp_path(const std::string& stem);
+
+}  // namespace initwatch::ktest
