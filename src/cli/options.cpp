@@ -25,6 +25,12 @@ void add_output_options(CLI::App& app, Options& o) {
                    "Kernel ring buffer size in bytes (power of two, at least a page)")
         ->check(CLI::Range(static_cast<size_t>(4096), static_cast<size_t>(1) << 30));
     app.add_option("--btf", o.btf_path, "Kernel BTF file (default: /sys/kernel/btf/vmlinux)");
+    app.add_option("--exit-probe", o.exit_probe,
+                   "How a process's end is detected: auto, group-dead (6.16+), live-count (any kernel)")
+        ->transform(CLI::CheckedTransformer(
+            std::map<std::string, probe::ExitProbe>{{"auto", probe::ExitProbe::automatic},
+                                                    {"group-dead", probe::ExitProbe::group_dead},
+                                                    {"live-count", probe::ExitProbe::live_count}}));
 }
 
 }  // namespace

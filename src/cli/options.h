@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "probe/probe.h"
+
 namespace initwatch::cli {
 
 enum class Command { watch, run, version };
@@ -20,6 +22,7 @@ struct Options {
     std::string output_path;  // "" for stdout
     size_t ring_buffer_bytes = 1 << 20;
     std::string btf_path;  // "" for the running kernel's
+    probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
     // watch
     uint64_t count = 0;       // stop after this many findings; 0: never
     double duration_s = 0;    // stop after this long; 0: never

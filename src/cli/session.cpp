@@ -32,7 +32,7 @@ Session::Session(const Options& options)
     : options_(options),
       file_(open_output(options.output_path)),
       output_(make_output(options, file_)),
-      probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path}),
+      probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path, options.exit_probe}),
       cgroups_(meta::find_cgroup2_mount()) {
     if (cgroups_.root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     spdlog::info("probes attached: watching fork, exec and exit");

@@ -92,7 +92,11 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
                     " must be a power of two of at least " + std::to_string(page));
 
     const std::string btf_path = options.btf_path.empty() ? kKernelBtf : options.btf_path;
-    exit_has_group_dead_ = exit_tracepoint_has_group_dead(btf_path);
+    const bool kernel_has_group_dead = exit_tracepoint_has_group_dead(btf_path);
+    if (options.exit_probe == ExitProbe::group_dead && !kernel_has_group_dead)
+        throw Error("--exit-probe group-dead: this kernel's sched_process_exit has no group_dead argument (6.16+)");
+    exit_has_group_dead_ = options.exit_probe == ExitProbe::automatic ? kernel_has_group_dead
+                                                                      : options.exit_probe == ExitProbe::group_dead;
 
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
     if (!options.btf_path.empty()) open_opts.btf_custom_path = options.btf_path.c_str();

@@ -15,9 +15,17 @@
 
 namespace initwatch::probe {
 
+// Which exit probe reports a thread group's death.
+enum class ExitProbe {
+    automatic,   // group_dead where the kernel has it (6.16+), else live_count
+    group_dead,  // the tracepoint's group_dead argument
+    live_count,  // signal->live reaching 0, de-duplicated by process key (any kernel)
+};
+
 struct ProbeOptions {
     size_t ring_buffer_bytes = 1 << 20;  // power of two, at least one page
     std::string btf_path;                // kernel BTF to use instead of /sys/kernel/btf/vmlinux
+    ExitProbe exit_probe = ExitProbe::automatic;
 };
 
 using DropCounts = std::array<uint64_t, IW_DROP__COUNT>;
@@ -39,7 +47,7 @@ public:
     DropCounts drops() const;
     // Records user space could not decode (a layout mismatch: should stay 0).
     uint64_t malformed() const { return malformed_; }
-    // True when the kernel's exit tracepoint says which thread's exit kills the group.
+    // True when the group_dead argument reports exits, false for the signal->live fallback.
     bool exit_has_group_dead() const { return exit_has_group_dead_; }
 
 private:

@@ -176,8 +176,11 @@ TEST_CASE("a stopped init: SIGTERM is ignored by a PID 1 without a handler, SIGK
     CHECK(f.at("diagnosis").get<std::string>().find("SIGKILL") != std::string::npos);
 }
 
+// Both exit probes: group_dead (auto on 6.16+) and the signal->live fallback of older kernels.
 TEST_CASE("a multi-threaded init whose main thread exits first: one exit, one finding") {
-    auto r = run_initwatch("run", {"--events", "--timeout", "30", "--", THREADED_INIT_BIN});
+    const std::string probe = GENERATE(as<std::string>{}, "auto", "live-count");
+    INFO("--exit-probe " << probe);
+    auto r = run_initwatch("run", {"--exit-probe", probe, "--events", "--timeout", "30", "--", THREADED_INIT_BIN});
     CHECK(r.status == 3);
     const json& f = only_finding(r);
     CHECK(f.at("severity") == "warning");
@@ -194,7 +197,9 @@ TEST_CASE("a multi-threaded init whose main thread exits first: one exit, one fi
 }
 
 TEST_CASE("exec from a non-leader thread keeps the process and its background child") {
-    auto r = run_initwatch("run", {"--events", "--timeout", "30", "--", EXEC_FROM_THREAD_BIN});
+    const std::string probe = GENERATE(as<std::string>{}, "auto", "live-count");
+    INFO("--exit-probe " << probe);
+    auto r = run_initwatch("run", {"--exit-probe", probe, "--events", "--timeout", "30", "--", EXEC_FROM_THREAD_BIN});
     CHECK(r.status == 3);
     const json& f = only_finding(r);
     const int init_pid = f.at("init").at("pid");
