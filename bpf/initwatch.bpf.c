@@ -217,3 +217,27 @@ int BPF_PROG(handle_exit_legacy, struct task_struct *p)
 		count_drop(IW_DROP_EXITED_MAP_FULL);
 	return report_exit(p, 0);
 }
+
+/*
+ * The startup snapshot: one record per live process, written to the iterator's seq_file
+ * and read by user space after the tracepoints are attached, so that nothing falls between
+ * the two. Exiting tasks are left out: their exit may already be past.
+ */
+SEC("iter/task")
+int snapshot_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct iw_fork_event ev;
+
+	if (!task)
+		return 0;
+	if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+		return 0; /* threads: the leader stands for the process */
+	if (BPF_CORE_READ(task, exit_state) || (BPF_CORE_READ(task, flags) & (PF_EXITING | PF_KTHREAD)))
+		return 0;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	fill_header(&ev.hdr, IW_EVENT_SNAPSHOT, 0);
+	fill_task(&ev.task, task);
+	bpf_seq_write(ctx->meta->seq, &ev, sizeof(ev));
+	return 0;
+}

@@ -31,6 +31,9 @@ typedef struct {
 	int counter;
 } atomic_t;
 
+#define PF_EXITING 0x00000004
+#define PF_KTHREAD 0x00200000
+
 enum pid_type {
 	PIDTYPE_PID,
 	PIDTYPE_TGID,
@@ -95,6 +98,7 @@ struct mm_struct {
 
 struct task_struct {
 	unsigned int flags;
+	int exit_state;
 	int exit_code;
 	pid_t pid;
 	pid_t tgid;
@@ -111,6 +115,19 @@ struct task_struct {
 
 struct linux_binprm {
 	const char *filename;
+};
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	u64 session_id;
+	u64 seq_num;
+};
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
 };
 
 #pragma clang attribute pop

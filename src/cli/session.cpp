@@ -8,6 +8,8 @@
 
 #include <initwatch/error.h>
 
+#include "meta/proc.h"
+
 namespace initwatch::cli {
 
 namespace {
@@ -36,6 +38,22 @@ Session::Session(const Options& options)
       cgroups_(meta::find_cgroup2_mount()) {
     if (cgroups_.root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     spdlog::info("probes attached: watching fork, exec and exit");
+    take_snapshot();
+}
+
+// What ran before the probes were attached; events since then wait in the ring buffer and
+// are applied after it, each process merged by its key.
+void Session::take_snapshot() {
+    const uint64_t start = report::monotonic_now_ns();
+    std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
+    for (auto& snap : tasks) {
+        snap.argv = meta::read_cmdline(static_cast<pid_t>(snap.task.key.tgid), IW_ARGV_LEN - 1, snap.argv_truncated);
+        model::Event ev = std::move(snap);
+        if (options_.events) output_->event(ev, nullptr);
+        tracker_.apply(ev);
+    }
+    spdlog::info("snapshot: {} processes in {} ms", tasks.size(),
+                 (report::monotonic_now_ns() - start) / 1'000'000);
 }
 
 Session::~Session() {

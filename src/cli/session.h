@@ -27,6 +27,7 @@ public:
     const std::string& cgroup2_root() const { return cgroups_.root(); }
 
 private:
+    void take_snapshot();
     // Reports drops counted since the last call; true if there were any.
     bool check_drops(uint64_t now_ns);
 

@@ -24,4 +24,17 @@ std::string shell_join(const std::vector<std::string>& argv) {
     return out;
 }
 
+std::vector<std::string> split_argv(const char* data, size_t len) {
+    std::vector<std::string> argv;
+    size_t start = 0;
+    for (size_t i = 0; i < len; ++i) {
+        if (data[i] == '\0') {
+            argv.emplace_back(data + start, i - start);
+            start = i + 1;
+        }
+    }
+    if (start < len) argv.emplace_back(data + start, len - start);
+    return argv;
+}
+
 }  // namespace initwatch::model

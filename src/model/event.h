@@ -47,6 +47,7 @@ struct SnapshotEvent {
     uint64_t ts_ns = 0;
     TaskInfo task;
     std::vector<std::string> argv;
+    bool argv_truncated = false;
 };
 
 struct ExecEvent {

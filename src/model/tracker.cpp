@@ -24,7 +24,8 @@ std::optional<Finding> Tracker::apply(const Event& event) {
         if (parent != procs_.end()) argv = parent->second.summary.argv;  // until it execs
         track(fork->task, fork->ts_ns, std::move(argv), false);
     } else if (const auto* snap = std::get_if<SnapshotEvent>(&event)) {
-        track(snap->task, snap->ts_ns, snap->argv, true);
+        if (Process* p = track(snap->task, snap->ts_ns, snap->argv, true))
+            p->summary.argv_truncated = snap->argv_truncated;
     } else if (const auto* exec = std::get_if<ExecEvent>(&event)) {
         on_exec(*exec);
     } else if (const auto* exit = std::get_if<ExitEvent>(&event)) {

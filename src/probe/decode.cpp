@@ -4,6 +4,8 @@
 
 #include <initwatch/events.h>
 
+#include "model/command_line.h"
+
 namespace initwatch::probe {
 
 namespace {
@@ -33,19 +35,6 @@ bool read_record(const void* data, size_t size, Record& out) {
 
 }  // namespace
 
-std::vector<std::string> split_argv(const char* data, size_t len) {
-    std::vector<std::string> argv;
-    size_t start = 0;
-    for (size_t i = 0; i < len; ++i) {
-        if (data[i] == '\0') {
-            argv.emplace_back(data + start, i - start);
-            start = i + 1;
-        }
-    }
-    if (start < len) argv.emplace_back(data + start, len - start);
-    return argv;
-}
-
 std::optional<model::Event> decode_record(const void* data, size_t size) {
     iw_header hdr;
     if (!read_record(data, size, hdr) || hdr.version != IW_EVENTS_VERSION) return std::nullopt;
@@ -55,6 +44,11 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
             iw_fork_event rec;
             if (!read_record(data, size, rec)) return std::nullopt;
             return model::ForkEvent{rec.hdr.ts_ns, decode_task(rec.task)};
+        }
+        case IW_EVENT_SNAPSHOT: {  // argv is read from /proc by the caller
+            iw_fork_event rec;
+            if (!read_record(data, size, rec)) return std::nullopt;
+            return model::SnapshotEvent{rec.hdr.ts_ns, decode_task(rec.task), {}};
         }
         case IW_EVENT_EXIT: {
             iw_exit_event rec;
@@ -84,7 +78,7 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
             ev.task = decode_task(t);
             ev.old_pid = old_pid;
             ev.filename = bounded_string(rec->filename, sizeof(rec->filename));
-            ev.argv = split_argv(rec->argv, argv_len);
+            ev.argv = model::split_argv(rec->argv, argv_len);
             ev.argv_truncated = (h.flags & IW_EXEC_ARGV_TRUNCATED) != 0;
             return ev;
         }

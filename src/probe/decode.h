@@ -13,7 +13,4 @@ namespace initwatch::probe {
 // nullopt for a record that is too short, of another layout version or of unknown type.
 std::optional<model::Event> decode_record(const void* data, size_t size);
 
-// NUL-separated arguments as the kernel lays them out in mm->arg_start..arg_end.
-std::vector<std::string> split_argv(const char* data, size_t len);
-
 }  // namespace initwatch::probe

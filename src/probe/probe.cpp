@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -108,6 +109,7 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
     skel->rodata->wakeup_bytes = rb / 4;
     bpf_program__set_autoload(skel->progs.handle_exit_group_dead, exit_has_group_dead_);
     bpf_program__set_autoload(skel->progs.handle_exit_legacy, !exit_has_group_dead_);
+    bpf_program__set_autoattach(skel->progs.snapshot_tasks, false);  // attached on demand
 
     if (int err = initwatch_bpf__load(skel)) throw Error(load_error_text(err));
     if (int err = initwatch_bpf__attach(skel))
@@ -140,6 +142,39 @@ int Probe::poll(int timeout_ms, std::vector<model::Event>& out) {
     if (drained < 0) throw Error("reading the BPF ring buffer failed: " + errno_text(drained));
     sink_ = nullptr;
     return std::max(n, 0) + drained;
+}
+
+std::vector<model::SnapshotEvent> Probe::snapshot() {
+    bpf_link* link = bpf_program__attach_iter(impl_->skel->progs.snapshot_tasks, nullptr);
+    if (!link) throw Error("cannot attach the BPF task iterator: " + errno_text(errno));
+    const int fd = bpf_iter_create(bpf_link__fd(link));
+    if (fd < 0) {
+        const int err = errno;
+        bpf_link__destroy(link);
+        throw Error("cannot start the BPF task iterator: " + errno_text(err));
+    }
+    std::vector<char> data;
+    char buf[64 * 1024];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0) data.insert(data.end(), buf, buf + n);
+    const int read_errno = n < 0 ? errno : 0;
+    ::close(fd);
+    bpf_link__destroy(link);
+    if (read_errno) throw Error("reading the BPF task iterator failed: " + errno_text(read_errno));
+
+    std::vector<model::SnapshotEvent> out;
+    for (size_t off = 0; off + sizeof(iw_fork_event) <= data.size(); off += sizeof(iw_fork_event)) {
+        auto ev = decode_record(data.data() + off, sizeof(iw_fork_event));
+        if (ev && std::holds_alternative<model::SnapshotEvent>(*ev))
+            out.push_back(std::move(std::get<model::SnapshotEvent>(*ev)));
+        else
+            ++malformed_;
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return a.task.key.start_ns < b.task.key.start_ns;
+    });
+    return out;
 }
 
 DropCounts Probe::drops() const {

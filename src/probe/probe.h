@@ -43,6 +43,10 @@ public:
     // Returns the number of records read.
     int poll(int timeout_ms, std::vector<model::Event>& out);
 
+    // Every live process, from a BPF task iterator, as SnapshotEvents without argv,
+    // ordered by start time (parents before children).
+    std::vector<model::SnapshotEvent> snapshot();
+
     // Drops counted in the kernel since load, summed over CPUs.
     DropCounts drops() const;
     // Records user space could not decode (a layout mismatch: should stay 0).

@@ -4,6 +4,7 @@
 
 #include <initwatch/events.h>
 
+#include "model/command_line.h"
 #include "probe/decode.h"
 
 using namespace initwatch;
@@ -95,8 +96,8 @@ TEST_CASE("malformed records are rejected, not misread") {
 }
 
 TEST_CASE("split_argv") {
-    CHECK(probe::split_argv("", 0).empty());
-    CHECK(probe::split_argv("a\0b\0", 4) == std::vector<std::string>{"a", "b"});
-    CHECK(probe::split_argv("a\0\0", 3) == std::vector<std::string>{"a", ""});
-    CHECK(probe::split_argv("abc", 3) == std::vector<std::string>{"abc"});
+    CHECK(model::split_argv("", 0).empty());
+    CHECK(model::split_argv("a\0b\0", 4) == std::vector<std::string>{"a", "b"});
+    CHECK(model::split_argv("a\0\0", 3) == std::vector<std::string>{"a", ""});
+    CHECK(model::split_argv("abc", 3) == std::vector<std::string>{"abc"});
 }
