@@ -24,6 +24,9 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--ring-buffer-size", o.ring_buffer_bytes,
                    "Kernel ring buffer size in bytes (power of two, at least a page)")
         ->check(CLI::Range(static_cast<size_t>(4096), static_cast<size_t>(1) << 30));
+    app.add_option("--redact", o.redact,
+                   "Mask argv matching REGEX (its capture groups, if any) in every output; repeatable")
+        ->allow_extra_args(false);
     app.add_option("--btf", o.btf_path, "Kernel BTF file (default: /sys/kernel/btf/vmlinux)");
     app.add_option("--exit-probe", o.exit_probe,
                    "How a process's end is detected: auto, group-dead (6.16+), live-count (any kernel)")

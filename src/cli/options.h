@@ -23,6 +23,7 @@ struct Options {
     size_t ring_buffer_bytes = 1 << 20;
     std::string btf_path;  // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
+    std::vector<std::string> redact;  // regexes masked in every argv
     // watch
     uint64_t count = 0;       // stop after this many findings; 0: never
     double duration_s = 0;    // stop after this long; 0: never

@@ -26,7 +26,7 @@ model::ExitStatus decode_wait(int status) { return model::ExitStatus::decode(sta
 int run_command(const Options& options) {
     Session session(options);  // probes attached before the init exists: nothing is missed
     NamespaceLauncher launcher(options.argv, session.cgroup2_root());
-    const std::string shown = report::format_command(options.argv, "", false);
+    const std::string shown = report::format_command(session.redacted(options.argv), "", false);
 
     if (const int err = launcher.start()) {
         launcher.wait();

@@ -28,12 +28,24 @@ std::unique_ptr<report::Output> make_output(const Options& o, std::FILE* f) {
     return report::make_text_output(f, color);
 }
 
+model::Redactor make_redactor(const std::vector<std::string>& patterns) {
+    for (const auto& p : patterns) {
+        try {
+            std::regex check(p, std::regex::ECMAScript);
+        } catch (const std::regex_error& e) {
+            throw Error("--redact '" + p + "' is not a valid regular expression: " + e.what());
+        }
+    }
+    return model::Redactor(patterns);
+}
+
 }  // namespace
 
 Session::Session(const Options& options)
     : options_(options),
       file_(open_output(options.output_path)),
       output_(make_output(options, file_)),
+      redactor_(make_redactor(options.redact)),
       probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path, options.exit_probe}),
       cgroups_(meta::find_cgroup2_mount()) {
     if (cgroups_.root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
@@ -49,6 +61,7 @@ void Session::take_snapshot() {
     for (auto& snap : tasks) {
         snap.argv = meta::read_cmdline(static_cast<pid_t>(snap.task.key.tgid), IW_ARGV_LEN - 1, snap.argv_truncated);
         model::Event ev = std::move(snap);
+        if (!redactor_.empty()) redactor_.apply(ev);
         if (options_.events) output_->event(ev, nullptr);
         tracker_.apply(ev);
     }
@@ -65,7 +78,8 @@ std::vector<model::Finding> Session::step(int timeout_ms) {
     batch_.clear();
     probe_.poll(timeout_ms, batch_);
     std::vector<model::Finding> findings;
-    for (const auto& ev : batch_) {
+    for (auto& ev : batch_) {
+        if (!redactor_.empty()) redactor_.apply(ev);
         if (options_.events) output_->event(ev, tracker_.summary(model::task_of(ev).key));
         if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
     }

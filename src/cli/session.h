@@ -7,6 +7,7 @@
 
 #include "cli/options.h"
 #include "meta/cgroup_resolver.h"
+#include "model/redactor.h"
 #include "model/tracker.h"
 #include "probe/probe.h"
 #include "report/output.h"
@@ -23,6 +24,12 @@ public:
     std::vector<model::Finding> step(int timeout_ms);
     void report(model::Finding finding);
 
+    // A command line as every output shows it (--redact applied).
+    std::vector<std::string> redacted(std::vector<std::string> argv) const {
+        redactor_.apply(argv);
+        return argv;
+    }
+
     bool output_broken() const { return output_->broken(); }
     const std::string& cgroup2_root() const { return cgroups_.root(); }
 
@@ -34,6 +41,7 @@ private:
     Options options_;
     std::FILE* file_ = nullptr;  // owned when --output is a file
     std::unique_ptr<report::Output> output_;
+    model::Redactor redactor_;  // before the probe: a bad pattern fails before BPF is loaded
     probe::Probe probe_;
     model::Tracker tracker_;
     meta::CgroupResolver cgroups_;

@@ -59,7 +59,7 @@ bool exit_tracepoint_has_group_dead(const std::string& btf_path) {
 std::string load_error_text(int err) {
     if (err == -EPERM || err == -EACCES)
         return "cannot load BPF programs: " + errno_text(err) +
-               " (run as root, or with CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE/CAP_SYS_ADMIN)";
+               " (run as root, or with CAP_BPF and CAP_PERFMON)";
     return "cannot load BPF programs: " + errno_text(err) + " (run with --log-level debug for details)";
 }
 

@@ -102,9 +102,10 @@ std::string temp_path(const std::string& stem) {
 
 std::string scenario(const std::string& name) { return std::string(SCENARIO_DIR) + "/" + name; }
 
-Result run_raw(std::vector<std::string> argv, double timeout_s, std::vector<std::string> env) {
+Result run_raw(std::vector<std::string> argv, double timeout_s, std::vector<std::string> env,
+               const std::string& program) {
     const std::string out = temp_path("out"), err = temp_path("err");
-    argv.insert(argv.begin(), INITWATCH_BIN);
+    argv.insert(argv.begin(), program);
     const int status = wait_with_timeout(spawn(argv, env, out, err), timeout_s);
     return collect(status, out, err, "");
 }

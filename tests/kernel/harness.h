@@ -26,8 +26,9 @@ struct Result {
 Result run_initwatch(const std::string& subcommand, std::vector<std::string> args,
                      double timeout_s = 60, std::vector<std::string> env = {});
 
-// Runs initwatch exactly as given (no --json/--output added).
-Result run_raw(std::vector<std::string> argv, double timeout_s = 60, std::vector<std::string> env = {});
+// Runs `program ARGV...` (initwatch by default) exactly as given (no --json/--output added).
+Result run_raw(std::vector<std::string> argv, double timeout_s = 60, std::vector<std::string> env = {},
+               const std::string& program = INITWATCH_BIN);
 
 std::string scenario(const std::string& name);
 

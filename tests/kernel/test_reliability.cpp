@@ -120,3 +120,69 @@ TEST_CASE("output to a closed pipe ends initwatch quietly") {
     unlink(err.c_str());
     unlink((err + ".rc").c_str());
 }
+
+TEST_CASE("hostile argv and comm: escaped on one line in text, valid and lossless JSON") {
+    require_root();
+    // comm comes from the file name that was exec'd: a symlink with a terminal escape in it.
+    const std::string dir = temp_path("hostile");
+    REQUIRE(mkdir(dir.c_str(), 0700) == 0);
+    const std::string evil_name = "\x1b[2Jevil\nname";
+    const std::string link = dir + "/" + evil_name;
+    REQUIRE(symlink("/bin/sleep", link.c_str()) == 0);
+    const std::string ansi = "\x1b[31mred\nnext line";
+    const std::string utf8 = "caf\xc3\xa9 \xe2\x98\x95";
+    const std::string invalid = "bad\xff\xfe";
+    const std::string huge(5000, 'A');
+    const std::vector<std::string> cmd{"sh", "-c", "\"$0\" 30 & sleep 0.2; exit 0", link, ansi, utf8, invalid, huge};
+
+    SECTION("JSON") {
+        std::vector<std::string> args{"--"};
+        args.insert(args.end(), cmd.begin(), cmd.end());
+        auto r = run_initwatch("run", args);  // every line is parsed: invalid JSON fails here
+        REQUIRE(r.status == 3);
+        const auto findings = r.of_type("init_exit");
+        REQUIRE(findings.size() == 1);
+        const json& init = findings[0].at("init");
+        const auto argv = init.at("argv").get<std::vector<std::string>>();
+        REQUIRE(argv.size() >= 7);
+        CHECK(argv[3] == link);
+        CHECK(argv[4] == ansi);
+        CHECK(argv[5] == utf8);
+        CHECK(argv[6] == "bad\xEF\xBF\xBD\xEF\xBF\xBD");
+        CHECK(init.at("argv_truncated") == true);  // over 4 KiB
+        const json& child = findings[0].at("live")[0];
+        CHECK(child.at("comm") == evil_name.substr(0, 15));
+    }
+    SECTION("text") {
+        std::vector<std::string> argv{"run", "--color", "never", "--"};
+        argv.insert(argv.end(), cmd.begin(), cmd.end());
+        auto r = run_raw(argv);
+        REQUIRE(r.status == 3);
+        CHECK(r.out.find('\x1b') == std::string::npos);
+        CHECK(r.out.find("\\x1b[31mred\\nnext line") != std::string::npos);
+        CHECK(r.out.find(utf8) != std::string::npos);
+        CHECK(r.out.find("bad\\xff\\xfe") != std::string::npos);
+        // The finding is a header, container, init, one line per process, diagnosis, blank.
+        size_t lines = 0;
+        for (char c : r.out) lines += c == '\n';
+        CHECK(lines == 6);
+    }
+    unlink(link.c_str());
+    rmdir(dir.c_str());
+}
+
+TEST_CASE("--redact masks secrets in every output") {
+    auto r = run_initwatch("run", {"--redact=--password=(\\S+)", "--redact", "tok_[a-z0-9]+", "--events", "--", "sh",
+                                   "-c", "sleep 30 & exit 0", "x", "--password=hunter2", "tok_abc123"});
+    REQUIRE(r.status == 3);
+    CHECK(r.err.find("hunter2") == std::string::npos);
+    for (const json& line : r.lines) {
+        const std::string text = line.dump();
+        CHECK(text.find("hunter2") == std::string::npos);
+        CHECK(text.find("tok_abc123") == std::string::npos);
+    }
+    const auto findings = r.of_type("init_exit");
+    REQUIRE(findings.size() == 1);
+    const auto argv = findings[0].at("init").at("argv").get<std::vector<std::string>>();
+    CHECK(argv == std::vector<std::string>{"sh", "-c", "sleep 30 & exit 0", "x", "--password=***", "***"});
+}

@@ -64,6 +64,23 @@ TEST_CASE("errors of initwatch itself: one line on stderr, exit status 2") {
         CHECK(r.status == 2);
         one_line(r);
     }
+    SECTION("not root") {
+        require_root();
+        auto r = run_raw({"--reuid", "65534", "--regid", "65534", "--clear-groups", "--", INITWATCH_BIN, "watch",
+                          "--duration", "1"},
+                         60, {}, "/usr/bin/setpriv");
+        CHECK(r.status == 2);
+        one_line(r);
+        CHECK(r.err.find("cannot load BPF programs") != std::string::npos);
+    }
+    SECTION("root without CAP_BPF (and CAP_SYS_ADMIN, which would stand in for it)") {
+        require_root();
+        auto r = run_raw({"--bounding-set", "-bpf,-sys_admin", "--", INITWATCH_BIN, "watch", "--duration", "1"}, 60,
+                         {}, "/usr/bin/setpriv");
+        CHECK(r.status == 2);
+        one_line(r);
+        CHECK(r.err.find("CAP_BPF") != std::string::npos);
+    }
     SECTION("bad ring buffer size") {
         auto r = run_raw({"--ring-buffer-size", "5000"});
         CHECK(r.status == 2);
