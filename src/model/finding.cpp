@@ -25,6 +25,14 @@ const char* to_string(How h) {
     return "unknown";
 }
 
+const char* to_string(Scope s) {
+    switch (s) {
+        case Scope::pidns: return "pidns";
+        case Scope::cgroup: return "cgroup";
+    }
+    return "unknown";
+}
+
 Severity severity_of(const ExitStatus& status) {
     if (!status.signal) return Severity::warning;
     switch (*status.signal) {
@@ -58,22 +66,25 @@ const LiveProcess* main_suspect(const std::vector<LiveProcess>& live) {
 
 std::string diagnose(const Finding& f) {
     const std::string left = count_phrase(f.live.size());
+    const bool ns = f.scope == Scope::pidns;
+    const std::string who = ns ? "init" : "the container's main process";
+    const std::string killer = ns ? "the kernel" : "the runtime";
     switch (f.severity) {
         case Severity::warning: {
             const LiveProcess* suspect = main_suspect(f.live);
             const std::string how_to = suspect ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
                                                : "ideally with `exec`";
-            return "init exited on its own (" + f.init.status.describe() + ") while " + left +
-                   " it started still ran, so the kernel killed them and the container stopped: "
+            return who + " exited on its own (" + f.init.status.describe() + ") while " + left +
+                   " it started still ran, so " + killer + " killed them and the container stopped: "
                    "run the long-lived process in the foreground as the script's last command (" +
                    how_to + ") and put only helpers in the background.";
         }
         case Severity::info:
-            return "init was stopped by " + f.init.status.describe() + " while " + left +
-                   " still ran; the kernel killed them with it. A stop, not a crash loop "
-                   "(a PID 1 without a SIGTERM handler ignores SIGTERM, so stops end in SIGKILL).";
+            return who + " was stopped by " + f.init.status.describe() + " while " + left + " still ran; " +
+                   killer + " killed them with it. A stop, not a crash loop" +
+                   (ns ? " (a PID 1 without a SIGTERM handler ignores SIGTERM, so stops end in SIGKILL)." : ".");
         case Severity::error:
-            return "init crashed with " + f.init.status.describe() + " while " + left +
+            return who + " crashed with " + f.init.status.describe() + " while " + left +
                    " still ran, taking them down with it: fix the crash of `" +
                    join(f.init.argv, f.init.comm) + "`.";
     }

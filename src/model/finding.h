@@ -11,6 +11,13 @@ namespace initwatch::model {
 
 enum class Severity { info, warning, error };
 
+// What "init" means in a finding.
+enum class Scope {
+    pidns,   // PID 1 of a pid namespace: the kernel killed the rest
+    cgroup,  // a container's main process without a namespace of its own (shared pid
+             // namespace, hostPID): the runtime kills the rest of its cgroup
+};
+
 // How a process left behind came to be under init.
 enum class How {
     background,  // init started it and never waited for it (`cmd &`)
@@ -21,6 +28,7 @@ enum class How {
 
 const char* to_string(Severity s);
 const char* to_string(How h);
+const char* to_string(Scope s);
 
 struct ProcessSummary {
     uint32_t pid = 0;     // host pid
@@ -50,6 +58,7 @@ struct InitSummary : ProcessSummary {
 struct Finding {
     uint64_t ts_ns = 0;  // CLOCK_MONOTONIC of init's exit
     Severity severity = Severity::warning;
+    Scope scope = Scope::pidns;
     std::string diagnosis;
     uint64_t cgroup_id = 0;
     uint32_t pidns_inum = 0;

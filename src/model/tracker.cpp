@@ -59,7 +59,24 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     p.summary.execed = from_snapshot;  // a snapshot's argv is its own
     if (parent) parent->children.push_back(task.key);
     if (ns) namespaces_.at(*ns).members.push_back(task.key);
-    return &procs_.emplace(task.key, std::move(p)).first->second;
+    Process& inserted = procs_.emplace(task.key, std::move(p)).first->second;
+    join_cgroup(inserted, task.cgroup_id);
+    return &inserted;
+}
+
+// The root cgroup (id 1) holds every host process on many machines: it is no container.
+void Tracker::join_cgroup(Process& p, uint64_t cgroup_id) {
+    if (p.cgroup_id == cgroup_id) return;
+    leave_cgroup(p);
+    p.cgroup_id = cgroup_id > 1 ? cgroup_id : 0;
+    if (p.cgroup_id) cgroups_[p.cgroup_id].members.push_back(p.task.key);
+}
+
+void Tracker::leave_cgroup(const Process& p) {
+    auto cg = cgroups_.find(p.cgroup_id);
+    if (cg == cgroups_.end()) return;
+    erase_value(cg->second.members, p.task.key);
+    if (cg->second.members.empty()) cgroups_.erase(cg);
 }
 
 // A child lives in its parent's namespace, or is the init of a new one, or joined an
@@ -97,6 +114,16 @@ void Tracker::on_exec(const ExecEvent& ev) {
     p->summary.argv = ev.argv;
     p->summary.argv_truncated = ev.argv_truncated;
     p->summary.execed = true;
+    join_cgroup(*p, ev.task.cgroup_id);
+
+    // A container's main process: the first program exec'd in its cgroup by a parent that is
+    // outside it (the runtime's shim), or that is a runtime stage that never exec'd there.
+    if (!p->cgroup_id) return;
+    Cgroup& cg = cgroups_.at(p->cgroup_id);
+    if (cg.main) return;
+    const auto parent = procs_.find(p->parent);
+    if (parent == procs_.end() || parent->second.cgroup_id != p->cgroup_id || !parent->second.summary.execed)
+        cg.main = p->task.key;
 }
 
 std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
@@ -106,9 +133,11 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
 
     std::optional<Finding> finding;
     ProcKey reaper;  // unknown outside a namespace: the host's init or a subreaper
+    bool ns_init = false;
     if (p.ns) {
         Namespace& ns = namespaces_.at(*p.ns);
         if (ns.init == p.task.key) {
+            ns_init = true;
             Finding f = build_finding(p, ns, ev);
             if (!f.live.empty()) finding = std::move(f);
             ns.init_exited = true;
@@ -119,6 +148,11 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
         } else if (!ns.init_exited) {
             reaper = ns.init;
         }
+    }
+    // A main process that is also a namespace init is the namespace's finding, not a second one.
+    if (!ns_init && p.cgroup_id) {
+        const Cgroup& cg = cgroups_.at(p.cgroup_id);
+        if (cg.main == p.task.key) finding = cgroup_finding(p, ev);
     }
     forget(ev.task.key, reaper);
     return finding;
@@ -144,12 +178,7 @@ Finding Tracker::build_finding(const Process& init, const Namespace& ns,
     });
     for (const Process* p : members) {
         if (p->task.key == init.task.key) continue;
-        LiveProcess lp;
-        static_cast<ProcessSummary&>(lp) = p->summary;
-        lp.ppid = p->parent.tgid;
-        lp.age_ns = ev.ts_ns > p->task.key.start_ns ? ev.ts_ns - p->task.key.start_ns : 0;
-        lp.sighup_ignored = p->task.sighup_ignored;
-        lp.session_leader = p->task.session_leader;
+        LiveProcess lp = live_process(*p, ev.ts_ns);
 
         // Walk current parents up to init; leaving the namespace means it was entered.
         bool outside = false;
@@ -171,6 +200,65 @@ Finding Tracker::build_finding(const Process& init, const Namespace& ns,
             lp.how = p->reparented ? How::reparented : How::background;
         else
             lp.how = How::descendant;
+        f.live.push_back(std::move(lp));
+    }
+    f.diagnosis = diagnose(f);
+    return f;
+}
+
+LiveProcess Tracker::live_process(const Process& p, uint64_t now_ns) const {
+    LiveProcess lp;
+    static_cast<ProcessSummary&>(lp) = p.summary;
+    lp.ppid = p.parent.tgid;
+    lp.age_ns = now_ns > p.task.key.start_ns ? now_ns - p.task.key.start_ns : 0;
+    lp.sighup_ignored = p.task.sighup_ignored;
+    lp.session_leader = p.task.session_leader;
+    return lp;
+}
+
+// The main process of a container without a pid namespace of its own exited: what else of
+// its cgroup still runs, and how it relates to the main process.
+std::optional<Finding> Tracker::cgroup_finding(const Process& main, const ExitEvent& ev) const {
+    const Cgroup& cg = cgroups_.at(main.cgroup_id);
+    std::vector<const Process*> members;
+    for (const ProcKey& key : cg.members)
+        if (key != main.task.key)
+            if (auto it = procs_.find(key); it != procs_.end()) members.push_back(&it->second);
+    if (members.empty()) return std::nullopt;
+    std::sort(members.begin(), members.end(), [](const Process* a, const Process* b) {
+        return a->task.key.start_ns < b->task.key.start_ns;
+    });
+
+    Finding f;
+    f.ts_ns = ev.ts_ns;
+    f.scope = Scope::cgroup;
+    f.cgroup_id = main.cgroup_id;
+    f.pidns_inum = ev.task.pidns_inum;
+    static_cast<ProcessSummary&>(f.init) = main.summary;
+    f.init.status = ExitStatus::decode(ev.wait_status);
+    f.init.ran_ns = ev.ts_ns > main.task.key.start_ns ? ev.ts_ns - main.task.key.start_ns : 0;
+    f.severity = severity_of(f.init.status);
+    f.incomplete = main.ns && namespaces_.count(*main.ns) && namespaces_.at(*main.ns).lost_events;
+    for (const Process* p : members) {
+        LiveProcess lp = live_process(*p, ev.ts_ns);
+        bool reached_main = false;
+        ProcKey cur = p->parent;
+        while (lp.chain.size() < kMaxChainDepth) {
+            const auto parent = procs_.find(cur);
+            if (parent == procs_.end() || parent->second.cgroup_id != main.cgroup_id) break;
+            lp.chain.push_back(cur.tgid);
+            if (cur == main.task.key) {
+                reached_main = true;
+                break;
+            }
+            cur = parent->second.parent;
+        }
+        if (p->parent == main.task.key)
+            lp.how = How::background;
+        else if (p->reparented)
+            lp.how = How::reparented;
+        else
+            lp.how = reached_main ? How::descendant : How::entered;
         f.live.push_back(std::move(lp));
     }
     f.diagnosis = diagnose(f);
@@ -200,6 +288,7 @@ void Tracker::forget(const ProcKey& key, const ProcKey& reaper) {
     }
     if (auto parent = procs_.find(p.parent); parent != procs_.end())
         erase_value(parent->second.children, key);
+    leave_cgroup(p);
     const std::optional<ProcKey> ns_key = p.ns;
     procs_.erase(it);
 
@@ -249,7 +338,9 @@ void Tracker::expire(uint64_t now_ns) {
 }
 
 TrackerStats Tracker::stats() const {
-    return TrackerStats{procs_.size(), namespaces_.size(), untracked_};
+    size_t with_main = 0;
+    for (const auto& [id, cg] : cgroups_) with_main += cg.main.has_value();
+    return TrackerStats{procs_.size(), namespaces_.size(), with_main, untracked_};
 }
 
 const ProcessSummary* Tracker::summary(const ProcKey& key) const {

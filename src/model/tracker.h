@@ -24,6 +24,7 @@ struct TrackerLimits {
 struct TrackerStats {
     size_t processes = 0;
     size_t namespaces = 0;
+    size_t cgroups = 0;  // cgroups with a tracked main process
     uint64_t untracked = 0;  // processes not tracked because the table was full
 };
 
@@ -54,6 +55,13 @@ private:
         bool reparented = false;
         std::optional<ProcKey> ns;  // init key of its namespace
         std::vector<ProcKey> children;
+        uint64_t cgroup_id = 0;     // the cgroup it is a member of (0: none tracked)
+    };
+
+    // A cgroup's main process: the first to exec there with its parent outside.
+    struct Cgroup {
+        std::optional<ProcKey> main;
+        std::vector<ProcKey> members;  // live processes, main included
     };
 
     struct Namespace {
@@ -76,11 +84,16 @@ private:
     void collect_members(const Namespace& ns, std::vector<const Process*>& out) const;
     void forget(const ProcKey& key, const ProcKey& reaper);
     void erase_namespace(const ProcKey& init);
+    void join_cgroup(Process& p, uint64_t cgroup_id);
+    void leave_cgroup(const Process& p);
+    std::optional<Finding> cgroup_finding(const Process& main, const ExitEvent& ev) const;
+    LiveProcess live_process(const Process& p, uint64_t now_ns) const;
 
     TrackerLimits limits_;
     std::unordered_map<ProcKey, Process, ProcKeyHash> procs_;
     std::unordered_map<ProcKey, Namespace, ProcKeyHash> namespaces_;  // by init key
     std::unordered_map<uint32_t, ProcKey> live_ns_by_inum_;  // inodes are reused: live ones only
+    std::unordered_map<uint64_t, Cgroup> cgroups_;
     uint64_t untracked_ = 0;
 };
 

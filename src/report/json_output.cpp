@@ -42,6 +42,7 @@ public:
         j["type"] = "init_exit";
         j["time"] = clock().rfc3339(f.ts_ns);
         j["severity"] = model::to_string(f.severity);
+        j["scope"] = model::to_string(f.scope);
         j["diagnosis"] = f.diagnosis;
         j["container"] = {{"cgroup_id", container.cgroup_id},
                           {"cgroup_path", container.cgroup_path ? json(*container.cgroup_path)

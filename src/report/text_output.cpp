@@ -53,7 +53,8 @@ public:
         const auto& s = style_;
         const size_t n = f.live.size();
         write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
-                   s.bold("init exited (" + f.init.status.describe() + ") leaving " +
+                   s.bold(std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
+                          f.init.status.describe() + ") leaving " +
                           std::to_string(n) + (n == 1 ? " process" : " processes") + " running") +
                    (f.incomplete ? "  (incomplete: events were lost)" : ""));
         write_line("  " + s.dim("container ") + " cgroup " +
@@ -75,7 +76,7 @@ public:
         }
         size_t width = pid_label(f.init.pid, f.init.ns_pid).size();
         for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
-        write_line("  " + s.dim("init      ") + " " + pad(pid_label(f.init.pid, f.init.ns_pid), width) +
+        write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " + pad(pid_label(f.init.pid, f.init.ns_pid), width) +
                    "  " + format_command(f.init.argv, f.init.comm, f.init.argv_truncated) + "  " +
                    s.dim("ran " + format_duration(f.init.ran_ns) + ", " + f.init.status.describe()));
         tree(children, f.init.pid, "", 0, width);

@@ -35,19 +35,24 @@ public:
         return t.key;
     }
 
-    // A child in the parent's namespace.
-    model::ProcKey fork(const model::ProcKey& parent, uint32_t pid) {
+    // A child in the parent's namespace (and cgroup, unless given).
+    model::ProcKey fork(const model::ProcKey& parent, uint32_t pid, uint64_t cgroup = 0) {
         const model::TaskInfo& p = tasks_.at(parent.tgid);
         const uint32_t ns_pid = p.ns_level ? next_ns_pid_[p.pidns_inum]++ : pid;
         model::TaskInfo t = make(pid, parent, ns_pid, p.ns_level, p.pidns_inum, p.comm);
+        t.cgroup_id = tasks_[pid].cgroup_id = cgroup ? cgroup : p.cgroup_id;
         apply(model::ForkEvent{now, t});
         return t.key;
     }
 
+    // The runtime moves a process into a cgroup: its next events say so.
+    void move_to_cgroup(const model::ProcKey& key, uint64_t cgroup) { tasks_.at(key.tgid).cgroup_id = cgroup; }
+
     // A process of the host namespace that joins namespace `inum` (setns), then forks.
-    model::ProcKey fork_into(const model::ProcKey& parent, uint32_t pid, uint32_t inum) {
+    model::ProcKey fork_into(const model::ProcKey& parent, uint32_t pid, uint32_t inum, uint64_t cgroup = 0) {
         const model::TaskInfo& p = tasks_.at(parent.tgid);
         model::TaskInfo t = make(pid, parent, next_ns_pid_[inum]++, p.ns_level + 1, inum, p.comm);
+        if (cgroup) t.cgroup_id = tasks_[pid].cgroup_id = cgroup;
         apply(model::ForkEvent{now, t});
         return t.key;
     }

@@ -328,3 +328,80 @@ TEST_CASE("a fork that had not exec'd when init exited is marked, and not sugges
     CHECK(f->diagnosis.find("exec sh") == std::string::npos);
     CHECK(f->diagnosis.find("ideally with `exec`") != std::string::npos);
 }
+
+TEST_CASE("shared pid namespace: a container's main process exiting leaves its cgroup's processes") {
+    Sim sim;
+    auto shim = sim.host(100);
+    auto pause = sim.spawn_init(shim, 200, kNs);  // the pod's pause is PID 1
+    sim.exec(pause, {"/pause"});
+    auto app_shim = sim.host(300);
+    auto app = sim.fork_into(app_shim, 301, kNs, 600);  // joins the pod's namespace, own cgroup
+    sim.exec(app, {"sh", "/app.sh"});
+    auto server = sim.fork(app, 302);
+    sim.exec(server, {"node", "server.js"});
+
+    auto f = sim.exit(app, 0);
+    REQUIRE(f);
+    CHECK(f->scope == model::Scope::cgroup);
+    CHECK(f->cgroup_id == 600);
+    CHECK(f->severity == Severity::warning);
+    CHECK(f->init.pid == 301);
+    CHECK(f->init.ns_pid != 1);
+    CHECK(f->init.argv == std::vector<std::string>{"sh", "/app.sh"});
+    REQUIRE(f->live.size() == 1);
+    CHECK(f->live[0].pid == 302);
+    CHECK(f->live[0].how == How::background);
+    CHECK(f->diagnosis.find("main process") != std::string::npos);
+    CHECK(f->diagnosis.find("the runtime killed") != std::string::npos);
+}
+
+TEST_CASE("hostPID: a container main process without any pid namespace") {
+    Sim sim;
+    auto shim = sim.host(100);
+    auto main = sim.fork(shim, 101, 700);
+    sim.exec(main, {"sh", "/entrypoint.sh"});
+    auto helper = sim.fork(main, 102);
+    sim.exec(helper, {"sh", "-c", "daemon &"});
+    auto daemon = sim.fork(helper, 103);
+    sim.exec(daemon, {"daemon"});
+    sim.exit(helper, 0);
+
+    auto f = sim.exit(main, 0);
+    REQUIRE(f);
+    CHECK(f->scope == model::Scope::cgroup);
+    REQUIRE(f->live.size() == 1);
+    CHECK(f->live[0].pid == 103);
+    CHECK(f->live[0].how == How::reparented);
+}
+
+TEST_CASE("a container that owns its pid namespace is reported once, as a namespace") {
+    Sim sim;
+    auto shim = sim.host(100);
+    auto init = sim.spawn_init(shim, 200, kNs);
+    sim.move_to_cgroup(init, 800);
+    sim.exec(init, {"sh", "/startup.sh"});  // main process of cgroup 800 and namespace init
+    sim.fork(init, 201);
+    auto f = sim.exit(init, 0);
+    REQUIRE(f);
+    CHECK(f->scope == model::Scope::pidns);
+    CHECK(sim.findings.size() == 1);
+}
+
+TEST_CASE("the cgroup scope stays quiet for non-main processes and the root cgroup") {
+    Sim sim;
+    auto shim = sim.host(100);
+    auto main = sim.fork(shim, 101, 700);
+    sim.exec(main, {"server"});
+    auto worker = sim.fork(main, 102);
+    sim.exec(worker, {"worker"});
+    auto worker2 = sim.fork(main, 103);
+    CHECK_FALSE(sim.exit(worker, 0));  // not the main process
+    CHECK_FALSE(sim.exit(worker2, 0));
+    CHECK_FALSE(sim.exit(main, 0));    // nothing left
+    CHECK(sim.tracker.stats().cgroups == 0);
+
+    auto host_main = sim.fork(shim, 110);  // the root cgroup (id 1): every host process
+    sim.exec(host_main, {"bash"});
+    sim.fork(host_main, 111);
+    CHECK_FALSE(sim.exit(host_main, 0));
+}
