@@ -27,6 +27,9 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--redact", o.redact,
                    "Mask argv matching REGEX (its capture groups, if any) in every output; repeatable")
         ->allow_extra_args(false);
+    app.add_option("--host-root", o.host_root,
+                   "Where the host's / is mounted (a DaemonSet's /host): kubelet logs and cgroup2 are read there");
+    app.add_option("--node-name", o.node_name, "Node name in findings (default: $NODE_NAME, then the hostname)");
     app.add_option("--btf", o.btf_path, "Kernel BTF file (default: /sys/kernel/btf/vmlinux)");
     app.add_option("--exit-probe", o.exit_probe,
                    "How a process's end is detected: auto, group-dead (6.16+), live-count (any kernel)")

@@ -24,6 +24,8 @@ struct Options {
     std::string btf_path;  // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
     std::vector<std::string> redact;  // regexes masked in every argv
+    std::string host_root;            // where the host's / is mounted (DaemonSet)
+    std::string node_name;            // "" for $NODE_NAME, then the hostname
     // watch
     uint64_t count = 0;       // stop after this many findings; 0: never
     double duration_s = 0;    // stop after this long; 0: never

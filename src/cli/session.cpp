@@ -47,8 +47,8 @@ Session::Session(const Options& options)
       output_(make_output(options, file_)),
       redactor_(make_redactor(options.redact)),
       probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path, options.exit_probe}),
-      cgroups_(meta::find_cgroup2_mount()) {
-    if (cgroups_.root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
+      catalog_(meta::CatalogOptions{options.host_root, options.node_name}) {
+    if (catalog_.cgroup2_root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     spdlog::info("probes attached: watching fork, exec and exit");
     take_snapshot();
 }
@@ -113,10 +113,12 @@ bool Session::check_drops(uint64_t now_ns) {
 void Session::report(model::Finding finding) {
     // Drops since the last check make this finding incomplete too.
     if (check_drops(report::monotonic_now_ns())) finding.incomplete = true;
-    meta::ContainerInfo container;
-    container.cgroup_id = finding.cgroup_id;
-    container.cgroup_path = cgroups_.path_of(finding.cgroup_id, report::monotonic_now_ns());
-    output_->finding(finding, container);
+    const uint64_t now = report::monotonic_now_ns();
+    meta::FindingContext context;
+    context.container = catalog_.describe(finding.cgroup_id, now);
+    context.node = catalog_.node();
+    context.repeat = catalog_.record_finding(context.container, now);
+    output_->finding(finding, context);
 }
 
 }  // namespace initwatch::cli

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cli/options.h"
-#include "meta/cgroup_resolver.h"
+#include "meta/container_catalog.h"
 #include "model/redactor.h"
 #include "model/tracker.h"
 #include "probe/probe.h"
@@ -31,7 +31,7 @@ public:
     }
 
     bool output_broken() const { return output_->broken(); }
-    const std::string& cgroup2_root() const { return cgroups_.root(); }
+    const std::string& cgroup2_root() const { return catalog_.cgroup2_root(); }
 
 private:
     void take_snapshot();
@@ -44,7 +44,7 @@ private:
     model::Redactor redactor_;  // before the probe: a bad pattern fails before BPF is loaded
     probe::Probe probe_;
     model::Tracker tracker_;
-    meta::CgroupResolver cgroups_;
+    meta::ContainerCatalog catalog_;
     std::vector<model::Event> batch_;
     probe::DropCounts reported_drops_{};
     uint64_t reported_malformed_ = 0;

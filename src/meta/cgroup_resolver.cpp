@@ -10,9 +10,11 @@ namespace initwatch::meta {
 
 namespace fs = std::filesystem;
 
-std::string find_cgroup2_mount(const std::string& mountinfo_path) {
+std::string find_cgroup2_mount(const std::string& mountinfo_path, const std::string& host_root) {
+    std::string prefix = host_root;
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     std::ifstream in(mountinfo_path);
-    std::string line;
+    std::string line, first;
     // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
     while (std::getline(in, line)) {
         std::istringstream fields(line);
@@ -21,9 +23,11 @@ std::string find_cgroup2_mount(const std::string& mountinfo_path) {
         while (fields >> word && word != "-") {
         }
         std::string fstype;
-        if (fields >> fstype && fstype == "cgroup2") return mountpoint;
+        if (!(fields >> fstype) || fstype != "cgroup2") continue;
+        if (!prefix.empty() && mountpoint.rfind(prefix + "/", 0) == 0) return mountpoint;
+        if (first.empty()) first = mountpoint;
     }
-    return {};
+    return first;
 }
 
 CgroupResolver::CgroupResolver(std::string root) : root_(std::move(root)) {}

@@ -9,8 +9,11 @@
 
 namespace initwatch::meta {
 
-// The cgroup2 mount point from a mountinfo file ("" when there is none).
-std::string find_cgroup2_mount(const std::string& mountinfo_path = "/proc/self/mountinfo");
+// The cgroup2 mount point from a mountinfo file ("" when there is none). With a host root
+// (a DaemonSet mounting the host at /host), a cgroup2 mount under it is the host's and wins
+// over the container's own, which a cgroup namespace may have narrowed.
+std::string find_cgroup2_mount(const std::string& mountinfo_path = "/proc/self/mountinfo",
+                               const std::string& host_root = "");
 
 class CgroupResolver {
 public:

@@ -337,6 +337,36 @@ void Tracker::expire(uint64_t now_ns) {
     }
 }
 
+size_t Tracker::resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns) {
+    std::unordered_map<ProcKey, const SnapshotEvent*, ProcKeyHash> seen;
+    for (const auto& snap : live) seen.emplace(snap.task.key, &snap);
+
+    std::vector<ProcKey> gone;
+    for (const auto& [key, p] : procs_)
+        if (key.start_ns < taken_ns && !seen.count(key)) gone.push_back(key);
+    for (const ProcKey& key : gone) {
+        auto it = procs_.find(key);
+        if (it == procs_.end()) continue;
+        ProcKey reaper;
+        if (it->second.ns) {
+            Namespace& ns = namespaces_.at(*it->second.ns);
+            if (ns.init == key) {  // its finding is lost with its exit: the namespace is dead
+                ns.init_exited = true;
+                ns.died_ns = taken_ns;
+                if (auto by_inum = live_ns_by_inum_.find(ns.inum);
+                    by_inum != live_ns_by_inum_.end() && by_inum->second == key)
+                    live_ns_by_inum_.erase(by_inum);
+            } else if (!ns.init_exited) {
+                reaper = ns.init;
+            }
+        }
+        forget(key, reaper);
+    }
+    for (const auto& snap : live)
+        if (!procs_.count(snap.task.key)) apply(snap);
+    return gone.size();
+}
+
 TrackerStats Tracker::stats() const {
     size_t with_main = 0;
     for (const auto& [id, cg] : cgroups_) with_main += cg.main.has_value();

@@ -15,7 +15,7 @@
 namespace initwatch::model {
 
 struct TrackerLimits {
-    size_t max_processes = 1 << 18;
+    size_t max_processes = 65536;  // ~40 MiB at worst; a process beyond it is counted, not tracked
     // A namespace whose init exited is forgotten this long after, even if the exits of its
     // last members were never seen (lost events).
     uint64_t dead_namespace_grace_ns = 30'000'000'000ULL;
@@ -41,6 +41,11 @@ public:
 
     // Forgets dead namespaces past their grace period.
     void expire(uint64_t now_ns);
+
+    // After lost events: `live` is a fresh snapshot taken at `taken_ns`. Processes that
+    // started before it and are missing from it exited unseen and are forgotten; live ones
+    // not tracked yet are added. Returns how many processes were forgotten.
+    size_t resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns);
 
     TrackerStats stats() const;
 

@@ -9,7 +9,10 @@ namespace {
 // Insertion order: "type" and "time" lead every line.
 using json = nlohmann::ordered_json;
 
-json optional_int(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
+template <typename T>
+json optional(const std::optional<T>& v) {
+    return v ? json(*v) : json(nullptr);
+}
 
 uint64_t to_ms(uint64_t ns) { return ns / 1'000'000ULL; }
 
@@ -37,21 +40,33 @@ class JsonOutput final : public Output {
 public:
     using Output::Output;
 
-    void finding(const model::Finding& f, const meta::ContainerInfo& container) override {
+    void finding(const model::Finding& f, const meta::FindingContext& context) override {
+        const meta::ContainerInfo& container = context.container;
         json j;
         j["type"] = "init_exit";
         j["time"] = clock().rfc3339(f.ts_ns);
         j["severity"] = model::to_string(f.severity);
         j["scope"] = model::to_string(f.scope);
         j["diagnosis"] = f.diagnosis;
+        j["node"] = context.node;
         j["container"] = {{"cgroup_id", container.cgroup_id},
-                          {"cgroup_path", container.cgroup_path ? json(*container.cgroup_path)
-                                                                : json(nullptr)}};
+                          {"cgroup_path", optional(container.cgroup_path)},
+                          {"id", optional(container.id)},
+                          {"runtime", optional(container.runtime)},
+                          {"name", optional(container.name)}};
+        j["pod"] = container.pod ? json{{"name", optional(container.pod->name)},
+                                        {"namespace", optional(container.pod->namespace_name)},
+                                        {"uid", optional(container.pod->uid)}}
+                                 : json(nullptr);
+        j["repeat"] = {{"count", context.repeat.count},
+                       {"since_first_ms", context.repeat.since_first_ns
+                                              ? json(*context.repeat.since_first_ns / 1'000'000ULL)
+                                              : json(nullptr)}};
         j["pidns"] = f.pidns_inum;
         json init;
         put_process(init, f.init);
-        init["exit_code"] = optional_int(f.init.status.exit_code);
-        init["signal"] = optional_int(f.init.status.signal);
+        init["exit_code"] = optional(f.init.status.exit_code);
+        init["signal"] = optional(f.init.status.signal);
         init["core_dumped"] = f.init.status.core_dumped;
         init["ran_ms"] = to_ms(f.init.ran_ns);
         j["init"] = std::move(init);
@@ -95,8 +110,8 @@ public:
             if (exec->old_pid != exec->task.key.tgid) j["old_pid"] = exec->old_pid;
         } else if (const auto* exit = std::get_if<model::ExitEvent>(&e)) {
             const auto status = model::ExitStatus::decode(exit->wait_status);
-            j["exit_code"] = optional_int(status.exit_code);
-            j["signal"] = optional_int(status.signal);
+            j["exit_code"] = optional(status.exit_code);
+            j["signal"] = optional(status.signal);
             j["core_dumped"] = status.core_dumped;
             j["ns_init"] = exit->ns_init;
             j["ran_ms"] = to_ms(exit->ts_ns - exit->task.key.start_ns);

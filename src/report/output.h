@@ -25,7 +25,7 @@ public:
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
 
-    virtual void finding(const model::Finding& f, const meta::ContainerInfo& container) = 0;
+    virtual void finding(const model::Finding& f, const meta::FindingContext& context) = 0;
     // `known` is what the tracker knew of the process before this event (may be null).
     virtual void event(const model::Event& e, const model::ProcessSummary* known) = 0;
     // Events the kernel dropped since the last notice, by reason.

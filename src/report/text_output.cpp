@@ -36,6 +36,14 @@ std::string pid_label(uint32_t pid, uint32_t ns_pid) {
     return std::to_string(pid) + " [ns " + std::to_string(ns_pid) + "]";
 }
 
+// "namespace/pod/container" when kubelet's logs say, else the short container id.
+std::string workload_name(const meta::ContainerInfo& c) {
+    if (c.pod && c.pod->name && c.name)
+        return c.pod->namespace_name.value_or("?") + "/" + *c.pod->name + "/" + *c.name;
+    if (c.id) return *c.runtime + "://" + c.id->substr(0, 12);
+    return {};
+}
+
 std::string flags_of(const model::LiveProcess& p) {
     std::string out;
     if (p.sighup_ignored) out += " nohup";
@@ -49,18 +57,23 @@ class TextOutput final : public Output {
 public:
     TextOutput(std::FILE* out, bool color) : Output(out), style_{color} {}
 
-    void finding(const model::Finding& f, const meta::ContainerInfo& container) override {
+    void finding(const model::Finding& f, const meta::FindingContext& context) override {
         const auto& s = style_;
+        const meta::ContainerInfo& container = context.container;
         const size_t n = f.live.size();
+        const std::string who = workload_name(container);
         write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
+                   (who.empty() ? "" : s.bold(escape_text(who)) + ": ") +
                    s.bold(std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
                           f.init.status.describe() + ") leaving " +
                           std::to_string(n) + (n == 1 ? " process" : " processes") + " running") +
+                   (context.repeat.text.empty() ? "" : " — " + s.bold(context.repeat.text)) +
                    (f.incomplete ? "  (incomplete: events were lost)" : ""));
-        write_line("  " + s.dim("container ") + " cgroup " +
-                   escape_text(container.cgroup_path.value_or("?")) + "  (id " +
-                   std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum) +
-                   ")");
+        std::string where = "cgroup " + escape_text(container.cgroup_path.value_or("?")) + "  (";
+        if (container.id) where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
+        where += "cgroup id " + std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum);
+        if (!context.node.empty()) where += ", node " + escape_text(context.node);
+        write_line("  " + s.dim("container ") + " " + where + ")");
 
         // The tree: init, then each live process under its current parent.
         std::map<uint32_t, std::vector<const model::LiveProcess*>> children;

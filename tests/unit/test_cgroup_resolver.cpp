@@ -42,6 +42,13 @@ TEST_CASE("the cgroup2 mount is found in mountinfo, hybrid or unified") {
     std::ofstream(unified) << "30 1 0:26 / /host/sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
     CHECK(find_cgroup2_mount(unified) == "/host/sys/fs/cgroup");
 
+    const auto daemonset = dir.path / "daemonset";
+    std::ofstream(daemonset) << "30 1 0:26 / /sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n"
+                                "31 1 0:26 / /host/sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n";
+    CHECK(find_cgroup2_mount(daemonset) == "/sys/fs/cgroup");
+    CHECK(find_cgroup2_mount(daemonset, "/host") == "/host/sys/fs/cgroup");
+    CHECK(find_cgroup2_mount(daemonset, "/host/") == "/host/sys/fs/cgroup");
+
     const auto none = dir.path / "none";
     std::ofstream(none) << "22 1 0:21 / /proc rw - proc proc rw\n";
     CHECK(find_cgroup2_mount(none).empty());

@@ -54,7 +54,13 @@ model::Finding sample_finding(const std::string& hostile) {
     return f;
 }
 
-meta::ContainerInfo container(const std::string& path) { return {42, path}; }
+meta::FindingContext container(const std::string& path) {
+    meta::FindingContext c;
+    c.container.cgroup_id = 42;
+    c.container.cgroup_path = path;
+    c.node = "node-1";
+    return c;
+}
 
 }  // namespace
 
@@ -70,6 +76,12 @@ TEST_CASE("a JSON finding has the documented fields, exit code 0 included") {
     CHECK(j["time"].get<std::string>().back() == 'Z');
     CHECK(j["container"]["cgroup_id"] == 42);
     CHECK(j["container"]["cgroup_path"] == "/kubepods/pod1/abc");
+    CHECK(j["container"]["id"].is_null());
+    CHECK(j["pod"].is_null());
+    CHECK(j["node"] == "node-1");
+    CHECK(j["repeat"]["count"] == 1);
+    CHECK(j["repeat"]["since_first_ms"].is_null());
+    CHECK(j["scope"] == "pidns");
     CHECK(j["pidns"] == 4026532200u);
     CHECK(j["init"]["pid"] == 200);
     CHECK(j["init"]["ns_pid"] == 1);

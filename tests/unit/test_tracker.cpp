@@ -405,3 +405,43 @@ TEST_CASE("the cgroup scope stays quiet for non-main processes and the root cgro
     sim.fork(host_main, 111);
     CHECK_FALSE(sim.exit(host_main, 0));
 }
+
+TEST_CASE("resync after lost events forgets processes that exited unseen and adds missed ones") {
+    Container c;
+    auto ghost = c.sim.fork(c.init, 201);  // its exit will be lost
+    c.sim.exec(ghost, {"job"});
+    auto kept = c.sim.fork(c.init, 202);
+    c.sim.exec(kept, {"sleep", "3600"});
+    const uint64_t taken = c.sim.tick();
+
+    auto snapshot_of = [&](const model::ProcKey& key, uint32_t ns_pid, const model::ProcKey& parent,
+                           std::vector<std::string> argv) {
+        model::SnapshotEvent snap;
+        snap.ts_ns = taken;
+        snap.task.key = key;
+        snap.task.parent = parent;
+        snap.task.ns_pid = ns_pid;
+        snap.task.ns_level = key == c.shim ? 0 : 1;
+        snap.task.pidns_inum = key == c.shim ? Sim::kHostNs : kNs;
+        snap.task.cgroup_id = 1;
+        snap.argv = std::move(argv);
+        return snap;
+    };
+    const model::ProcKey missed{203, taken - 500};  // forked while events were lost
+    std::vector<model::SnapshotEvent> live{
+        snapshot_of(c.shim, 100, {1, 1}, {"containerd-shim"}),
+        snapshot_of(c.init, 1, c.shim, {"sh", "/startup.sh"}),
+        snapshot_of(kept, 3, c.init, {"sleep", "3600"}),
+        snapshot_of(missed, 4, c.init, {"worker"}),
+    };
+    CHECK(c.sim.tracker.resync(live, taken) == 1);
+    CHECK_FALSE(c.sim.tracker.summary(ghost));
+    REQUIRE(c.sim.tracker.summary(missed));
+
+    auto f = c.sim.exit(c.init, 0);
+    REQUIRE(f);
+    REQUIRE(f->live.size() == 2);
+    CHECK(f->live[0].pid == 202);
+    CHECK(f->live[1].pid == 203);
+    CHECK(f->live[1].from_snapshot);
+}

@@ -1,0 +1,61 @@
+#include "meta/container_catalog.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "meta/container_id.h"
+
+namespace initwatch::meta {
+
+namespace {
+
+std::string node_name(const std::string& given) {
+    if (!given.empty()) return given;
+    if (const char* env = std::getenv("NODE_NAME"); env && *env) return env;
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) == 0) return host;
+    return {};
+}
+
+}  // namespace
+
+ContainerCatalog::ContainerCatalog(const CatalogOptions& options)
+    : cgroups_(find_cgroup2_mount(options.mountinfo_path, options.host_root)),
+      pods_(options.host_root),
+      node_(node_name(options.node_name)) {}
+
+ContainerInfo ContainerCatalog::describe(uint64_t cgroup_id, uint64_t now_ns) {
+    ContainerInfo info;
+    info.cgroup_id = cgroup_id;
+    info.cgroup_path = cgroups_.path_of(cgroup_id, now_ns);
+    if (!info.cgroup_path) return info;
+    const auto ref = parse_cgroup_path(*info.cgroup_path);
+    if (!ref) return info;
+    info.id = ref->id;
+    info.runtime = ref->runtime;
+    if (ref->pod_uid) info.pod = PodRef{std::nullopt, std::nullopt, ref->pod_uid};
+    if (const auto pod = pods_.lookup(ref->id, now_ns)) {
+        info.name = pod->container_name;
+        PodRef& p = info.pod ? *info.pod : info.pod.emplace();
+        p.name = pod->pod_name;
+        p.namespace_name = pod->namespace_name;
+        if (!pod->pod_uid.empty()) p.uid = pod->pod_uid;
+    }
+    return info;
+}
+
+// A restarted container has a new id but the same pod and name: the story is theirs.
+RepeatInfo ContainerCatalog::record_finding(const ContainerInfo& c, uint64_t now_ns) {
+    std::string key;
+    if (c.pod && c.name)
+        key = (c.pod->uid ? *c.pod->uid : c.pod->namespace_name.value_or("") + "/" + c.pod->name.value_or("")) +
+              "/" + *c.name;
+    else if (c.id)
+        key = *c.runtime + ":" + *c.id;
+    if (key.empty()) return {};  // no identity: every namespace is a story of its own
+    const RestartTracker::Repeat r = restarts_.record(key, now_ns);
+    return RepeatInfo{r.count, r.since_first_ns, describe_repeat(r)};
+}
+
+}  // namespace initwatch::meta

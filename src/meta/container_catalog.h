@@ -1,0 +1,39 @@
+// Who a cgroup is: its path, the runtime's container id, the pod (from kubelet's log
+// layout) and the story of repeated findings, on a node or a plain host.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "meta/cgroup_resolver.h"
+#include "meta/container.h"
+#include "meta/kubelet_logs.h"
+#include "meta/restart_tracker.h"
+
+namespace initwatch::meta {
+
+struct CatalogOptions {
+    std::string host_root;  // where the host's / is mounted ("" for this root)
+    std::string node_name;  // "" for $NODE_NAME, then the hostname
+    std::string mountinfo_path = "/proc/self/mountinfo";
+};
+
+class ContainerCatalog {
+public:
+    explicit ContainerCatalog(const CatalogOptions& options);
+
+    ContainerInfo describe(uint64_t cgroup_id, uint64_t now_ns);
+    // Records one more finding for the container and says how often it happened.
+    RepeatInfo record_finding(const ContainerInfo& container, uint64_t now_ns);
+
+    const std::string& cgroup2_root() const { return cgroups_.root(); }
+    const std::string& node() const { return node_; }
+
+private:
+    CgroupResolver cgroups_;
+    KubeletLogIndex pods_;
+    RestartTracker restarts_;
+    std::string node_;
+};
+
+}  // namespace initwatch::meta

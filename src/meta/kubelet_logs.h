@@ -1,0 +1,64 @@
+// Pod namespace, pod name, pod UID and container name of a runtime container id, without
+// credentials or an API server: kubelet names every container's log after them.
+//   /var/log/containers/<pod>_<namespace>_<container>-<container id>.log   (a symlink, to)
+//   /var/log/pods/<namespace>_<pod>_<pod uid>/<container>/<restart>.log
+// Pod names, namespaces and container names are DNS names: never an underscore, so the fields split
+// on '_', and the id is the last '-'-separated field before ".log".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace initwatch::meta {
+
+struct PodInfo {
+    std::string namespace_name, pod_name, pod_uid, container_name;  // pod_uid "" when unknown
+};
+
+struct ContainerLogLink {
+    PodInfo pod;  // without pod_uid: the link's name does not carry it
+    std::string container_id;
+};
+
+// "<pod>_<namespace>_<container>-<64 hex>.log", or nullopt.
+std::optional<ContainerLogLink> parse_container_log_name(std::string_view file_name);
+
+struct KubeletLogLimits {
+    uint64_t min_rescan_ns = 500'000'000;
+    // Containers whose logs are gone are kept this long: their last exits arrive during teardown.
+    uint64_t grace_ns = 600'000'000'000;
+    size_t max_entries = 16384;
+};
+
+class KubeletLogIndex {
+public:
+    // `host_root`: where the host's / is mounted ("" or "/" means the real root).
+    explicit KubeletLogIndex(std::string host_root, KubeletLogLimits limits = {});
+
+    // By runtime container id; a miss rescans the directories, at most once per min_rescan_ns of the
+    // caller's clock.
+    std::optional<PodInfo> lookup(const std::string& container_id, uint64_t now_ns);
+
+    size_t size() const { return entries_.size(); }
+
+private:
+    struct Entry {
+        PodInfo pod;
+        uint64_t last_seen_ns;
+    };
+
+    void rescan(uint64_t now_ns);
+    void forget_old(uint64_t now_ns);
+
+    std::string root_;  // without a trailing '/'
+    KubeletLogLimits limits_;
+    std::unordered_map<std::string, Entry> entries_;
+    uint64_t last_scan_ns_ = 0;
+    bool scanned_ = false;
+};
+
+}  // namespace initwatch::meta
