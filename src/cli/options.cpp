@@ -17,7 +17,8 @@ void add_output_options(CLI::App& app, Options& o) {
             std::map<std::string, ColorMode>{{"auto", ColorMode::automatic},
                                              {"always", ColorMode::always},
                                              {"never", ColorMode::never}},
-            CLI::ignore_case));
+            CLI::ignore_case))
+        ->option_text("auto|always|never");
     app.add_option("-o,--output", o.output_path, "Write the report to FILE instead of stdout");
     app.add_option("--log-level", o.log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -30,13 +31,17 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--host-root", o.host_root,
                    "Where the host's / is mounted (a DaemonSet's /host): kubelet logs and cgroup2 are read there");
     app.add_option("--node-name", o.node_name, "Node name in findings (default: $NODE_NAME, then the hostname)");
+    app.add_option("--max-processes", o.max_processes,
+                   "Bound of the process table (memory); processes beyond it are counted as lost")
+        ->check(CLI::Range(static_cast<size_t>(16), static_cast<size_t>(1) << 24));
     app.add_option("--btf", o.btf_path, "Kernel BTF file (default: /sys/kernel/btf/vmlinux)");
     app.add_option("--exit-probe", o.exit_probe,
                    "How a process's end is detected: auto, group-dead (6.16+), live-count (any kernel)")
         ->transform(CLI::CheckedTransformer(
             std::map<std::string, probe::ExitProbe>{{"auto", probe::ExitProbe::automatic},
                                                     {"group-dead", probe::ExitProbe::group_dead},
-                                                    {"live-count", probe::ExitProbe::live_count}}));
+                                                    {"live-count", probe::ExitProbe::live_count}}))
+        ->option_text("auto|group-dead|live-count");
 }
 
 }  // namespace

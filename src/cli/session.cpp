@@ -39,6 +39,9 @@ model::Redactor make_redactor(const std::vector<std::string>& patterns) {
     return model::Redactor(patterns);
 }
 
+// Records the kernel could not deliver; argv it could not read is no lost event.
+uint64_t kernel_drops(const probe::DropCounts& d) { return d[IW_DROP_RINGBUF_FULL] + d[IW_DROP_EXITED_MAP_FULL]; }
+
 }  // namespace
 
 Session::Session(const Options& options)
@@ -47,6 +50,7 @@ Session::Session(const Options& options)
       output_(make_output(options, file_)),
       redactor_(make_redactor(options.redact)),
       probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path, options.exit_probe}),
+      tracker_(model::TrackerLimits{options.max_processes}),
       catalog_(meta::CatalogOptions{options.host_root, options.node_name}) {
     if (catalog_.cgroup2_root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     spdlog::info("probes attached: watching fork, exec and exit");
@@ -60,8 +64,8 @@ void Session::take_snapshot() {
     std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
     for (auto& snap : tasks) {
         snap.argv = meta::read_cmdline(static_cast<pid_t>(snap.task.key.tgid), IW_ARGV_LEN - 1, snap.argv_truncated);
+        redactor_.apply(snap.argv);
         model::Event ev = std::move(snap);
-        if (!redactor_.empty()) redactor_.apply(ev);
         if (options_.events) output_->event(ev, nullptr);
         tracker_.apply(ev);
     }
@@ -88,7 +92,8 @@ std::vector<model::Finding> Session::step(int timeout_ms) {
     const uint64_t now = report::monotonic_now_ns();
     if (now - last_housekeeping_ns_ >= 1'000'000'000ULL) {
         last_housekeeping_ns_ = now;
-        check_drops(now);
+        const uint64_t kernel_drops_before = kernel_drops(reported_drops_);
+        if (check_drops(now) && kernel_drops(reported_drops_) > kernel_drops_before) resync(now);
         tracker_.expire(now);
     }
     return findings;
@@ -102,12 +107,33 @@ bool Session::check_drops(uint64_t now_ns) {
         if (drops[r] > reported_drops_[r]) delta.emplace_back(probe::drop_reason_name(r), drops[r] - reported_drops_[r]);
     if (probe_.malformed() > reported_malformed_)
         delta.emplace_back("malformed", probe_.malformed() - reported_malformed_);
+    const uint64_t untracked = tracker_.stats().untracked;
+    if (untracked > reported_untracked_) delta.emplace_back("process_table_full", untracked - reported_untracked_);
     if (delta.empty()) return false;
     reported_drops_ = drops;
     reported_malformed_ = probe_.malformed();
+    reported_untracked_ = untracked;
     output_->lost(now_ns, delta);
     tracker_.mark_incomplete();
     return true;
+}
+
+// Lost events leave the table with processes that exited unseen and without some that
+// were born: a fresh snapshot puts it right. At most every few seconds: drops come in storms.
+// (A full process table is no reason: a snapshot could not add to it either.)
+void Session::resync(uint64_t now_ns) {
+    constexpr uint64_t kMinInterval = 5'000'000'000ULL;
+    if (last_resync_ns_ && now_ns - last_resync_ns_ < kMinInterval) return;
+    last_resync_ns_ = now_ns;
+    std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
+    for (auto& snap : tasks) {
+        if (tracker_.summary(snap.task.key)) continue;  // known: its argv is already there
+        snap.argv = meta::read_cmdline(static_cast<pid_t>(snap.task.key.tgid), IW_ARGV_LEN - 1, snap.argv_truncated);
+        redactor_.apply(snap.argv);
+    }
+    const size_t forgotten = tracker_.resync(tasks, now_ns);
+    spdlog::info("events were lost: resynchronised with a snapshot of {} processes ({} exited unseen)",
+                 tasks.size(), forgotten);
 }
 
 void Session::report(model::Finding finding) {

@@ -37,6 +37,7 @@ private:
     void take_snapshot();
     // Reports drops counted since the last call; true if there were any.
     bool check_drops(uint64_t now_ns);
+    void resync(uint64_t now_ns);
 
     Options options_;
     std::FILE* file_ = nullptr;  // owned when --output is a file
@@ -48,6 +49,8 @@ private:
     std::vector<model::Event> batch_;
     probe::DropCounts reported_drops_{};
     uint64_t reported_malformed_ = 0;
+    uint64_t reported_untracked_ = 0;
+    uint64_t last_resync_ns_ = 0;
     uint64_t last_housekeeping_ns_ = 0;
 };
 

@@ -15,7 +15,7 @@
 namespace initwatch::model {
 
 struct TrackerLimits {
-    size_t max_processes = 65536;  // ~40 MiB at worst; a process beyond it is counted, not tracked
+    size_t max_processes = 65536;  // a process beyond it is counted, not tracked
     // A namespace whose init exited is forgotten this long after, even if the exits of its
     // last members were never seen (lost events).
     uint64_t dead_namespace_grace_ns = 30'000'000'000ULL;
