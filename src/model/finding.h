@@ -64,8 +64,11 @@ struct Finding {
     uint32_t pidns_inum = 0;
     InitSummary init;
     std::vector<LiveProcess> live;  // ordered by start time
-    uint32_t kernel_ns_pids = 0;    // pids the kernel still had allocated in the namespace
-    bool incomplete = false;        // events were lost: the list may miss processes
+    // Pids the kernel still had allocated in the namespace (init, threads and unreaped
+    // zombies included): never fewer than 1 + live, unless initwatch missed exits.
+    uint32_t kernel_ns_pids = 0;
+    bool kernel_disagrees = false;  // live lists more processes than the kernel has pids
+    bool incomplete = false;        // events were lost: the list may be wrong
 };
 
 // Severity of an init's end: exiting on its own while work runs is the crash-loop pattern.

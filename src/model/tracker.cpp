@@ -202,6 +202,10 @@ Finding Tracker::build_finding(const Process& init, const Namespace& ns,
             lp.how = How::descendant;
         f.live.push_back(std::move(lp));
     }
+    if (f.kernel_ns_pids && f.live.size() + 1 > f.kernel_ns_pids) {
+        f.kernel_disagrees = true;
+        f.incomplete = true;
+    }
     f.diagnosis = diagnose(f);
     return f;
 }

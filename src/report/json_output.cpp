@@ -85,6 +85,7 @@ public:
         j["live"] = std::move(live);
         j["live_count"] = f.live.size();
         j["kernel_ns_pids"] = f.kernel_ns_pids;
+        j["kernel_disagrees"] = f.kernel_disagrees;
         j["incomplete"] = f.incomplete;
         emit(j);
         flush();

@@ -68,7 +68,9 @@ public:
                           f.init.status.describe() + ") leaving " +
                           std::to_string(n) + (n == 1 ? " process" : " processes") + " running") +
                    (context.repeat.text.empty() ? "" : " — " + s.bold(context.repeat.text)) +
-                   (f.incomplete ? "  (incomplete: events were lost)" : ""));
+                   (f.kernel_disagrees ? "  (incomplete: the kernel has fewer processes than listed)"
+                    : f.incomplete   ? "  (incomplete: events were lost)"
+                                     : ""));
         std::string where = "cgroup " + escape_text(container.cgroup_path.value_or("?")) + "  (";
         if (container.id) where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
         where += "cgroup id " + std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum);

@@ -445,3 +445,38 @@ TEST_CASE("resync after lost events forgets processes that exited unseen and add
     CHECK(f->live[1].pid == 203);
     CHECK(f->live[1].from_snapshot);
 }
+
+TEST_CASE("listing more processes than the kernel has pids in the namespace flags the finding") {
+    Container c;
+    c.sim.fork(c.init, 201);
+    c.sim.fork(c.init, 202);  // its exit was lost: the kernel no longer has it
+    model::ExitEvent ev;
+    ev.ts_ns = c.sim.tick();
+    ev.task.key = c.init;
+    ev.task.ns_level = 1;
+    ev.task.ns_pid = 1;
+    ev.task.pidns_inum = kNs;
+    ev.ns_init = true;
+    ev.ns_pids_allocated = 2;  // init and one child
+    auto f = c.sim.apply(ev);
+    REQUIRE(f);
+    CHECK(f->kernel_disagrees);
+    CHECK(f->incomplete);
+}
+
+TEST_CASE("threads and zombies make the kernel count higher, which is no disagreement") {
+    Container c;
+    c.sim.fork(c.init, 201);
+    model::ExitEvent ev;
+    ev.ts_ns = c.sim.tick();
+    ev.task.key = c.init;
+    ev.task.ns_level = 1;
+    ev.task.ns_pid = 1;
+    ev.task.pidns_inum = kNs;
+    ev.ns_init = true;
+    ev.ns_pids_allocated = 5;
+    auto f = c.sim.apply(ev);
+    REQUIRE(f);
+    CHECK_FALSE(f->kernel_disagrees);
+    CHECK_FALSE(f->incomplete);
+}
