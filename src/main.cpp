@@ -21,8 +21,12 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("initwatch: %l: %v");
     cli::install_stop_handlers();
     try {
-        return options.command == cli::Command::run ? cli::run_command(options)
-                                                    : cli::watch_command(options);
+        switch (options.command) {
+            case cli::Command::run: return cli::run_command(options);
+            case cli::Command::check: return cli::check_command(options);
+            case cli::Command::watch: break;
+        }
+        return cli::watch_command(options);
     } catch (const Error& e) {
         std::fprintf(stderr, "initwatch: %s\n", e.what());
         return kExitError;

@@ -7,5 +7,6 @@ namespace initwatch::cli {
 
 int watch_command(const Options& options);
 int run_command(const Options& options);
+int check_command(const Options& options);
 
 }  // namespace initwatch::cli

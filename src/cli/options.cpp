@@ -70,6 +70,10 @@ int parse_command_line(int argc, char** argv, Options& o) {
     run->prefix_command(false);
     add_output_options(*run, o);
 
+    CLI::App* check = app.add_subcommand(
+        "check", "Load and attach the probes, print which probes and fallbacks this kernel gets, exit");
+    add_output_options(*check, o);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -80,7 +84,7 @@ int parse_command_line(int argc, char** argv, Options& o) {
                      what.empty() ? e.get_name().c_str() : what.c_str());
         return kExitError;
     }
-    o.command = run->parsed() ? Command::run : Command::watch;
+    o.command = run->parsed() ? Command::run : check->parsed() ? Command::check : Command::watch;
     return -1;
 }
 

@@ -10,7 +10,7 @@
 
 namespace initwatch::cli {
 
-enum class Command { watch, run, version };
+enum class Command { watch, run, check };
 enum class ColorMode { automatic, always, never };
 
 struct Options {

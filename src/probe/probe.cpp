@@ -105,6 +105,7 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
     if (!impl_->skel) throw Error("cannot open the BPF object: " + errno_text(errno));
 
     auto* skel = impl_->skel;
+    ring_buffer_bytes_ = rb;
     bpf_map__set_max_entries(skel->maps.events, static_cast<__u32>(rb));
     skel->rodata->wakeup_bytes = rb / 4;
     bpf_program__set_autoload(skel->progs.handle_exit_group_dead, exit_has_group_dead_);
@@ -175,6 +176,15 @@ std::vector<model::SnapshotEvent> Probe::snapshot() {
         return a.task.key.start_ns < b.task.key.start_ns;
     });
     return out;
+}
+
+std::vector<std::string> Probe::programs() const {
+    std::vector<std::string> names;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, impl_->skel->obj) {
+        if (bpf_program__autoload(prog)) names.emplace_back(bpf_program__name(prog));
+    }
+    return names;
 }
 
 DropCounts Probe::drops() const {

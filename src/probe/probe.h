@@ -51,6 +51,10 @@ public:
     DropCounts drops() const;
     // Records user space could not decode (a layout mismatch: should stay 0).
     uint64_t malformed() const { return malformed_; }
+    // Names of the programs loaded and attached.
+    std::vector<std::string> programs() const;
+    size_t ring_buffer_bytes() const { return ring_buffer_bytes_; }
+
     // True when the group_dead argument reports exits, false for the signal->live fallback.
     bool exit_has_group_dead() const { return exit_has_group_dead_; }
 
@@ -58,6 +62,7 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     bool exit_has_group_dead_ = false;
+    size_t ring_buffer_bytes_ = 0;
     uint64_t malformed_ = 0;
     std::vector<model::Event>* sink_ = nullptr;
 

@@ -94,3 +94,15 @@ TEST_CASE("run: a command that does not exist exits 127, as a shell would") {
     CHECK(r.status == 127);
     CHECK(r.err.find("No such file") != std::string::npos);
 }
+
+TEST_CASE("check: loads everything and says which exit probe this kernel gets") {
+    require_root();
+    auto r = run_raw({"check"});
+    CHECK(r.status == 0);
+    CHECK(r.out.find("exit probe") != std::string::npos);
+    CHECK(r.out.find("handle_fork") != std::string::npos);
+    CHECK(r.out.find("ok: initwatch can trace this host") != std::string::npos);
+    auto fallback = run_raw({"check", "--exit-probe", "live-count"});
+    CHECK(fallback.status == 0);
+    CHECK(fallback.out.find("handle_exit_legacy") != std::string::npos);
+}
