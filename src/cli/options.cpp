@@ -10,7 +10,11 @@ namespace initwatch::cli {
 namespace {
 
 void add_output_options(CLI::App& app, Options& o) {
-    app.add_flag("--json", o.json, "One JSON object per line instead of text");
+    app.add_flag_callback("--json", [&o] { o.format = Format::json; },
+                          "One JSON object per line (the default of `watch` when stdout is no terminal)");
+    app.add_flag_callback("--text", [&o] { o.format = Format::text; }, "Text for people, also into a pipe or file");
+    app.add_option("--min-severity", o.min_severity, "Print findings of this severity or higher")
+        ->check(CLI::IsMember({"info", "warning", "error"}));
     app.add_flag("--events", o.events, "Also print every fork, exec and exit");
     app.add_option("--color", o.color, "Colour text output: auto (on a terminal), always, never")
         ->transform(CLI::CheckedTransformer(

@@ -12,10 +12,12 @@ namespace initwatch::cli {
 
 enum class Command { watch, run, check };
 enum class ColorMode { automatic, always, never };
+// Text for a person at a terminal; JSON lines for `watch` feeding a log pipeline.
+enum class Format { automatic, text, json };
 
 struct Options {
     Command command = Command::watch;
-    bool json = false;
+    Format format = Format::automatic;
     bool events = false;
     ColorMode color = ColorMode::automatic;
     std::string log_level = "warn";
@@ -25,6 +27,7 @@ struct Options {
     std::string btf_path;  // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
     std::vector<std::string> redact;  // regexes masked in every argv
+    std::string min_severity = "info";  // findings below it are not printed (still counted)
     std::string host_root;            // where the host's / is mounted (DaemonSet)
     std::string node_name;            // "" for $NODE_NAME, then the hostname
     // watch

@@ -22,7 +22,9 @@ std::FILE* open_output(const std::string& path) {
 }
 
 std::unique_ptr<report::Output> make_output(const Options& o, std::FILE* f) {
-    if (o.json) return report::make_json_output(f);
+    const bool json = o.format == Format::json ||
+                      (o.format == Format::automatic && o.command == Command::watch && !isatty(fileno(f)));
+    if (json) return report::make_json_output(f);
     const bool color = o.color == ColorMode::always ||
                        (o.color == ColorMode::automatic && isatty(fileno(f)) && std::getenv("NO_COLOR") == nullptr);
     return report::make_text_output(f, color);
@@ -42,12 +44,26 @@ model::Redactor make_redactor(const std::vector<std::string>& patterns) {
 // Records the kernel could not deliver; argv it could not read is no lost event.
 uint64_t kernel_drops(const probe::DropCounts& d) { return d[IW_DROP_RINGBUF_FULL] + d[IW_DROP_EXITED_MAP_FULL]; }
 
+model::Severity parse_severity(const std::string& s) {
+    return s == "error" ? model::Severity::error : s == "warning" ? model::Severity::warning : model::Severity::info;
+}
+
+int severity_rank(model::Severity s) {
+    switch (s) {
+        case model::Severity::info: return 0;
+        case model::Severity::warning: return 1;
+        case model::Severity::error: return 2;
+    }
+    return 0;
+}
+
 }  // namespace
 
 Session::Session(const Options& options)
     : options_(options),
       file_(open_output(options.output_path)),
       output_(make_output(options, file_)),
+      min_severity_(parse_severity(options.min_severity)),
       redactor_(make_redactor(options.redact)),
       probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path, options.exit_probe}),
       tracker_(model::TrackerLimits{options.max_processes}),
@@ -139,6 +155,7 @@ void Session::resync(uint64_t now_ns) {
 void Session::report(model::Finding finding) {
     // Drops since the last check make this finding incomplete too.
     if (check_drops(report::monotonic_now_ns())) finding.incomplete = true;
+    if (severity_rank(finding.severity) < severity_rank(min_severity_)) return;
     const uint64_t now = report::monotonic_now_ns();
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);

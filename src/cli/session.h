@@ -42,6 +42,7 @@ private:
     Options options_;
     std::FILE* file_ = nullptr;  // owned when --output is a file
     std::unique_ptr<report::Output> output_;
+    model::Severity min_severity_;
     model::Redactor redactor_;  // before the probe: a bad pattern fails before BPF is loaded
     probe::Probe probe_;
     model::Tracker tracker_;

@@ -13,7 +13,7 @@ namespace initwatch::cli {
 
 int watch_command(const Options& options) {
     Session session(options);
-    if (!options.json && isatty(STDERR_FILENO))
+    if (isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) && options.format != Format::json)
         std::fprintf(stderr,
                      "initwatch: watching every process on this host; a container init that exits "
                      "leaving processes behind is reported here (Ctrl-C to stop)\n");
