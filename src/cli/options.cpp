@@ -63,6 +63,8 @@ int parse_command_line(int argc, char** argv, Options& o) {
     watch->add_option("--count", o.count, "Exit after N findings")->check(CLI::PositiveNumber);
     watch->add_option("--duration", o.duration_s, "Exit after SECONDS")->check(CLI::PositiveNumber);
     add_output_options(*watch, o);
+    watch->add_option("--metrics-address", o.metrics_address,
+                      "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, [IPV6]:PORT or :PORT");
 
     CLI::App* run = app.add_subcommand(
         "run", "Run CMD as PID 1 of new pid and mount namespaces (own /proc, own cgroup), like a "

@@ -27,6 +27,7 @@ struct Options {
     std::string btf_path;  // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
     std::vector<std::string> redact;  // regexes masked in every argv
+    std::string metrics_address;        // "" for no HTTP endpoint
     std::string min_severity = "info";  // findings below it are not printed (still counted)
     std::string host_root;            // where the host's / is mounted (DaemonSet)
     std::string node_name;            // "" for $NODE_NAME, then the hostname

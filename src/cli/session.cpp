@@ -1,12 +1,14 @@
 #include "cli/session.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include <initwatch/error.h>
+#include <initwatch/version.h>
 
 #include "meta/proc.h"
 
@@ -69,8 +71,18 @@ Session::Session(const Options& options)
       tracker_(model::TrackerLimits{options.max_processes}),
       catalog_(meta::CatalogOptions{options.host_root, options.node_name}) {
     if (catalog_.cgroup2_root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
+    health_.set_attached();
+    utsname uts{};
+    uname(&uts);
+    metrics_.set_build_info(kVersion, uts.release);
+    if (!options.metrics_address.empty()) {
+        http_ = std::make_unique<HttpEndpoint>(options.metrics_address, metrics_, health_);
+        spdlog::info("serving /metrics, /healthz and /readyz on port {}", http_->port());
+    }
     spdlog::info("probes attached: watching fork, exec and exit");
     take_snapshot();
+    health_.set_snapshot_done();
+    health_.set_drained(report::monotonic_now_ns());  // the loop drains from here on
 }
 
 // What ran before the probes were attached; events since then wait in the ring buffer and
@@ -83,6 +95,7 @@ void Session::take_snapshot() {
         redactor_.apply(snap.argv);
         model::Event ev = std::move(snap);
         if (options_.events) output_->event(ev, nullptr);
+        metrics_.count_event(ev);
         tracker_.apply(ev);
     }
     spdlog::info("snapshot: {} processes in {} ms", tasks.size(),
@@ -97,10 +110,12 @@ Session::~Session() {
 std::vector<model::Finding> Session::step(int timeout_ms) {
     batch_.clear();
     probe_.poll(timeout_ms, batch_);
+    health_.set_drained(report::monotonic_now_ns());
     std::vector<model::Finding> findings;
     for (auto& ev : batch_) {
         if (!redactor_.empty()) redactor_.apply(ev);
         if (options_.events) output_->event(ev, tracker_.summary(model::task_of(ev).key));
+        metrics_.count_event(ev);
         if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
     }
     if (options_.events && !batch_.empty()) output_->flush();
@@ -111,6 +126,7 @@ std::vector<model::Finding> Session::step(int timeout_ms) {
         const uint64_t kernel_drops_before = kernel_drops(reported_drops_);
         if (check_drops(now) && kernel_drops(reported_drops_) > kernel_drops_before) resync(now);
         tracker_.expire(now);
+        update_metrics();
     }
     return findings;
 }
@@ -152,15 +168,30 @@ void Session::resync(uint64_t now_ns) {
                  tasks.size(), forgotten);
 }
 
+// Once a second: gauges and cumulative counters the HTTP thread exposes.
+void Session::update_metrics() {
+    const probe::DropCounts drops = probe_.drops();
+    for (size_t r = 0; r < drops.size(); ++r) metrics_.set_lost(probe::drop_reason_name(r), drops[r]);
+    metrics_.set_lost("malformed", probe_.malformed());
+    const model::TrackerStats stats = tracker_.stats();
+    metrics_.set_lost("process_table_full", stats.untracked);
+    metrics_.set_tracked(stats.processes, stats.namespaces + stats.cgroups);
+    for (const auto& [program, ns] : probe_.run_time_ns()) metrics_.set_bpf_run_time(program, ns / 1e9);
+}
+
 void Session::report(model::Finding finding) {
     // Drops since the last check make this finding incomplete too.
     if (check_drops(report::monotonic_now_ns())) finding.incomplete = true;
-    if (severity_rank(finding.severity) < severity_rank(min_severity_)) return;
     const uint64_t now = report::monotonic_now_ns();
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
     context.node = catalog_.node();
     context.repeat = catalog_.record_finding(context.container, now);
+    const meta::ContainerInfo& c = context.container;
+    metrics_.count_finding(model::to_string(finding.severity),
+                           c.pod ? c.pod->namespace_name.value_or("") : "", c.pod ? c.pod->name.value_or("") : "",
+                           c.name.value_or(""));
+    if (severity_rank(finding.severity) < severity_rank(min_severity_)) return;  // counted, not printed
     output_->finding(finding, context);
 }
 

@@ -5,11 +5,13 @@
 #include <memory>
 #include <vector>
 
+#include "cli/http_endpoint.h"
 #include "cli/options.h"
 #include "meta/container_catalog.h"
 #include "model/redactor.h"
 #include "model/tracker.h"
 #include "probe/probe.h"
+#include "report/metrics.h"
 #include "report/output.h"
 
 namespace initwatch::cli {
@@ -35,11 +37,14 @@ public:
 
 private:
     void take_snapshot();
+    void update_metrics();
     // Reports drops counted since the last call; true if there were any.
     bool check_drops(uint64_t now_ns);
     void resync(uint64_t now_ns);
 
     Options options_;
+    report::Metrics metrics_;
+    report::Health health_;
     std::FILE* file_ = nullptr;  // owned when --output is a file
     std::unique_ptr<report::Output> output_;
     model::Severity min_severity_;
@@ -47,6 +52,7 @@ private:
     probe::Probe probe_;
     model::Tracker tracker_;
     meta::ContainerCatalog catalog_;
+    std::unique_ptr<HttpEndpoint> http_;  // with --metrics-address
     std::vector<model::Event> batch_;
     probe::DropCounts reported_drops_{};
     uint64_t reported_malformed_ = 0;

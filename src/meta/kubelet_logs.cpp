@@ -1,5 +1,7 @@
 #include "meta/kubelet_logs.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <utility>
@@ -95,6 +97,16 @@ std::optional<ContainerLogLink> parse_container_log_name(std::string_view file_n
                             std::string(id)};
 }
 
+namespace {
+
+uint64_t mtime_ns(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return 0;
+    return static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
 KubeletLogIndex::KubeletLogIndex(std::string host_root, KubeletLogLimits limits)
     : root_(std::move(host_root)), limits_(limits) {
     while (!root_.empty() && root_.back() == '/') root_.pop_back();
@@ -102,7 +114,12 @@ KubeletLogIndex::KubeletLogIndex(std::string host_root, KubeletLogLimits limits)
 
 std::optional<PodInfo> KubeletLogIndex::lookup(const std::string& container_id, uint64_t now_ns) {
     if (auto it = entries_.find(container_id); it != entries_.end()) return it->second.pod;
-    if (scanned_ && now_ns - last_scan_ns_ < limits_.min_rescan_ns) return std::nullopt;
+    // A miss rescans when kubelet added a link since the last scan (one stat), or at most
+    // every min_rescan_ns otherwise: containers crash-looping fast must still be named.
+    const uint64_t dir_mtime = mtime_ns(root_ + "/var/log/containers");
+    const bool changed = dir_mtime != last_dir_mtime_ns_;
+    if (scanned_ && !changed && now_ns - last_scan_ns_ < limits_.min_rescan_ns) return std::nullopt;
+    last_dir_mtime_ns_ = dir_mtime;
     last_scan_ns_ = now_ns;
     scanned_ = true;
     rescan(now_ns);

@@ -39,8 +39,8 @@ public:
     // `host_root`: where the host's / is mounted ("" or "/" means the real root).
     explicit KubeletLogIndex(std::string host_root, KubeletLogLimits limits = {});
 
-    // By runtime container id; a miss rescans the directories, at most once per min_rescan_ns of the
-    // caller's clock.
+    // By runtime container id; a miss rescans the directories when var/log/containers changed,
+    // else at most once per min_rescan_ns of the caller's clock.
     std::optional<PodInfo> lookup(const std::string& container_id, uint64_t now_ns);
 
     size_t size() const { return entries_.size(); }
@@ -58,6 +58,7 @@ private:
     KubeletLogLimits limits_;
     std::unordered_map<std::string, Entry> entries_;
     uint64_t last_scan_ns_ = 0;
+    uint64_t last_dir_mtime_ns_ = 0;
     bool scanned_ = false;
 };
 

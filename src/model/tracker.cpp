@@ -120,7 +120,7 @@ void Tracker::on_exec(const ExecEvent& ev) {
     // outside it (the runtime's shim), or that is a runtime stage that never exec'd there.
     if (!p->cgroup_id) return;
     Cgroup& cg = cgroups_.at(p->cgroup_id);
-    if (cg.main) return;
+    if (cg.main || cg.reported) return;
     const auto parent = procs_.find(p->parent);
     if (parent == procs_.end() || parent->second.cgroup_id != p->cgroup_id || !parent->second.summary.execed)
         cg.main = p->task.key;
@@ -151,8 +151,16 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
     }
     // A main process that is also a namespace init is the namespace's finding, not a second one.
     if (!ns_init && p.cgroup_id) {
-        const Cgroup& cg = cgroups_.at(p.cgroup_id);
-        if (cg.main == p.task.key) finding = cgroup_finding(p, ev);
+        Cgroup& cg = cgroups_.at(p.cgroup_id);
+        if (cg.main == p.task.key) {
+            finding = cgroup_finding(p, ev);
+            // Leaving no program behind, it was a runtime's stage (runc's `runc init`, whose
+            // clones go on to exec the entrypoint): the real main process is still to come.
+            if (finding)
+                cg.reported = true;
+            else
+                cg.main.reset();
+        }
     }
     forget(ev.task.key, reaper);
     return finding;
@@ -225,10 +233,14 @@ LiveProcess Tracker::live_process(const Process& p, uint64_t now_ns) const {
 std::optional<Finding> Tracker::cgroup_finding(const Process& main, const ExitEvent& ev) const {
     const Cgroup& cg = cgroups_.at(main.cgroup_id);
     std::vector<const Process*> members;
+    bool programs_left = false;  // forks that never exec'd alone are a runtime's own stages
     for (const ProcKey& key : cg.members)
         if (key != main.task.key)
-            if (auto it = procs_.find(key); it != procs_.end()) members.push_back(&it->second);
-    if (members.empty()) return std::nullopt;
+            if (auto it = procs_.find(key); it != procs_.end()) {
+                members.push_back(&it->second);
+                programs_left |= it->second.summary.execed;
+            }
+    if (!programs_left) return std::nullopt;
     std::sort(members.begin(), members.end(), [](const Process* a, const Process* b) {
         return a->task.key.start_ns < b->task.key.start_ns;
     });

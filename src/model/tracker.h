@@ -66,6 +66,7 @@ private:
     // A cgroup's main process: the first to exec there with its parent outside.
     struct Cgroup {
         std::optional<ProcKey> main;
+        bool reported = false;         // its main exited leaving work behind: no second main
         std::vector<ProcKey> members;  // live processes, main included
     };
 

@@ -187,6 +187,20 @@ std::vector<std::string> Probe::programs() const {
     return names;
 }
 
+std::vector<std::pair<std::string, uint64_t>> Probe::run_time_ns() const {
+    std::vector<std::pair<std::string, uint64_t>> out;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, impl_->skel->obj) {
+        const int fd = bpf_program__fd(prog);
+        if (fd < 0) continue;
+        bpf_prog_info info{};
+        __u32 len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.run_cnt > 0)
+            out.emplace_back(bpf_program__name(prog), info.run_time_ns);
+    }
+    return out;
+}
+
 DropCounts Probe::drops() const {
     DropCounts total{};
     const int ncpus = libbpf_num_possible_cpus();

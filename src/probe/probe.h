@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <initwatch/events.h>
@@ -51,6 +52,10 @@ public:
     DropCounts drops() const;
     // Records user space could not decode (a layout mismatch: should stay 0).
     uint64_t malformed() const { return malformed_; }
+    // Kernel time spent in each program (kernel.bpf_stats_enabled=1), by program name;
+    // empty when the kernel does not count.
+    std::vector<std::pair<std::string, uint64_t>> run_time_ns() const;
+
     // Names of the programs loaded and attached.
     std::vector<std::string> programs() const;
     size_t ring_buffer_bytes() const { return ring_buffer_bytes_; }

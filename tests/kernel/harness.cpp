@@ -79,11 +79,33 @@ std::vector<nlohmann::json> Result::of_type(const std::string& type) const {
     return out;
 }
 
+std::vector<nlohmann::json> Result::findings_with(const std::string& marker) const {
+    std::vector<nlohmann::json> out;
+    for (const auto& f : of_type("init_exit"))
+        for (const auto& arg : f.at("init").at("argv"))
+            if (arg.get<std::string>().find(marker) != std::string::npos) {
+                out.push_back(f);
+                break;
+            }
+    return out;
+}
+
 std::string read_file(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+std::string shell_output(const std::string& command) {
+    std::string out;
+    if (FILE* p = popen(command.c_str(), "r")) {
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+        pclose(p);
+    }
+    return out;
 }
 
 std::vector<nlohmann::json> parse_json_lines(const std::string& text) {
@@ -135,10 +157,25 @@ Background::~Background() {
     }
 }
 
+bool Background::wait_for_finding(const std::string& marker, double timeout_s) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+        Result partial;
+        std::istringstream in(read_file(output_file_));
+        for (std::string line; std::getline(in, line);)
+            if (!line.empty()) partial.lines.push_back(nlohmann::json::parse(line, nullptr, false));
+        if (!partial.findings_with(marker).empty()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+std::string Background::output_so_far() const { return read_file(out_path_) + read_file(err_path_); }
+
 bool Background::wait_for_output(const std::string& text, double timeout_s) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
-        if ((read_file(out_path_) + read_file(err_path_)).find(text) != std::string::npos) return true;
+        if (output_so_far().find(text) != std::string::npos) return true;
         if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
             pid_ = -1;
             return false;

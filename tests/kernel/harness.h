@@ -19,6 +19,9 @@ struct Result {
     std::string err;  // stderr
     std::vector<nlohmann::json> lines;  // JSON lines written to --output
     std::vector<nlohmann::json> of_type(const std::string& type) const;
+    // Findings whose init's argv holds `marker`: host-wide tests judge their own trigger
+    // only, whatever else runs on the machine.
+    std::vector<nlohmann::json> findings_with(const std::string& marker) const;
 };
 
 // Runs `initwatch ARGS...` with `--json --output FILE` added after the subcommand, killing
@@ -39,6 +42,10 @@ public:
     ~Background();
     // Waits until its stdout or stderr contains `text`; false on timeout or exit.
     bool wait_for_output(const std::string& text, double timeout_s);
+    // Waits until its --output file holds a finding whose init's argv holds `marker`.
+    bool wait_for_finding(const std::string& marker, double timeout_s);
+    // What it has written to stdout and stderr so far.
+    std::string output_so_far() const;
     // Waits for the process to exit; kills it after timeout_s.
     Result finish(double timeout_s);
     pid_t pid() const { return pid_; }
@@ -49,6 +56,8 @@ private:
 };
 
 std::string read_file(const std::string& path);
+// Runs a shell command and returns its stdout.
+std::string shell_output(const std::string& command);
 std::vector<nlohmann::json> parse_json_lines(const std::string& text);
 std::string temp_path(const std::string& stem);
 

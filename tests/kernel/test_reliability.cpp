@@ -16,41 +16,26 @@
 using namespace initwatch::ktest;
 using nlohmann::json;
 
-namespace {
-
-std::string shell_output(const std::string& cmd) {
-    std::string out;
-    if (FILE* p = popen(cmd.c_str(), "r")) {
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-        pclose(p);
-    }
-    return out;
-}
-
-}  // namespace
-
 TEST_CASE("late start: a namespace started before initwatch is known from the snapshot") {
     require_root();
     const std::string fifo = temp_path("fifo");
     REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
     // Init backgrounds a child, then waits for the test before exiting 0.
     REQUIRE(std::system(("unshare --pid --fork --mount-proc sh -c 'sleep 300 & read x < " + fifo +
-                         "; exit 0' >/dev/null 2>&1 &")
+                         "; exit 0' iw-late-marker >/dev/null 2>&1 &")
                             .c_str()) == 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the child exists before initwatch
 
     const std::string output = temp_path("late.json");
-    Background watch({"watch", "--json", "--output", output, "--count", "1", "--duration", "60",
-                      "--log-level", "info"},
-                     output);
+    Background watch({"watch", "--json", "--output", output, "--duration", "60", "--log-level", "info"}, output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
     std::ofstream(fifo) << "go\n";
+    REQUIRE(watch.wait_for_finding("iw-late-marker", 30));
+    REQUIRE(kill(watch.pid(), SIGTERM) == 0);
     Result r = watch.finish(30);
     unlink(fifo.c_str());
 
-    const auto findings = r.of_type("init_exit");
+    const auto findings = r.findings_with("iw-late-marker");
     REQUIRE(findings.size() == 1);
     const json& f = findings[0];
     CHECK(f.at("init").at("from_snapshot") == true);
@@ -74,7 +59,7 @@ TEST_CASE("lost events are reported, and make no wrong finding") {
     // Subshells forked in the background as fast as sh can: bursts faster than any drain.
     REQUIRE(std::system("sh -c 'i=0; while [ $i -lt 3000 ]; do ( : ) & i=$((i+1)); done; wait'") == 0);
     // A namespace whose init ends alone, in the middle of the storm: never a finding.
-    REQUIRE(std::system("unshare --pid --fork --mount-proc sh -c 'sleep 0.1; exit 0'") == 0);
+    REQUIRE(std::system("unshare --pid --fork --mount-proc sh -c 'sleep 0.1; exit 0' iw-lost-marker") == 0);
     Result r = watch.finish(30);
 
     const auto lost = r.of_type("lost");
@@ -82,7 +67,7 @@ TEST_CASE("lost events are reported, and make no wrong finding") {
     uint64_t total = 0;
     for (const json& l : lost) total += l.at("counts").value("ringbuf_full", 0ULL);
     CHECK(total > 0);
-    CHECK(r.of_type("init_exit").empty());
+    CHECK(r.findings_with("iw-lost-marker").empty());
 }
 
 namespace {
@@ -282,7 +267,7 @@ TEST_CASE("a fork bomb cannot grow initwatch past its process table bound") {
         // unable to fork, gives up: its status is of no interest).
         const int rc = std::system(("sh -c 'echo $$ > " + cgroup.dir() +
                                     "/cgroup.procs; i=0; while [ $i -lt 4000 ]; do sleep 60 & i=$((i+1)); done' "
-                                    "2>/dev/null")
+                                    "iw-bomb-marker 2>/dev/null")
                                        .c_str());
         (void)rc;
         CHECK(std::stoi(read_file(cgroup.dir() + "/pids.current")) > 1000);
@@ -301,5 +286,5 @@ TEST_CASE("a fork bomb cannot grow initwatch past its process table bound") {
     uint64_t table_full = 0;
     for (const json& l : r.of_type("lost")) table_full += l.at("counts").value("process_table_full", 0ULL);
     CHECK(table_full > 0);  // never silent
-    CHECK(r.of_type("init_exit").empty());
+    CHECK(r.findings_with("iw-bomb-marker").empty());  // the bomb is no namespace: nothing to report
 }

@@ -1,10 +1,13 @@
 // `initwatch watch` on the whole host, and initwatch's own errors.
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 
+#include "../common/prometheus_text.h"
 #include "harness.h"
 
 using namespace initwatch::ktest;
@@ -13,23 +16,23 @@ using nlohmann::json;
 TEST_CASE("watch: a namespace made with unshare leaving a child behind is reported") {
     require_root();
     const std::string output = temp_path("watch.json");
-    Background watch({"watch", "--json", "--output", output, "--count", "1", "--duration", "60",
-                      "--log-level", "info"},
-                     output);
+    Background watch({"watch", "--json", "--output", output, "--duration", "60", "--log-level", "info"}, output);
     REQUIRE(watch.wait_for_output("watching", 30));
 
     const auto start = std::chrono::steady_clock::now();
-    REQUIRE(std::system("unshare --pid --fork --mount-proc sh -c 'sleep 30 & exit 0'") == 0);
-    Result r = watch.finish(30);
+    REQUIRE(std::system("unshare --pid --fork --mount-proc sh -c 'sleep 30 & exit 0' iw-watch-marker") == 0);
+    REQUIRE(watch.wait_for_finding("iw-watch-marker", 30));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     WARN("watch: finding reported " << seconds << " s after the trigger started");
+    REQUIRE(kill(watch.pid(), SIGTERM) == 0);
+    Result r = watch.finish(30);
 
     CHECK(r.status == 0);
-    const auto findings = r.of_type("init_exit");
+    const auto findings = r.findings_with("iw-watch-marker");
     REQUIRE(findings.size() == 1);
     const json& f = findings[0];
     CHECK(f.at("severity") == "warning");
-    CHECK(f.at("init").at("argv") == json::array({"sh", "-c", "sleep 30 & exit 0"}));
+    CHECK(f.at("init").at("argv") == json::array({"sh", "-c", "sleep 30 & exit 0", "iw-watch-marker"}));
     CHECK(f.at("init").at("exit_code") == 0);
     REQUIRE(f.at("live").size() == 1);
     CHECK(f.at("live")[0].at("how") == "background");
@@ -105,4 +108,42 @@ TEST_CASE("check: loads everything and says which exit probe this kernel gets") 
     auto fallback = run_raw({"check", "--exit-probe", "live-count"});
     CHECK(fallback.status == 0);
     CHECK(fallback.out.find("handle_exit_legacy") != std::string::npos);
+}
+
+TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl") {
+    require_root();
+    const std::string output = temp_path("metrics.json");
+    Background watch({"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--node-name",
+                      "node-under-test", "--log-level", "info"},
+                     output);
+    REQUIRE(watch.wait_for_output("snapshot:", 30));
+    const std::string log = watch.output_so_far();
+    const auto at = log.find("on port ");
+    REQUIRE(at != std::string::npos);
+    const std::string base = "http://127.0.0.1:" + std::to_string(std::stoi(log.substr(at + 8)));
+    auto curl = [&](const std::string& path) { return shell_output("curl -sf " + base + path); };
+    CHECK(curl("/healthz") == "ok\n");
+    CHECK(curl("/readyz") == "ready\n");
+
+    // Other namespaces on the machine may add findings too: ours makes the count at least 1.
+    REQUIRE(std::system("unshare --pid --fork sh -c 'sleep 30 & sleep 0.1; exit 0' iw-metrics-marker") == 0);
+    REQUIRE(watch.wait_for_finding("iw-metrics-marker", 30));
+    const std::string metrics = curl("/metrics");
+    INFO(metrics);
+    const auto exposition = initwatch::test::parse_strict(metrics);  // throws on any format error
+    double warnings = 0;
+    for (const auto& sample : exposition.samples)
+        if (sample.name == "initwatch_findings_total" && sample.labels.at("severity") == "warning")
+            warnings += sample.value;
+    CHECK(warnings >= 1);
+    CHECK(exposition.families.count("initwatch_events_total") == 1);
+    CHECK(metrics.find("initwatch_lost_events_total{reason=\"ringbuf_full\"} 0") != std::string::npos);
+    CHECK(metrics.find("initwatch_build_info{version=") != std::string::npos);
+    CHECK(metrics.find("initwatch_tracked_processes ") != std::string::npos);
+
+    REQUIRE(kill(watch.pid(), SIGTERM) == 0);
+    Result r = watch.finish(5);
+    CHECK(r.status == 0);
+    REQUIRE(r.findings_with("iw-metrics-marker").size() == 1);
+    CHECK(r.findings_with("iw-metrics-marker")[0].at("node") == "node-under-test");
 }

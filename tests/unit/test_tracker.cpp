@@ -480,3 +480,30 @@ TEST_CASE("threads and zombies make the kernel count higher, which is no disagre
     CHECK_FALSE(f->kernel_disagrees);
     CHECK_FALSE(f->incomplete);
 }
+
+TEST_CASE("runc's own init stages in the container cgroup are no main process") {
+    Sim sim;
+    auto runc = sim.host(100, "runc");
+    auto pause = sim.spawn_init(sim.host(90), 200, kNs);
+    sim.exec(pause, {"/pause"});
+    // `runc init` is exec'd in the app's cgroup, clones its stages and exits before the
+    // last stage execs the entrypoint.
+    auto runc_init = sim.fork(runc, 101, 600);
+    sim.exec(runc_init, {"runc", "init"});
+    auto stage1 = sim.fork_into(runc_init, 102, kNs, 600);
+    CHECK_FALSE(sim.exit(runc_init, 0));  // its clones never exec'd: nothing to report
+    auto stage2 = sim.fork(stage1, 103);
+    CHECK_FALSE(sim.exit(stage1, 0));
+    sim.exec(stage2, {"sh", "/app.sh"});  // the real main process
+    auto child = sim.fork(stage2, 104);
+    sim.exec(child, {"sleep", "3600"});
+
+    auto f = sim.exit(stage2, 0);
+    REQUIRE(f);
+    CHECK(f->scope == model::Scope::cgroup);
+    CHECK(f->init.argv == std::vector<std::string>{"sh", "/app.sh"});
+    REQUIRE(f->live.size() == 1);
+    CHECK(f->live[0].pid == 104);
+    CHECK(sim.findings.size() == 1);
+    CHECK_FALSE(sim.exit(child, SIGKILL));  // the runtime's clean-up: no second main, no second finding
+}

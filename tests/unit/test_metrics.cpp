@@ -1,0 +1,320 @@
+#include <httplib.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <initwatch/error.h>
+
+#include "cli/http_endpoint.h"
+#include "report/clock.h"
+#include "report/metrics.h"
+#include "../common/prometheus_text.h"
+
+using namespace initwatch;
+using namespace initwatch::test;
+
+namespace {
+
+
+
+std::map<std::string, std::string> finding_labels(const std::string& severity, const std::string& ns,
+                                                  const std::string& pod, const std::string& container) {
+    return {{"severity", severity}, {"namespace", ns}, {"pod", pod}, {"container", container}};
+}
+
+const auto kOther = finding_labels("_other", "_other", "_other", "_other");
+
+}  // namespace
+
+TEST_CASE("the strict parser rejects what the text format forbids", "[metrics]") {
+    const std::string head = "# HELP x_total Things.\n# TYPE x_total counter\n";
+    CHECK_NOTHROW(parse_strict(head + "x_total{a=\"1\",b=\"q\\\"\\\\\\n\"} 3\n"));
+    for (const std::string& bad : std::vector<std::string>{
+             "x_total 1\n",                                           // no HELP/TYPE
+             head + "x_total 1",                                      // no final newline
+             head + "x_total{a=\"\\t\"} 1\n",                         // unknown escape
+             head + "x_total{a=\"1\"} 1\nx_total{a=\"1\"} 2\n",       // duplicate series
+             head + "x_total{a=\"1\" 1\n",                            // unclosed labels
+             head + "x_total{a=\"1\",} 1\n",                          // trailing comma
+             head + "x_total{__a=\"1\"} 1\n",                         // reserved label
+             head + "x_total{a=\"1\",a=\"2\"} 1\n",                   // label twice
+             head + "x_total -1\n",                                   // negative counter
+             head + "x_total  1\n",                                   // two spaces
+             head + "x_total 1 1700000000\n",                         // timestamp
+             head + "x_total 1e\n",                                   // not a number
+             head + "x_total{a=\"\xff\"} 1\n",                        // not UTF-8
+             head + "\nx_total 1\n",                                  // blank line
+             head + "# a comment\n",                                  // free comment
+             "# HELP y Y.\n# TYPE y counter\n",                       // counter not *_total
+             head + "# HELP y Y.\n# TYPE y gauge\ny 1\nx_total 1\n",  // family split
+         }) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(parse_strict(bad), std::runtime_error);
+    }
+}
+
+TEST_CASE("the exposition is strict text format with every family", "[metrics]") {
+    report::Metrics m;
+    m.set_build_info("0.1.0", "6.18.44");
+    m.count_event(report::EventKind::fork);
+    m.count_event(report::EventKind::fork);
+    m.count_event(model::Event{model::ExecEvent{}});
+    m.count_event(model::Event{model::ExitEvent{}});
+    m.count_event(model::Event{model::SnapshotEvent{}});
+    m.count_event(model::Event{model::ForkEvent{}});
+    m.count_finding("warning", "shop", "web-7d9f", "server");
+    m.count_finding("warning", "shop", "web-7d9f", "server");
+    m.count_finding("info", "", "", "");
+    m.set_lost("ringbuf_full", 7);
+    m.set_lost("ringbuf_full", 9);  // cumulative: replaces
+    m.set_lost("exit_map_full", 0);
+    m.set_tracked(1234, 56);
+    m.set_bpf_run_time("handle_exec", 0.125);
+
+    const std::string text = m.exposition();
+    CAPTURE(text);
+    const Exposition e = parse_strict(text);
+
+    const std::map<std::string, std::string> kTypes = {
+        {"initwatch_build_info", "gauge"},
+        {"initwatch_events_total", "counter"},
+        {"initwatch_lost_events_total", "counter"},
+        {"initwatch_findings_total", "counter"},
+        {"initwatch_findings_label_sets_dropped_total", "counter"},
+        {"initwatch_tracked_processes", "gauge"},
+        {"initwatch_tracked_containers", "gauge"},
+        {"initwatch_bpf_run_time_seconds_total", "counter"},
+    };
+    REQUIRE(e.families.size() == kTypes.size());
+    for (const auto& [name, type] : kTypes) {
+        CAPTURE(name);
+        REQUIRE(e.families.count(name));
+        CHECK(e.families.at(name).type == type);
+        CHECK(!e.families.at(name).help.empty());
+    }
+
+    CHECK(e.value("initwatch_build_info", {{"version", "0.1.0"}, {"kernel", "6.18.44"}}) == 1);
+    CHECK(e.value("initwatch_events_total", {{"type", "fork"}}) == 3);
+    CHECK(e.value("initwatch_events_total", {{"type", "exec"}}) == 1);
+    CHECK(e.value("initwatch_events_total", {{"type", "exit"}}) == 1);
+    CHECK(e.value("initwatch_events_total", {{"type", "snapshot"}}) == 1);
+    CHECK(e.value("initwatch_findings_total", finding_labels("warning", "shop", "web-7d9f", "server")) == 2);
+    CHECK(e.value("initwatch_findings_total", finding_labels("info", "", "", "")) == 1);
+    CHECK(e.value("initwatch_findings_label_sets_dropped_total") == 0);
+    CHECK(e.value("initwatch_lost_events_total", {{"reason", "ringbuf_full"}}) == 9);
+    CHECK(e.value("initwatch_lost_events_total", {{"reason", "exit_map_full"}}) == 0);
+    CHECK(e.value("initwatch_tracked_processes") == 1234);
+    CHECK(e.value("initwatch_tracked_containers") == 56);
+    CHECK(e.value("initwatch_bpf_run_time_seconds_total", {{"program", "handle_exec"}}) == 0.125);
+}
+
+TEST_CASE("a fresh registry already exposes zero event counters", "[metrics]") {
+    const Exposition e = parse_strict(report::Metrics().exposition());
+    for (const char* type : {"fork", "exec", "exit", "snapshot"})
+        CHECK(e.value("initwatch_events_total", {{"type", type}}) == 0);
+    CHECK(e.series("initwatch_findings_total") == 0);
+    CHECK(e.families.count("initwatch_build_info") == 0);
+}
+
+TEST_CASE("label values are escaped as the text format says", "[metrics]") {
+    report::Metrics m;
+    const std::string hostile = "a\"b\\c\nd}, x=\"y";
+    m.count_finding("warning", "ns", "pod", hostile);
+    const std::string text = m.exposition();
+    CHECK(text.find(R"(container="a\"b\\c\nd}, x=\"y")") != std::string::npos);
+    CHECK(parse_strict(text).value("initwatch_findings_total",
+                                   finding_labels("warning", "ns", "pod", hostile)) == 1);
+}
+
+TEST_CASE("invalid UTF-8 in a label value cannot break the scrape", "[metrics]") {
+    report::Metrics m;
+    m.count_finding("warning", "ns", "p\xff", "c");
+    m.count_finding("warning", "ns", "p\xfe", "c");              // the same series once replaced
+    m.count_finding("warning", "ns", "\xc3\xa9t\xc3\xa9", "c");  // valid: kept
+    m.count_finding("warning", "ns", "\xed\xa0\x80", "c");       // a UTF-16 surrogate is not UTF-8
+    const Exposition e = parse_strict(m.exposition());
+    CHECK(e.value("initwatch_findings_total", finding_labels("warning", "ns", "p\xef\xbf\xbd", "c")) == 2);
+    CHECK(e.value("initwatch_findings_total", finding_labels("warning", "ns", "\xc3\xa9t\xc3\xa9", "c")) ==
+          1);
+    CHECK(e.value("initwatch_findings_total",
+                  finding_labels("warning", "ns", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "c")) == 1);
+}
+
+TEST_CASE("finding label sets are capped; the rest go to _other", "[metrics]") {
+    report::Metrics m(3);
+    for (int i = 0; i < 5; ++i) m.count_finding("warning", "ns", "pod-" + std::to_string(i), "c");
+    m.count_finding("warning", "ns", "pod-0", "c");           // admitted before the cap: its own series
+    m.count_finding("warning", "ns", "pod-4", "c");           // refused before: still _other
+    m.count_finding("_other", "_other", "_other", "_other");  // same labels as the overflow
+
+    const Exposition e = parse_strict(m.exposition());
+    CHECK(e.series("initwatch_findings_total") == 4);
+    CHECK(e.value("initwatch_findings_total", finding_labels("warning", "ns", "pod-0", "c")) == 2);
+    CHECK(e.value("initwatch_findings_total", finding_labels("warning", "ns", "pod-1", "c")) == 1);
+    CHECK(e.value("initwatch_findings_total", finding_labels("warning", "ns", "pod-2", "c")) == 1);
+    CHECK(e.value("initwatch_findings_total", kOther) == 4);
+    CHECK(e.value("initwatch_findings_label_sets_dropped_total") == 3);
+}
+
+TEST_CASE("the default cap is 500 label sets", "[metrics]") {
+    report::Metrics m;
+    for (int i = 0; i < 600; ++i) m.count_finding("warning", "ns", "pod-" + std::to_string(i), "c");
+    const Exposition e = parse_strict(m.exposition());
+    CHECK(e.series("initwatch_findings_total") == 501);
+    CHECK(e.value("initwatch_findings_total", kOther) == 100);
+    CHECK(e.value("initwatch_findings_label_sets_dropped_total") == 100);
+}
+
+TEST_CASE("float values are Prometheus floats", "[metrics]") {
+    report::Metrics m;
+    m.set_bpf_run_time("a", 12345.123456789);
+    m.set_bpf_run_time("b", 1e-9);
+    m.set_bpf_run_time("c", 0);
+    const std::string text = m.exposition();
+    CHECK(text.find("program=\"a\"} 12345.123456789\n") != std::string::npos);
+    const Exposition e = parse_strict(text);
+    CHECK(e.value("initwatch_bpf_run_time_seconds_total", {{"program", "b"}}) == 1e-9);
+    CHECK(e.value("initwatch_bpf_run_time_seconds_total", {{"program", "c"}}) == 0);
+}
+
+TEST_CASE("counting while another thread renders", "[metrics]") {
+    report::Metrics m(10);
+    std::atomic<bool> done{false};
+    std::thread collector([&] {
+        for (int i = 0; i < 100000; ++i) {
+            m.count_event(report::EventKind::exec);
+            if (i % 1000 == 0) m.count_finding("warning", "ns", "pod-" + std::to_string(i / 1000), "c");
+        }
+        done = true;
+    });
+    int scrapes = 0;
+    while (!done || scrapes == 0) {
+        parse_strict(m.exposition());
+        ++scrapes;
+    }
+    collector.join();
+    const Exposition e = parse_strict(m.exposition());
+    CHECK(e.value("initwatch_events_total", {{"type", "exec"}}) == 100000);
+    CHECK(e.value("initwatch_findings_total", kOther) == 90);
+}
+
+TEST_CASE("health: attached and drained recently; ready after the snapshot", "[metrics]") {
+    report::Health h;
+    const uint64_t t = 100'000'000'000ULL;
+    CHECK_FALSE(h.healthz(t));
+    h.set_attached();
+    CHECK_FALSE(h.healthz(t));  // never drained
+    h.set_drained(t);
+    CHECK(h.healthz(t));
+    CHECK(h.healthz(t + report::Health::kMaxDrainAgeNs));
+    CHECK_FALSE(h.healthz(t + report::Health::kMaxDrainAgeNs + 1));
+    CHECK(h.healthz(t - 1));  // drained after the caller read its clock
+    CHECK_FALSE(h.readyz());
+    h.set_snapshot_done();
+    CHECK(h.readyz());
+}
+
+TEST_CASE("listen addresses: the forms --metrics-address takes", "[metrics][http]") {
+    const auto parse = [](const char* s) {
+        const cli::ListenAddress a = cli::parse_listen_address(s);
+        return a.host + "|" + std::to_string(a.port);
+    };
+    CHECK(parse(":9090") == "|9090");
+    CHECK(parse("0.0.0.0:9090") == "0.0.0.0|9090");
+    CHECK(parse("127.0.0.1:0") == "127.0.0.1|0");
+    CHECK(parse("[::1]:9090") == "::1|9090");
+    CHECK(parse("[::]:65535") == "::|65535");
+    CHECK(parse("localhost:80") == "localhost|80");
+    for (const char* bad : {"", "9090", ":", "host:", ":65536", ":123456", ":-1", ":9o90", "::1:9090",
+                            "[::1]", "[::1]9090", "[]:9090", "[::1:9090", "host:+80"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(cli::parse_listen_address(bad), Error);
+    }
+}
+
+TEST_CASE("the HTTP endpoint serves /metrics, /healthz and /readyz", "[metrics][http]") {
+    report::Metrics m;
+    report::Health h;
+    m.count_finding("warning", "shop", "web", "server");
+    cli::HttpEndpoint endpoint("127.0.0.1:0", m, h);
+    REQUIRE(endpoint.port() != 0);
+
+    httplib::Client client("127.0.0.1", endpoint.port());
+    client.set_connection_timeout(5);
+    client.set_read_timeout(5);
+
+    auto res = client.Get("/metrics");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->get_header_value("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+    CHECK(parse_strict(res->body).value("initwatch_findings_total",
+                                        finding_labels("warning", "shop", "web", "server")) == 1);
+
+    res = client.Get("/healthz");
+    REQUIRE(res);
+    CHECK(res->status == 503);
+    CHECK(res->body == "probes not attached\n");
+    h.set_attached();
+    h.set_drained(report::monotonic_now_ns() - 10'000'000'000ULL);
+    res = client.Get("/healthz");
+    REQUIRE(res);
+    CHECK(res->status == 503);
+    CHECK(res->body.find("ring buffer last drained") == 0);
+    h.set_drained(report::monotonic_now_ns());
+    res = client.Get("/healthz");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+
+    res = client.Get("/readyz");
+    REQUIRE(res);
+    CHECK(res->status == 503);
+    h.set_snapshot_done();
+    res = client.Get("/readyz");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+
+    res = client.Get("/other");
+    REQUIRE(res);
+    CHECK(res->status == 404);
+}
+
+TEST_CASE("the HTTP endpoint serves IPv6 loopback", "[metrics][http]") {
+    report::Metrics m;
+    report::Health h;
+    std::unique_ptr<cli::HttpEndpoint> endpoint;
+    try {
+        endpoint = std::make_unique<cli::HttpEndpoint>("[::1]:0", m, h);
+    } catch (const Error& e) {
+        WARN("no IPv6 loopback here: " << e.what());
+        return;
+    }
+    httplib::Client client("::1", endpoint->port());
+    auto res = client.Get("/metrics");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+}
+
+TEST_CASE("a port in use is a one-line initwatch::Error", "[metrics][http]") {
+    report::Metrics m;
+    report::Health h;
+    cli::HttpEndpoint first("127.0.0.1:0", m, h);
+    const std::string address = "127.0.0.1:" + std::to_string(first.port());
+    try {
+        cli::HttpEndpoint second(address, m, h);
+        FAIL("a second endpoint bound " << address);
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        CHECK(what == "cannot listen on " + address + " (--metrics-address): Address already in use");
+        CHECK(what.find('\n') == std::string::npos);
+    }
+}
