@@ -86,6 +86,20 @@ public:
         return apply(ev);
     }
 
+    // A namespace init's exit record as the kernel sends it, without touching the simulation's
+    // own bookkeeping: for duplicates, stale records and the kernel's pid count.
+    model::ExitEvent init_exit_record(const model::ProcKey& init, uint32_t inum, uint32_t ns_pids_allocated = 0) {
+        model::ExitEvent ev;
+        ev.ts_ns = tick();
+        ev.task.key = init;
+        ev.task.ns_level = 1;
+        ev.task.ns_pid = 1;
+        ev.task.pidns_inum = inum;
+        ev.ns_init = true;
+        ev.ns_pids_allocated = ns_pids_allocated;
+        return ev;
+    }
+
     std::optional<model::Finding> apply(const model::Event& ev) {
         auto f = tracker.apply(ev);
         if (f) findings.push_back(*f);

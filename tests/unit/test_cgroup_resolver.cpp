@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.h"
 #include "meta/cgroup_resolver.h"
 
 using initwatch::meta::CgroupResolver;
@@ -12,14 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/initwatch-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using initwatch::test::TempDir;
 
 uint64_t inode_of(const fs::path& p) {
     struct stat st {};

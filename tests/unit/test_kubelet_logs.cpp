@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
 #include "meta/kubelet_logs.h"
 
 using initwatch::meta::KubeletLogIndex;
@@ -17,14 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/initwatch-test-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using initwatch::test::TempDir;
 
 const std::string id_a = "e58a24d4a722c99712cff74ef69d93311089584eb32617b3890e0dcb996133f1";
 const std::string id_b = "a09bc17f5aa29b0dbdec9ede5f46cf1396d2405917ab02e6f1eb1019f388396e";

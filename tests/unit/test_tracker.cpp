@@ -185,13 +185,7 @@ TEST_CASE("severity follows how init ended") {
 TEST_CASE("the init's exit is reported once even if seen twice") {
     Container c;
     c.sim.fork(c.init, 201);
-    model::ExitEvent ev;
-    ev.ts_ns = c.sim.tick();
-    ev.task.key = c.init;
-    ev.task.ns_level = 1;
-    ev.task.ns_pid = 1;
-    ev.task.pidns_inum = kNs;
-    ev.ns_init = true;
+    const model::ExitEvent ev = c.sim.init_exit_record(c.init, kNs);
     CHECK(c.sim.apply(ev));
     CHECK_FALSE(c.sim.apply(ev));
 }
@@ -450,14 +444,7 @@ TEST_CASE("listing more processes than the kernel has pids in the namespace flag
     Container c;
     c.sim.fork(c.init, 201);
     c.sim.fork(c.init, 202);  // its exit was lost: the kernel no longer has it
-    model::ExitEvent ev;
-    ev.ts_ns = c.sim.tick();
-    ev.task.key = c.init;
-    ev.task.ns_level = 1;
-    ev.task.ns_pid = 1;
-    ev.task.pidns_inum = kNs;
-    ev.ns_init = true;
-    ev.ns_pids_allocated = 2;  // init and one child
+    const model::ExitEvent ev = c.sim.init_exit_record(c.init, kNs, 2);  // init and one child
     auto f = c.sim.apply(ev);
     REQUIRE(f);
     CHECK(f->kernel_disagrees);
@@ -467,14 +454,7 @@ TEST_CASE("listing more processes than the kernel has pids in the namespace flag
 TEST_CASE("threads and zombies make the kernel count higher, which is no disagreement") {
     Container c;
     c.sim.fork(c.init, 201);
-    model::ExitEvent ev;
-    ev.ts_ns = c.sim.tick();
-    ev.task.key = c.init;
-    ev.task.ns_level = 1;
-    ev.task.ns_pid = 1;
-    ev.task.pidns_inum = kNs;
-    ev.ns_init = true;
-    ev.ns_pids_allocated = 5;
+    const model::ExitEvent ev = c.sim.init_exit_record(c.init, kNs, 5);
     auto f = c.sim.apply(ev);
     REQUIRE(f);
     CHECK_FALSE(f->kernel_disagrees);
