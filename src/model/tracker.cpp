@@ -39,12 +39,12 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     if (auto it = procs_.find(task.key); it != procs_.end()) return &it->second;  // seen twice
     const auto parent_it = procs_.find(task.parent);
     Process* parent = parent_it == procs_.end() ? nullptr : &parent_it->second;
-    const std::optional<ProcKey> ns = namespace_for(task, parent);
     if (procs_.size() >= limits_.max_processes) {
         ++untracked_;
-        if (ns) namespaces_.at(*ns).lost_events = true;
+        if (Namespace* ns = find_namespace(existing_namespace(task, parent))) ns->lost_events = true;
         return nullptr;
     }
+    const std::optional<ProcKey> ns = namespace_for(task, parent);
 
     Process p;
     p.task = task;
@@ -58,7 +58,7 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     p.summary.from_snapshot = from_snapshot;
     p.summary.execed = from_snapshot;  // a snapshot's argv is its own
     if (parent) parent->children.push_back(task.key);
-    if (ns) namespaces_.at(*ns).members.push_back(task.key);
+    if (Namespace* n = find_namespace(ns)) n->members.push_back(task.key);
     Process& inserted = procs_.emplace(task.key, std::move(p)).first->second;
     join_cgroup(inserted, task.cgroup_id);
     return &inserted;
@@ -84,22 +84,33 @@ void Tracker::leave_cgroup(const Process& p) {
 // name namespaces whose init is alive.
 std::optional<ProcKey> Tracker::namespace_for(const TaskInfo& task, const Process* parent) {
     if (task.ns_level == 0) return std::nullopt;
-    if (task.ns_pid == 1) {
-        Namespace ns;
-        ns.init = task.key;
-        ns.inum = task.pidns_inum;
-        if (parent && parent->ns) {
-            ns.outer = parent->ns;
-            namespaces_.at(*parent->ns).nested.push_back(task.key);
-        }
-        namespaces_[task.key] = std::move(ns);
-        live_ns_by_inum_[task.pidns_inum] = task.key;
-        return task.key;
+    if (task.ns_pid != 1) return existing_namespace(task, parent);
+    // A record of an init seen before (the kernel never sends one; a bad record might) keeps
+    // the namespace its members point to.
+    if (namespaces_.count(task.key)) return task.key;
+    Namespace ns;
+    ns.init = task.key;
+    ns.inum = task.pidns_inum;
+    if (Namespace* outer = parent ? find_namespace(parent->ns) : nullptr) {
+        ns.outer = parent->ns;
+        outer->nested.push_back(task.key);
     }
+    namespaces_[task.key] = std::move(ns);
+    live_ns_by_inum_[task.pidns_inum] = task.key;
+    return task.key;
+}
+
+std::optional<ProcKey> Tracker::existing_namespace(const TaskInfo& task, const Process* parent) const {
+    if (task.ns_level == 0) return std::nullopt;
     if (parent && parent->ns && parent->task.pidns_inum == task.pidns_inum) return parent->ns;
-    if (auto it = live_ns_by_inum_.find(task.pidns_inum); it != live_ns_by_inum_.end())
-        return it->second;
+    if (auto it = live_ns_by_inum_.find(task.pidns_inum); it != live_ns_by_inum_.end()) return it->second;
     return std::nullopt;
+}
+
+Tracker::Namespace* Tracker::find_namespace(const std::optional<ProcKey>& init) {
+    if (!init) return nullptr;
+    auto it = namespaces_.find(*init);
+    return it == namespaces_.end() ? nullptr : &it->second;
 }
 
 void Tracker::on_exec(const ExecEvent& ev) {
@@ -134,8 +145,8 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
     std::optional<Finding> finding;
     ProcKey reaper;  // unknown outside a namespace: the host's init or a subreaper
     bool ns_init = false;
-    if (p.ns) {
-        Namespace& ns = namespaces_.at(*p.ns);
+    if (Namespace* found = find_namespace(p.ns)) {
+        Namespace& ns = *found;
         if (ns.init == p.task.key) {
             ns_init = true;
             Finding f = build_finding(p, ns, ev);
@@ -254,7 +265,8 @@ std::optional<Finding> Tracker::cgroup_finding(const Process& main, const ExitEv
     f.init.status = ExitStatus::decode(ev.wait_status);
     f.init.ran_ns = ev.ts_ns > main.task.key.start_ns ? ev.ts_ns - main.task.key.start_ns : 0;
     f.severity = severity_of(f.init.status);
-    f.incomplete = main.ns && namespaces_.count(*main.ns) && namespaces_.at(*main.ns).lost_events;
+    const auto ns = main.ns ? namespaces_.find(*main.ns) : namespaces_.end();
+    f.incomplete = ns != namespaces_.end() && ns->second.lost_events;
     for (const Process* p : members) {
         LiveProcess lp = live_process(*p, ev.ts_ns);
         bool reached_main = false;
@@ -364,8 +376,8 @@ size_t Tracker::resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns
         auto it = procs_.find(key);
         if (it == procs_.end()) continue;
         ProcKey reaper;
-        if (it->second.ns) {
-            Namespace& ns = namespaces_.at(*it->second.ns);
+        if (Namespace* found = find_namespace(it->second.ns)) {
+            Namespace& ns = *found;
             if (ns.init == key) {  // its finding is lost with its exit: the namespace is dead
                 ns.init_exited = true;
                 ns.died_ns = taken_ns;

@@ -84,6 +84,8 @@ private:
     Process* track(const TaskInfo& task, uint64_t ts_ns, std::vector<std::string> argv,
                    bool from_snapshot);
     std::optional<ProcKey> namespace_for(const TaskInfo& task, const Process* parent);
+    std::optional<ProcKey> existing_namespace(const TaskInfo& task, const Process* parent) const;
+    Namespace* find_namespace(const std::optional<ProcKey>& init);
     void on_exec(const ExecEvent& ev);
     std::optional<Finding> on_exit(const ExitEvent& ev);
     Finding build_finding(const Process& init, const Namespace& ns, const ExitEvent& ev) const;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include "report/escape.h"
@@ -77,25 +78,12 @@ public:
         if (!context.node.empty()) where += ", node " + escape_text(context.node);
         write_line("  " + s.dim("container ") + " " + where + ")");
 
-        // The tree: init, then each live process under its current parent.
-        std::map<uint32_t, std::vector<const model::LiveProcess*>> children;
-        std::vector<const model::LiveProcess*> roots;
-        for (const auto& p : f.live) {
-            const bool parent_listed =
-                p.ppid == f.init.pid ||
-                std::any_of(f.live.begin(), f.live.end(), [&](const auto& q) { return q.pid == p.ppid; });
-            if (parent_listed)
-                children[p.ppid].push_back(&p);
-            else
-                roots.push_back(&p);
-        }
         size_t width = pid_label(f.init.pid, f.init.ns_pid).size();
         for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
         write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " + pad(pid_label(f.init.pid, f.init.ns_pid), width) +
                    "  " + format_command(f.init.argv, f.init.comm, f.init.argv_truncated) + "  " +
                    s.dim("ran " + format_duration(f.init.ran_ns) + ", " + f.init.status.describe()));
-        tree(children, f.init.pid, "", 0, width);
-        for (const auto* p : roots) line(*p, "?  ", 0, width);
+        tree(f, width);
         write_line("  " + s.dim("diagnosis ") + " " + escape_text(f.diagnosis));
         write_line("");
         flush();
@@ -141,18 +129,49 @@ public:
     }
 
 private:
-    using Children = std::map<uint32_t, std::vector<const model::LiveProcess*>>;
-
-    // `prefix` is what the ancestors draw (│ or space per level), `depth` its width in cells.
-    void tree(const Children& children, uint32_t parent, const std::string& prefix, size_t depth,
-              size_t width) {
-        auto it = children.find(parent);
-        if (it == children.end()) return;
-        const auto& list = it->second;
-        for (size_t i = 0; i < list.size(); ++i) {
-            const bool last = i + 1 == list.size();
-            line(*list[i], prefix + (last ? "└─ " : "├─ "), depth, width);
-            tree(children, list[i]->pid, prefix + (last ? "   " : "│  "), depth + 1, width);
+    // Each live process under its current parent. A parent is looked up among the processes
+    // listed before it (the list is ordered by start time, and parents start first), so the
+    // tree has no cycle even when a lost exit leaves two live processes with one pid; a
+    // process whose parent is not listed stands as a `?` root. Walked with an explicit
+    // stack, and indented at most kMaxDepth levels: a deep chain cannot exhaust the stack.
+    void tree(const model::Finding& f, size_t width) {
+        constexpr size_t kNone = SIZE_MAX, kMaxDepth = 32;
+        const size_t n = f.live.size();
+        std::vector<std::vector<size_t>> children(n + 1);  // children[n]: init's
+        std::vector<size_t> roots;
+        for (size_t i = 0; i < n; ++i) {
+            size_t parent = f.live[i].ppid == f.init.pid ? n : kNone;
+            for (size_t j = i; parent == kNone && j-- > 0;)
+                if (f.live[j].pid == f.live[i].ppid) parent = j;
+            (parent == kNone ? roots : children[parent]).push_back(i);
+        }
+        struct Frame {
+            size_t index;
+            std::string prefix;  // what the ancestors draw: "│  " or "   " per level
+            size_t depth;
+            bool last;
+        };
+        std::vector<Frame> stack;
+        auto push_children = [&](size_t of, const std::string& prefix, size_t depth) {
+            const auto& list = children[of];
+            for (size_t k = list.size(); k-- > 0;) stack.push_back({list[k], prefix, depth, k + 1 == list.size()});
+        };
+        auto walk = [&](size_t of, const std::string& prefix, size_t depth) {
+            push_children(of, prefix, depth);
+            while (!stack.empty()) {
+                const Frame fr = std::move(stack.back());
+                stack.pop_back();
+                line(f.live[fr.index], fr.prefix + (fr.last ? "└─ " : "├─ "), fr.depth, width);
+                if (fr.depth + 1 < kMaxDepth)
+                    push_children(fr.index, fr.prefix + (fr.last ? "   " : "│  "), fr.depth + 1);
+                else
+                    push_children(fr.index, fr.prefix, fr.depth);
+            }
+        };
+        walk(n, "", 0);
+        for (size_t i : roots) {
+            line(f.live[i], "?  ", 0, width);
+            walk(i, "   ", 1);
         }
     }
 

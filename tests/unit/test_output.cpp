@@ -148,3 +148,32 @@ TEST_CASE("a failed write marks the output broken instead of throwing") {
     CHECK(out->broken());
     std::fclose(f);
 }
+
+TEST_CASE("text output survives two live processes with one pid and a deep chain") {
+    auto f = sample_finding("x");
+    model::LiveProcess twin = f.live[0];  // a lost exit, then the pid reused by a child
+    twin.ppid = twin.pid;
+    f.live.push_back(twin);
+    for (uint32_t i = 0; i < 2000; ++i) {  // a chain far deeper than any indentation
+        model::LiveProcess p = f.live.back();
+        p.ppid = p.pid;
+        p.pid = 1000 + i;
+        f.live.push_back(p);
+    }
+    model::LiveProcess orphan = f.live[0];  // a parent not listed: a `?` root, with its child
+    orphan.pid = 9000;
+    orphan.ppid = 8999;
+    f.live.push_back(orphan);
+    model::LiveProcess orphans_child = orphan;
+    orphans_child.pid = 9001;
+    orphans_child.ppid = 9000;
+    f.live.push_back(orphans_child);
+
+    const std::string out = capture([](std::FILE* file) { return report::make_text_output(file, false); },
+                                    [&](report::Output& o) { o.finding(f, container("/")); });
+    size_t lines = 0;
+    for (char c : out) lines += c == '\n';
+    CHECK(lines == 5 + f.live.size());  // header, container, init, one per process, diagnosis, blank
+    CHECK(out.find("?  9000") != std::string::npos);
+    CHECK(out.find("9001") != std::string::npos);
+}

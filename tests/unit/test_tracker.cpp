@@ -487,3 +487,19 @@ TEST_CASE("runc's own init stages in the container cgroup are no main process") 
     CHECK(sim.findings.size() == 1);
     CHECK_FALSE(sim.exit(child, SIGKILL));  // the runtime's clean-up: no second main, no second finding
 }
+
+TEST_CASE("a record of an init seen again after its exit cannot break the tracker") {
+    Container c;
+    auto member = c.sim.fork(c.init, 201);
+    REQUIRE(c.sim.exit(c.init, 0));  // the namespace stays: its member is alive
+    model::TaskInfo again;           // a bogus fork record of the same init key
+    again.key = c.init;
+    again.parent = c.shim;
+    again.ns_pid = 1;
+    again.ns_level = 1;
+    again.pidns_inum = kNs;
+    c.sim.apply(model::ForkEvent{c.sim.tick(), again});
+    c.sim.apply(c.sim.init_exit_record(c.init, kNs));
+    c.sim.fork(member, 202);  // must not throw
+    c.sim.exit(member, SIGKILL);
+}
