@@ -30,7 +30,7 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
     std::string line(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
     while (!line.empty() && line.back() == '\n') line.pop_back();
     // libbpf's warnings are often expected (probing features): keep them at debug.
-    spdlog::log(level == LIBBPF_DEBUG ? spdlog::level::trace : spdlog::level::debug, "libbpf: {}",
+    spdlog::log(level == LIBBPF_DEBUG ? spdlog::level::trace : spdlog::level::debug, "{}",
                 line);
     return 0;
 }
