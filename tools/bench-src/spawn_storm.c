@@ -1,0 +1,275 @@
+/*
+ * spawn_storm: the load generator of tools/bench.
+ *
+ *   spawn_storm exec   N P [PROGRAM]  N fork+exec+wait of PROGRAM (default /bin/true), by P spawners
+ *   spawn_storm fork   N P            N fork+_exit+wait (no exec), by P spawners
+ *   spawn_storm thread N P            N pthread_create+join (no process events), by P spawners
+ *   spawn_storm hold   N              fork N children that sleep until killed, print "ready N",
+ *                                     then sleep too (run it as a pid namespace's init)
+ *   spawn_storm stamp                 copy stdin to stdout, each line prefixed with the
+ *                                     CLOCK_REALTIME nanoseconds at which it was read
+ *
+ * The storms print one line on stdout: "<mode> n=<N> spawners=<P> elapsed_ns=<T> cpu_ns=<C>",
+ * where T is the wall time (CLOCK_MONOTONIC) from the moment all spawners are released to
+ * the moment the last one is done, and C the CPU time (user + system) of the spawners and
+ * of everything they started: BPF programs run on tracepoints are charged there too. The
+ * spawners are processes, started and synchronised before the clock starts, so their own
+ * creation is not measured.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "spawn_storm: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void wait_child(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "spawn_storm: child %d failed (status 0x%x)\n", (int)pid, status);
+		exit(2);
+	}
+}
+
+static void spawn_exec(const char *program)
+{
+	char *const argv[] = {(char *)program, NULL};
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		execve(program, argv, environ);
+		_exit(127);
+	}
+	wait_child(pid);
+}
+
+static void spawn_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0)
+		_exit(0);
+	wait_child(pid);
+}
+
+static void *noop_thread(void *arg)
+{
+	return arg;
+}
+
+static void spawn_thread(void)
+{
+	pthread_t t;
+	int err = pthread_create(&t, NULL, noop_thread, NULL);
+
+	if (err) {
+		errno = err;
+		die("pthread_create");
+	}
+	pthread_join(t, NULL);
+}
+
+static void run_storm(const char *mode, long n, const char *program)
+{
+	for (long i = 0; i < n; i++) {
+		if (strcmp(mode, "exec") == 0)
+			spawn_exec(program);
+		else if (strcmp(mode, "fork") == 0)
+			spawn_fork();
+		else
+			spawn_thread();
+	}
+}
+
+static uint64_t children_cpu_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_CHILDREN, &ru) < 0)
+		die("getrusage");
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000ull +
+	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
+}
+
+static int storm(const char *mode, long n, long spawners, const char *program)
+{
+	int ready[2], go[2];
+	pid_t *pids = calloc((size_t)spawners, sizeof(*pids));
+	uint64_t start, end, cpu;
+	char c;
+
+	if (!pids)
+		die("calloc");
+	if (pipe(ready) < 0 || pipe(go) < 0)
+		die("pipe");
+	for (long s = 0; s < spawners; s++) {
+		/* The spawners share N as evenly as possible. */
+		long share = n / spawners + (s < n % spawners ? 1 : 0);
+
+		pids[s] = fork();
+		if (pids[s] < 0)
+			die("fork");
+		if (pids[s] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(ready[0]);
+			close(go[1]);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(2);
+			if (read(go[0], &c, 1) < 0) /* EOF: released */
+				_exit(2);
+			run_storm(mode, share, program);
+			_exit(0);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (long s = 0; s < spawners; s++)
+		if (read(ready[0], &c, 1) != 1)
+			die("a spawner did not start");
+	start = now_ns();
+	close(go[1]);
+	for (long s = 0; s < spawners; s++)
+		wait_child(pids[s]);
+	end = now_ns();
+	cpu = children_cpu_ns(); /* the spawners, and all they waited for */
+	printf("%s n=%ld spawners=%ld elapsed_ns=%llu cpu_ns=%llu\n", mode, n, spawners,
+	       (unsigned long long)(end - start), (unsigned long long)cpu);
+	free(pids);
+	return 0;
+}
+
+static _Noreturn void hold(long n)
+{
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			/* Outside a pid namespace nothing else would kill them with us. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+	}
+	printf("ready %ld\n", n);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+static void stamp_line(uint64_t ts, const char *line, size_t len)
+{
+	printf("%llu %.*s\n", (unsigned long long)ts, (int)len, line);
+}
+
+/* Timestamps lines as they arrive on a pipe: the clock is read as soon as read() returns. */
+static int stamp(void)
+{
+	static char buf[1 << 20];
+	size_t have = 0;
+
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, buf + have, sizeof(buf) - have);
+		struct timespec ts;
+		uint64_t t;
+		size_t start = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("read");
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		if (n == 0) {
+			if (have)
+				stamp_line(t, buf, have);
+			break;
+		}
+		have += (size_t)n;
+		for (size_t i = 0; i < have; i++) {
+			if (buf[i] != '\n')
+				continue;
+			stamp_line(t, buf + start, i - start);
+			start = i + 1;
+		}
+		if (start == 0 && have == sizeof(buf)) { /* a line longer than the buffer */
+			stamp_line(t, buf, have);
+			start = have;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		fflush(stdout);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+static long number(const char *s, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1) {
+		fprintf(stderr, "spawn_storm: bad %s: %s\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: spawn_storm exec N P [PROGRAM] | fork N P | thread N P | hold N | stamp\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "stamp") == 0)
+		return stamp();
+	if (argc == 3 && strcmp(argv[1], "hold") == 0)
+		hold(number(argv[2], "N"));
+	if (argc < 4)
+		return usage();
+	if (strcmp(argv[1], "exec") == 0 && argc <= 5)
+		return storm("exec", number(argv[2], "N"), number(argv[3], "P"),
+			     argc == 5 ? argv[4] : "/bin/true");
+	if ((strcmp(argv[1], "fork") == 0 || strcmp(argv[1], "thread") == 0) && argc == 4)
+		return storm(argv[1], number(argv[2], "N"), number(argv[3], "P"), NULL);
+	return usage();
+}
