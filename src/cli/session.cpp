@@ -132,6 +132,7 @@ std::vector<model::Finding> Session::step(int timeout_ms) {
 }
 
 // Drops are never silent: a notice in the stream, and the next findings say incomplete.
+// Returns true when records were lost (not for argv that could not be read).
 bool Session::check_drops(uint64_t now_ns) {
     const probe::DropCounts drops = probe_.drops();
     report::LostCounts delta;
@@ -142,12 +143,15 @@ bool Session::check_drops(uint64_t now_ns) {
     const uint64_t untracked = tracker_.stats().untracked;
     if (untracked > reported_untracked_) delta.emplace_back("process_table_full", untracked - reported_untracked_);
     if (delta.empty()) return false;
+    // An exec record without argv is still a record: it is reported, but lost no process.
+    const bool lost_records = kernel_drops(drops) > kernel_drops(reported_drops_) ||
+                              probe_.malformed() > reported_malformed_ || untracked > reported_untracked_;
     reported_drops_ = drops;
     reported_malformed_ = probe_.malformed();
     reported_untracked_ = untracked;
     output_->lost(now_ns, delta);
-    tracker_.mark_incomplete();
-    return true;
+    if (lost_records) tracker_.mark_incomplete();
+    return lost_records;
 }
 
 // Lost events leave the table with processes that exited unseen and without some that
