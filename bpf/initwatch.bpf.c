@@ -36,17 +36,24 @@ static __always_inline __u64 wakeup_flags(bool urgent)
 	return BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * tp_btf and iterator programs get BTF-typed task pointers: their fields are read with
+ * plain loads (the verifier turns them into fault-safe loads, relocated by CO-RE through
+ * vmlinux.h's preserve_access_index), which cost a fraction of a bpf_probe_read_kernel()
+ * call each. Helpers remain only where the verifier needs them: an array indexed by a
+ * runtime value (pid->numbers[level]) and strings.
+ */
 static __always_inline void fill_key(struct iw_proc_key *key, struct task_struct *t)
 {
-	key->tgid = BPF_CORE_READ(t, tgid);
+	key->tgid = t->tgid;
 	key->_pad = 0;
-	key->start_ns = BPF_CORE_READ(t, group_leader, start_time);
+	key->start_ns = t->group_leader->start_time;
 }
 
 /* The process's struct pid: the thread group's, also when a non-leader thread is asking. */
 static __always_inline struct pid *tgid_pid(struct task_struct *t)
 {
-	return BPF_CORE_READ(t, signal, pids[PIDTYPE_TGID]);
+	return t->signal->pids[PIDTYPE_TGID];
 }
 
 #define IW_SIG_IGN ((void *)1)
@@ -56,9 +63,9 @@ static __always_inline __u32 task_flags(struct task_struct *t)
 {
 	__u32 flags = 0;
 
-	if (BPF_CORE_READ(t, sighand, action[IW_SIGHUP - 1].sa.sa_handler) == IW_SIG_IGN)
+	if (t->sighand->action[IW_SIGHUP - 1].sa.sa_handler == IW_SIG_IGN)
 		flags |= IW_TASK_SIGHUP_IGNORED;
-	if (BPF_CORE_READ(t, signal, pids[PIDTYPE_SID]) == tgid_pid(t))
+	if (t->signal->pids[PIDTYPE_SID] == tgid_pid(t))
 		flags |= IW_TASK_SESSION_LEADER;
 	return flags;
 }
@@ -68,8 +75,11 @@ static __always_inline struct upid *deepest_upid(struct task_struct *t, unsigned
 {
 	struct pid *pid = tgid_pid(t);
 
-	*level = BPF_CORE_READ(pid, level);
-	return &pid->numbers[*level];
+	*level = pid->level;
+	/* A runtime index into a BTF object: only its address is computed here, the fields
+	 * are read with bpf_probe_read_kernel (BPF_CORE_READ). */
+	return (struct upid *)((unsigned long)pid + bpf_core_field_offset(pid->numbers) +
+			       (unsigned long)*level * sizeof(struct upid));
 }
 
 static __always_inline void fill_task(struct iw_task *out, struct task_struct *t)
@@ -78,13 +88,13 @@ static __always_inline void fill_task(struct iw_task *out, struct task_struct *t
 	struct upid *upid = deepest_upid(t, &level);
 
 	fill_key(&out->key, t);
-	fill_key(&out->parent, BPF_CORE_READ(t, real_parent));
-	out->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	fill_key(&out->parent, t->real_parent);
+	out->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
 	out->ns_pid = BPF_CORE_READ(upid, nr);
 	out->pidns_inum = BPF_CORE_READ(upid, ns, ns.inum);
 	out->ns_level = level;
 	out->flags = task_flags(t);
-	BPF_CORE_READ_STR_INTO(&out->comm, t, comm);
+	__builtin_memcpy(out->comm, t->comm, sizeof(out->comm));
 }
 
 static __always_inline void fill_header(struct iw_header *hdr, __u16 type, __u32 flags)
@@ -101,7 +111,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct iw_fork_event *ev;
 
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (child->pid != child->tgid)
 		return 0; /* a new thread, not a new process */
 
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -132,14 +142,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	fill_task(&ev->task, p);
 	ev->old_pid = old_pid;
 
-	n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), BPF_CORE_READ(bprm, filename));
+	n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), bprm->filename);
 	if (n < 0)
 		ev->filename[0] = '\0';
 	else if (n == sizeof(ev->filename))
 		ev->hdr.flags |= IW_EXEC_FILENAME_TRUNCATED;
 
-	arg_start = BPF_CORE_READ(p, mm, arg_start);
-	arg_end = BPF_CORE_READ(p, mm, arg_end);
+	arg_start = p->mm->arg_start;
+	arg_end = p->mm->arg_end;
 	len = arg_end > arg_start ? arg_end - arg_start : 0;
 	if (len > IW_ARGV_LEN - 1) {
 		len = IW_ARGV_LEN - 1;
@@ -181,7 +191,7 @@ static __always_inline int report_exit(struct task_struct *p, __u32 flags)
 		ev->ns_pids_allocated = 0;
 	}
 	fill_header(&ev->hdr, IW_EVENT_EXIT, flags);
-	ev->exit_code = BPF_CORE_READ(p, exit_code);
+	ev->exit_code = p->exit_code;
 	bpf_ringbuf_submit(ev, wakeup_flags(ns_init));
 	return 0;
 }
@@ -207,7 +217,7 @@ int BPF_PROG(handle_exit_legacy, struct task_struct *p)
 	__u8 one = 1;
 	long err;
 
-	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+	if (p->signal->live.counter != 0)
 		return 0;
 	fill_key(&key, p);
 	err = bpf_map_update_elem(&exited, &key, &one, BPF_NOEXIST);
@@ -231,9 +241,9 @@ int snapshot_tasks(struct bpf_iter__task *ctx)
 
 	if (!task)
 		return 0;
-	if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+	if (task->pid != task->tgid)
 		return 0; /* threads: the leader stands for the process */
-	if (BPF_CORE_READ(task, exit_state) || (BPF_CORE_READ(task, flags) & (PF_EXITING | PF_KTHREAD)))
+	if (task->exit_state || (task->flags & (PF_EXITING | PF_KTHREAD)))
 		return 0;
 	__builtin_memset(&ev, 0, sizeof(ev));
 	fill_header(&ev.hdr, IW_EVENT_SNAPSHOT, 0);
