@@ -7,6 +7,8 @@
 #include <variant>
 #include <vector>
 
+#include "model/argv.h"
+
 namespace initwatch::model {
 
 // A process (thread group): a pid is reused, a pid with its start time is not.
@@ -46,7 +48,7 @@ struct ForkEvent {
 struct SnapshotEvent {
     uint64_t ts_ns = 0;
     TaskInfo task;
-    std::vector<std::string> argv;
+    Argv argv;
     bool argv_truncated = false;
 };
 
@@ -55,7 +57,7 @@ struct ExecEvent {
     TaskInfo task;
     uint32_t old_pid = 0;
     std::string filename;
-    std::vector<std::string> argv;
+    Argv argv;
     bool argv_truncated = false;
 };
 

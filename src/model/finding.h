@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "model/argv.h"
 #include "model/exit_status.h"
 
 namespace initwatch::model {
@@ -34,7 +35,7 @@ struct ProcessSummary {
     uint32_t pid = 0;     // host pid
     uint32_t ns_pid = 0;  // pid in its deepest pid namespace
     std::string comm;
-    std::vector<std::string> argv;
+    Argv argv;
     bool argv_truncated = false;
     bool from_snapshot = false;  // known from the startup snapshot, not seen being born
     // False for a fork that has not exec'd yet: its argv is still its parent's.

@@ -32,6 +32,13 @@ void Redactor::apply(std::vector<std::string>& argv) const {
     for (auto& arg : argv) arg = redact(arg);
 }
 
+void Redactor::apply(Argv& argv) const {
+    if (patterns_.empty() || argv.empty()) return;
+    std::vector<std::string> copy = argv.vector();
+    apply(copy);
+    argv = Argv(std::move(copy));
+}
+
 void Redactor::apply(Event& event) const {
     if (auto* exec = std::get_if<ExecEvent>(&event)) {
         apply(exec->argv);

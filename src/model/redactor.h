@@ -18,6 +18,7 @@ public:
     // Each match in an argument is masked: its capture groups if it has any (so
     // `--password=(\S+)` keeps the flag name), else the whole match.
     void apply(std::vector<std::string>& argv) const;
+    void apply(Argv& argv) const;  // replaces a shared argv by a redacted copy
     void apply(Event& event) const;
 
     static constexpr const char* kMask = "***";

@@ -20,8 +20,8 @@ Tracker::Tracker(TrackerLimits limits) : limits_(limits) {}
 std::optional<Finding> Tracker::apply(const Event& event) {
     if (const auto* fork = std::get_if<ForkEvent>(&event)) {
         const auto parent = procs_.find(fork->task.parent);
-        std::vector<std::string> argv;
-        if (parent != procs_.end()) argv = parent->second.summary.argv;  // until it execs
+        Argv argv;  // its parent's until it execs: shared, not copied
+        if (parent != procs_.end()) argv = parent->second.summary.argv;
         track(fork->task, fork->ts_ns, std::move(argv), false);
     } else if (const auto* snap = std::get_if<SnapshotEvent>(&event)) {
         if (Process* p = track(snap->task, snap->ts_ns, snap->argv, true))
@@ -35,7 +35,7 @@ std::optional<Finding> Tracker::apply(const Event& event) {
 }
 
 Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
-                                 std::vector<std::string> argv, bool from_snapshot) {
+                                 Argv argv, bool from_snapshot) {
     if (auto it = procs_.find(task.key); it != procs_.end()) return &it->second;  // seen twice
     const auto parent_it = procs_.find(task.parent);
     Process* parent = parent_it == procs_.end() ? nullptr : &parent_it->second;

@@ -81,7 +81,7 @@ private:
         bool lost_events = false;
     };
 
-    Process* track(const TaskInfo& task, uint64_t ts_ns, std::vector<std::string> argv,
+    Process* track(const TaskInfo& task, uint64_t ts_ns, Argv argv,
                    bool from_snapshot);
     std::optional<ProcKey> namespace_for(const TaskInfo& task, const Process* parent);
     std::optional<ProcKey> existing_namespace(const TaskInfo& task, const Process* parent) const;

@@ -20,7 +20,7 @@ void put_process(json& j, const model::ProcessSummary& p) {
     j["pid"] = p.pid;
     j["ns_pid"] = p.ns_pid;
     j["comm"] = p.comm;
-    j["argv"] = p.argv;
+    j["argv"] = p.argv.vector();
     if (p.argv_truncated) j["argv_truncated"] = true;
     if (p.from_snapshot) j["from_snapshot"] = true;
     j["execed"] = p.execed;
@@ -106,7 +106,7 @@ public:
             e);
         if (const auto* exec = std::get_if<model::ExecEvent>(&e)) {
             j["filename"] = exec->filename;
-            j["argv"] = exec->argv;
+            j["argv"] = exec->argv.vector();
             if (exec->argv_truncated) j["argv_truncated"] = true;
             if (exec->old_pid != exec->task.key.tgid) j["old_pid"] = exec->old_pid;
         } else if (const auto* exit = std::get_if<model::ExitEvent>(&e)) {
@@ -116,9 +116,9 @@ public:
             j["core_dumped"] = status.core_dumped;
             j["ns_init"] = exit->ns_init;
             j["ran_ms"] = to_ms(exit->ts_ns - exit->task.key.start_ns);
-            if (known) j["argv"] = known->argv;
+            if (known) j["argv"] = known->argv.vector();
         } else if (const auto* snap = std::get_if<model::SnapshotEvent>(&e)) {
-            j["argv"] = snap->argv;
+            j["argv"] = snap->argv.vector();
         }
         emit(j);
     }

@@ -37,3 +37,12 @@ TEST_CASE("no patterns: nothing changes") {
     r.apply(argv);
     CHECK(argv[0] == "--password=x");
 }
+
+TEST_CASE("redacting a shared argv replaces it and leaves the other holders alone") {
+    Redactor r({"--password=(\\S+)"});
+    initwatch::model::Argv original{"app", "--password=hunter2"};
+    initwatch::model::Argv held = original;
+    r.apply(held);
+    CHECK(held == std::vector<std::string>{"app", "--password=***"});
+    CHECK(original == std::vector<std::string>{"app", "--password=hunter2"});
+}

@@ -503,3 +503,24 @@ TEST_CASE("a record of an init seen again after its exit cannot break the tracke
     c.sim.fork(member, 202);  // must not throw
     c.sim.exit(member, SIGKILL);
 }
+
+TEST_CASE("a fork shares its parent's argv until it execs: no copy per fork") {
+    Container c;
+    auto child = c.sim.fork(c.init, 201);
+    auto grandchild = c.sim.fork(child, 202);
+    const auto* init = c.sim.tracker.summary(c.init);
+    const auto* ch = c.sim.tracker.summary(child);
+    const auto* gc = c.sim.tracker.summary(grandchild);
+    REQUIRE(init);
+    REQUIRE(ch);
+    REQUIRE(gc);
+    CHECK(ch->argv == std::vector<std::string>{"sh", "/startup.sh"});
+    CHECK(ch->argv.shares_with(init->argv));
+    CHECK(gc->argv.shares_with(init->argv));
+
+    c.sim.exec(child, {"sleep", "3600"});
+    CHECK(c.sim.tracker.summary(child)->argv == std::vector<std::string>{"sleep", "3600"});
+    CHECK_FALSE(c.sim.tracker.summary(child)->argv.shares_with(init->argv));
+    CHECK(c.sim.tracker.summary(grandchild)->argv == std::vector<std::string>{"sh", "/startup.sh"});
+    CHECK(c.sim.tracker.summary(c.init)->argv == std::vector<std::string>{"sh", "/startup.sh"});
+}
