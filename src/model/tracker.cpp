@@ -57,11 +57,30 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     p.summary.argv_truncated = parent && !from_snapshot && parent->summary.argv_truncated;
     p.summary.from_snapshot = from_snapshot;
     p.summary.execed = from_snapshot;  // a snapshot's argv is its own
-    if (parent) parent->children.push_back(task.key);
-    if (Namespace* n = find_namespace(ns)) n->members.push_back(task.key);
     Process& inserted = procs_.emplace(task.key, std::move(p)).first->second;
+    if (parent) list_add(parent->children, inserted, &Process::child_slot);
+    if (Namespace* n = find_namespace(ns)) list_add(n->members, inserted, &Process::ns_slot);
     join_cgroup(inserted, task.cgroup_id);
     return &inserted;
+}
+
+void Tracker::list_add(std::vector<ProcKey>& list, Process& p, Slot slot) {
+    p.*slot = static_cast<uint32_t>(list.size());
+    list.push_back(p.task.key);
+}
+
+// O(1): the last entry takes the leaving one's place, and its slot is updated.
+void Tracker::list_remove(std::vector<ProcKey>& list, const Process& p, Slot slot) {
+    size_t i = p.*slot;
+    if (i >= list.size() || list[i] != p.task.key) {  // never expected: search rather than corrupt
+        i = static_cast<size_t>(std::find(list.begin(), list.end(), p.task.key) - list.begin());
+        if (i == list.size()) return;
+    }
+    if (i + 1 != list.size()) {
+        list[i] = list.back();
+        if (auto moved = procs_.find(list[i]); moved != procs_.end()) moved->second.*slot = static_cast<uint32_t>(i);
+    }
+    list.pop_back();
 }
 
 // The root cgroup (id 1) holds every host process on many machines: it is no container.
@@ -69,13 +88,13 @@ void Tracker::join_cgroup(Process& p, uint64_t cgroup_id) {
     if (p.cgroup_id == cgroup_id) return;
     leave_cgroup(p);
     p.cgroup_id = cgroup_id > 1 ? cgroup_id : 0;
-    if (p.cgroup_id) cgroups_[p.cgroup_id].members.push_back(p.task.key);
+    if (p.cgroup_id) list_add(cgroups_[p.cgroup_id].members, p, &Process::cgroup_slot);
 }
 
 void Tracker::leave_cgroup(const Process& p) {
     auto cg = cgroups_.find(p.cgroup_id);
     if (cg == cgroups_.end()) return;
-    erase_value(cg->second.members, p.task.key);
+    list_remove(cg->second.members, p, &Process::cgroup_slot);
     if (cg->second.members.empty()) cgroups_.erase(cg);
 }
 
@@ -312,18 +331,17 @@ void Tracker::forget(const ProcKey& key, const ProcKey& reaper) {
         if (child == procs_.end()) continue;
         child->second.parent = reaper;
         child->second.reparented = true;
-        if (reaper_it != procs_.end()) reaper_it->second.children.push_back(child_key);
+        if (reaper_it != procs_.end()) list_add(reaper_it->second.children, child->second, &Process::child_slot);
     }
     if (auto parent = procs_.find(p.parent); parent != procs_.end())
-        erase_value(parent->second.children, key);
+        list_remove(parent->second.children, p, &Process::child_slot);
     leave_cgroup(p);
     const std::optional<ProcKey> ns_key = p.ns;
+    auto ns = ns_key ? namespaces_.find(*ns_key) : namespaces_.end();
+    if (ns != namespaces_.end()) list_remove(ns->second.members, p, &Process::ns_slot);
     procs_.erase(it);
 
-    if (!ns_key) return;
-    auto ns = namespaces_.find(*ns_key);
     if (ns == namespaces_.end()) return;
-    erase_value(ns->second.members, key);
     if (ns->second.init_exited && ns->second.members.empty() && ns->second.nested.empty())
         erase_namespace(*ns_key);
 }

@@ -61,7 +61,14 @@ private:
         std::optional<ProcKey> ns;  // init key of its namespace
         std::vector<ProcKey> children;
         uint64_t cgroup_id = 0;     // the cgroup it is a member of (0: none tracked)
+        // Its index in its parent's `children`, its namespace's and its cgroup's `members`:
+        // leaving a list is a swap with the last entry, not a search (a container may
+        // hold tens of thousands of processes, and they all exit at once).
+        uint32_t child_slot = 0;
+        uint32_t ns_slot = 0;
+        uint32_t cgroup_slot = 0;
     };
+    using Slot = uint32_t Process::*;
 
     // A cgroup's main process: the first to exec there with its parent outside.
     struct Cgroup {
@@ -92,6 +99,8 @@ private:
     void collect_members(const Namespace& ns, std::vector<const Process*>& out) const;
     void forget(const ProcKey& key, const ProcKey& reaper);
     void erase_namespace(const ProcKey& init);
+    void list_add(std::vector<ProcKey>& list, Process& p, Slot slot);
+    void list_remove(std::vector<ProcKey>& list, const Process& p, Slot slot);
     void join_cgroup(Process& p, uint64_t cgroup_id);
     void leave_cgroup(const Process& p);
     std::optional<Finding> cgroup_finding(const Process& main, const ExitEvent& ev) const;

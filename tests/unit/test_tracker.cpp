@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <algorithm>
 
 #include "sim.h"
 
@@ -523,4 +524,34 @@ TEST_CASE("a fork shares its parent's argv until it execs: no copy per fork") {
     CHECK_FALSE(c.sim.tracker.summary(child)->argv.shares_with(init->argv));
     CHECK(c.sim.tracker.summary(grandchild)->argv == std::vector<std::string>{"sh", "/startup.sh"});
     CHECK(c.sim.tracker.summary(c.init)->argv == std::vector<std::string>{"sh", "/startup.sh"});
+}
+
+TEST_CASE("processes leave their lists in any order: the finding lists exactly the survivors") {
+    Container c;
+    std::vector<model::ProcKey> kids;
+    for (uint32_t i = 0; i < 12; ++i) kids.push_back(c.sim.fork(c.init, 300 + i));
+    // A middle process whose children are reparented to init, then partly exit.
+    auto middle = c.sim.fork(c.init, 400);
+    auto g1 = c.sim.fork(middle, 401);
+    auto g2 = c.sim.fork(middle, 402);
+    auto g3 = c.sim.fork(middle, 403);
+    for (size_t i : {0u, 11u, 5u, 6u, 1u}) CHECK_FALSE(c.sim.exit(kids[i], 0));
+    CHECK_FALSE(c.sim.exit(middle, 0));
+    CHECK_FALSE(c.sim.exit(g2, 0));
+    CHECK_FALSE(c.sim.exit(kids[7], 0));
+    CHECK_FALSE(c.sim.exit(g1, 0));
+
+    auto f = c.sim.exit(c.init, 0);
+    REQUIRE(f);
+    std::vector<uint32_t> pids;
+    for (const auto& p : f->live) pids.push_back(p.pid);
+    std::sort(pids.begin(), pids.end());
+    CHECK(pids == std::vector<uint32_t>{302, 303, 304, 308, 309, 310, 403});
+    for (const auto& p : f->live) CHECK(p.how == (p.pid == 403 ? How::reparented : How::background));
+    (void)g3;
+
+    // And the namespace is forgotten once its last members are gone.
+    for (size_t i : {2u, 3u, 4u, 8u, 9u, 10u}) c.sim.exit(kids[i], 0);
+    c.sim.exit(g3, 0);
+    CHECK(c.sim.tracker.stats().namespaces == 0);
 }
