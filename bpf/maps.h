@@ -7,10 +7,10 @@
 #include <bpf/bpf_helpers.h>
 #include <initwatch/events.h>
 
-/* The one channel to user space; its size is set by the loader before load. */
+/* The one channel to user space; its size is set by the loader before load (--ring-buffer-size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
 /* Per-CPU drop counters indexed by enum iw_drop_reason; user space sums and reports them. */

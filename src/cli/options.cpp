@@ -27,7 +27,7 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--log-level", o.log_level, "Diagnostics on stderr: trace, debug, info, warn, error, off")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
     app.add_option("--ring-buffer-size", o.ring_buffer_bytes,
-                   "Kernel ring buffer size in bytes (power of two, at least a page)")
+                   "Kernel ring buffer size in bytes (power of two, at least a page; default 4 MiB)")
         ->check(CLI::Range(static_cast<size_t>(4096), static_cast<size_t>(1) << 30));
     app.add_option("--redact", o.redact,
                    "Mask argv matching REGEX (its capture groups, if any) in every output; repeatable")

@@ -22,7 +22,7 @@ struct Options {
     ColorMode color = ColorMode::automatic;
     std::string log_level = "warn";
     std::string output_path;  // "" for stdout
-    size_t ring_buffer_bytes = 1 << 20;
+    size_t ring_buffer_bytes = probe::kDefaultRingBufferBytes;
     size_t max_processes = 65536;  // the process table's bound
     std::string btf_path;  // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
