@@ -9,12 +9,14 @@
  *   spawn_storm stamp                 copy stdin to stdout, each line prefixed with the
  *                                     CLOCK_REALTIME nanoseconds at which it was read
  *
- * The storms print one line on stdout: "<mode> n=<N> spawners=<P> elapsed_ns=<T> cpu_ns=<C>",
- * where T is the wall time (CLOCK_MONOTONIC) from the moment all spawners are released to
- * the moment the last one is done, and C the CPU time (user + system) of the spawners and
- * of everything they started: BPF programs run on tracepoints are charged there too. The
- * spawners are processes, started and synchronised before the clock starts, so their own
- * creation is not measured.
+ * The storms print one line on stdout:
+ * "<mode> n=<N> spawners=<P> elapsed_ns=<T> cpu_ns=<C> median_ns=<M>", where T is the wall
+ * time (CLOCK_MONOTONIC) from the moment all spawners are released to the moment the last
+ * one is done, C the CPU time (user + system) of the spawners and of everything they
+ * started: BPF programs run on tracepoints are charged there too, and M the median time of
+ * one spawn (each timed on its own): unlike T, it does not move when the host preempts this
+ * VM for a few milliseconds now and then. The spawners are processes, started and
+ * synchronised before the clock starts, so their own creation is not measured.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -101,16 +104,27 @@ static void spawn_thread(void)
 	pthread_join(t, NULL);
 }
 
-static void run_storm(const char *mode, long n, const char *program)
+/* Runs n spawns; the duration of each goes to durations[0..n). */
+static void run_storm(const char *mode, long n, const char *program, uint64_t *durations)
 {
 	for (long i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+
 		if (strcmp(mode, "exec") == 0)
 			spawn_exec(program);
 		else if (strcmp(mode, "fork") == 0)
 			spawn_fork();
 		else
 			spawn_thread();
+		durations[i] = now_ns() - t0;
 	}
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static uint64_t children_cpu_ns(void)
@@ -127,11 +141,17 @@ static int storm(const char *mode, long n, long spawners, const char *program)
 {
 	int ready[2], go[2];
 	pid_t *pids = calloc((size_t)spawners, sizeof(*pids));
+	/* Shared with the spawners, which write the duration of each of their spawns. */
+	uint64_t *durations = mmap(NULL, (size_t)n * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint64_t start, end, cpu;
+	long offset = 0;
 	char c;
 
 	if (!pids)
 		die("calloc");
+	if (durations == MAP_FAILED)
+		die("mmap");
 	if (pipe(ready) < 0 || pipe(go) < 0)
 		die("pipe");
 	for (long s = 0; s < spawners; s++) {
@@ -149,9 +169,10 @@ static int storm(const char *mode, long n, long spawners, const char *program)
 				_exit(2);
 			if (read(go[0], &c, 1) < 0) /* EOF: released */
 				_exit(2);
-			run_storm(mode, share, program);
+			run_storm(mode, share, program, durations + offset);
 			_exit(0);
 		}
+		offset += share;
 	}
 	close(ready[1]);
 	close(go[0]);
@@ -164,8 +185,11 @@ static int storm(const char *mode, long n, long spawners, const char *program)
 		wait_child(pids[s]);
 	end = now_ns();
 	cpu = children_cpu_ns(); /* the spawners, and all they waited for */
-	printf("%s n=%ld spawners=%ld elapsed_ns=%llu cpu_ns=%llu\n", mode, n, spawners,
-	       (unsigned long long)(end - start), (unsigned long long)cpu);
+	qsort(durations, (size_t)n, sizeof(uint64_t), compare_u64);
+	printf("%s n=%ld spawners=%ld elapsed_ns=%llu cpu_ns=%llu median_ns=%llu\n", mode, n, spawners,
+	       (unsigned long long)(end - start), (unsigned long long)cpu,
+	       (unsigned long long)durations[n / 2]);
+	munmap(durations, (size_t)n * sizeof(uint64_t));
 	free(pids);
 	return 0;
 }
