@@ -112,6 +112,15 @@ void append_sample(std::string& out, std::string_view name, std::initializer_lis
     out.append(" ").append(value).append("\n");
 }
 
+// Sets the value of one label (a reason, a program), adding it the first time it is seen.
+template <typename Value>
+void set_labelled(std::map<std::string, Value, std::less<>>& values, std::string_view label, Value value) {
+    if (auto it = values.find(label); it != values.end())
+        it->second = value;
+    else
+        values.emplace(valid_utf8(label), value);
+}
+
 }  // namespace
 
 Metrics::Metrics(size_t max_finding_label_sets) : max_finding_label_sets_(max_finding_label_sets) {}
@@ -140,10 +149,7 @@ void Metrics::count_finding(std::string_view severity, std::string_view namespac
 
 void Metrics::set_lost(std::string_view reason, uint64_t total) {
     std::lock_guard lock(mutex_);
-    if (auto it = lost_.find(reason); it != lost_.end())
-        it->second = total;
-    else
-        lost_.emplace(valid_utf8(reason), total);
+    set_labelled(lost_, reason, total);
 }
 
 void Metrics::set_tracked(size_t processes, size_t containers) {
@@ -153,10 +159,7 @@ void Metrics::set_tracked(size_t processes, size_t containers) {
 
 void Metrics::set_bpf_run_time(std::string_view program, double seconds) {
     std::lock_guard lock(mutex_);
-    if (auto it = bpf_run_time_.find(program); it != bpf_run_time_.end())
-        it->second = seconds;
-    else
-        bpf_run_time_.emplace(valid_utf8(program), seconds);
+    set_labelled(bpf_run_time_, program, seconds);
 }
 
 void Metrics::set_build_info(std::string_view version, std::string_view kernel) {

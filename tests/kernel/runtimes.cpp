@@ -131,6 +131,18 @@ std::vector<pid_t> all_pids() {
 // reaps orphans about once a second, and `runc delete -f` polls a killed init with
 // kill(pid, 0) until it is reaped. Zombie children are reaped here, except initwatch
 // processes, which the harness waits for itself.
+// In a forked child before exec: stdin from /dev/null, stdout and stderr appended to
+// `path`, no other descriptor inherited. Exits 126 when it cannot.
+void child_stdio_to(const std::string& path) {
+    const int in = open("/dev/null", O_RDONLY);
+    const int o = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (in < 0 || o < 0) _exit(126);
+    dup2(in, 0);
+    dup2(o, 1);
+    dup2(o, 2);
+    for (int fd = 3; fd < 1024; ++fd) close(fd);
+}
+
 void become_subreaper() {
     static const bool done = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
     (void)done;
@@ -611,13 +623,7 @@ CmdResult run_cmd(std::vector<std::string> argv, double timeout_s, const std::st
     const pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        const int in = open("/dev/null", O_RDONLY);
-        const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (in < 0 || o < 0) _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(o, 2);
-        for (int fd = 3; fd < 1024; ++fd) close(fd);
+        child_stdio_to(out);
         std::vector<char*> cargv;
         for (auto& a : argv) cargv.push_back(a.data());
         cargv.push_back(nullptr);
@@ -910,13 +916,7 @@ Containerd::Containerd() {
     pid_ = fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
-        const int in = open("/dev/null", O_RDONLY);
-        const int o = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (in < 0 || o < 0) _exit(126);
-        dup2(in, 0);
-        dup2(o, 1);
-        dup2(o, 2);
-        for (int fd = 3; fd < 1024; ++fd) close(fd);
+        child_stdio_to(log);
         execl(exe.c_str(), exe.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
