@@ -73,6 +73,7 @@ void Tracker::list_add(std::vector<ProcKey>& list, Process& p, Slot slot) {
 void Tracker::list_remove(std::vector<ProcKey>& list, const Process& p, Slot slot) {
     size_t i = p.*slot;
     if (i >= list.size() || list[i] != p.task.key) {  // never expected: search rather than corrupt
+        ++list_searches_;
         i = static_cast<size_t>(std::find(list.begin(), list.end(), p.task.key) - list.begin());
         if (i == list.size()) return;
     }
@@ -416,7 +417,7 @@ size_t Tracker::resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns
 TrackerStats Tracker::stats() const {
     size_t with_main = 0;
     for (const auto& [id, cg] : cgroups_) with_main += cg.main.has_value();
-    return TrackerStats{procs_.size(), namespaces_.size(), with_main, untracked_};
+    return TrackerStats{procs_.size(), namespaces_.size(), with_main, untracked_, list_searches_};
 }
 
 const ProcessSummary* Tracker::summary(const ProcKey& key) const {

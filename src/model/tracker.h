@@ -26,6 +26,7 @@ struct TrackerStats {
     size_t namespaces = 0;
     size_t cgroups = 0;  // cgroups with a tracked main process
     uint64_t untracked = 0;  // processes not tracked because the table was full
+    uint64_t list_searches = 0;  // list removals whose stored index was stale: a bug if ever > 0
 };
 
 class Tracker {
@@ -112,6 +113,7 @@ private:
     std::unordered_map<uint32_t, ProcKey> live_ns_by_inum_;  // inodes are reused: live ones only
     std::unordered_map<uint64_t, Cgroup> cgroups_;
     uint64_t untracked_ = 0;
+    uint64_t list_searches_ = 0;
 };
 
 }  // namespace initwatch::model

@@ -554,4 +554,6 @@ TEST_CASE("processes leave their lists in any order: the finding lists exactly t
     for (size_t i : {2u, 3u, 4u, 8u, 9u, 10u}) c.sim.exit(kids[i], 0);
     c.sim.exit(g3, 0);
     CHECK(c.sim.tracker.stats().namespaces == 0);
+    // Every removal found its entry at the index it kept: none fell back to a search.
+    CHECK(c.sim.tracker.stats().list_searches == 0);
 }
