@@ -35,9 +35,17 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--host-root", o.host_root,
                    "Where the host's / is mounted (a DaemonSet's /host): kubelet logs and cgroup2 are read there");
     app.add_option("--node-name", o.node_name, "Node name in findings (default: $NODE_NAME, then the hostname)");
+    app.add_option("--max-memory", o.max_memory_bytes,
+                   "Bytes the process table and the argv store may take (default 64MiB; suffixes KiB, MiB, GiB); "
+                   "past 3/4 of it new argv is kept as a prefix, past all of it processes are counted as lost")
+        ->transform(CLI::AsSizeValue(false))
+        ->check(CLI::Range(static_cast<size_t>(1) << 20, static_cast<size_t>(1) << 40));
     app.add_option("--max-processes", o.max_processes,
-                   "Bound of the process table (memory); processes beyond it are counted as lost")
+                   "Bound of the process table in processes as well (default: the byte budget alone)")
         ->check(CLI::Range(static_cast<size_t>(16), static_cast<size_t>(1) << 24));
+    app.add_option("--max-listed", o.max_listed,
+                   "Live processes a finding lists one by one (default 200); the others are counted by how and comm")
+        ->check(CLI::Range(static_cast<size_t>(1), static_cast<size_t>(100000)));
     app.add_option("--btf", o.btf_path, "Kernel BTF file (default: /sys/kernel/btf/vmlinux)");
     app.add_option("--exit-probe", o.exit_probe,
                    "How a process's end is detected: auto, group-dead (6.16+), live-count (any kernel)")

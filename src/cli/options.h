@@ -23,7 +23,9 @@ struct Options {
     std::string log_level = "warn";
     std::string output_path;  // "" for stdout
     size_t ring_buffer_bytes = probe::kDefaultRingBufferBytes;
-    size_t max_processes = 65536;  // the process table's bound
+    size_t max_memory_bytes = size_t{64} << 20;  // the process table's and argv store's bound
+    size_t max_processes = 0;  // a count bound as well; 0: the byte budget alone
+    size_t max_listed = 200;   // processes a finding lists one by one
     std::string btf_path;  // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
     std::vector<std::string> redact;  // regexes masked in every argv

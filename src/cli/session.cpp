@@ -4,13 +4,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <initwatch/error.h>
 #include <initwatch/version.h>
 
-#include "meta/proc.h"
 
 namespace initwatch::cli {
 
@@ -46,6 +47,17 @@ model::Redactor make_redactor(const std::vector<std::string>& patterns) {
 // Records the kernel could not deliver; argv it could not read is no lost event.
 uint64_t kernel_drops(const probe::DropCounts& d) { return d[IW_DROP_RINGBUF_FULL] + d[IW_DROP_EXITED_MAP_FULL]; }
 
+// A snapshot process's cmdline read gets this long; then its argv stays unknown.
+constexpr std::chrono::milliseconds kCmdlineDeadline{1000};
+
+model::TrackerLimits tracker_limits(const Options& o) {
+    model::TrackerLimits limits;
+    limits.max_memory_bytes = o.max_memory_bytes;
+    limits.max_processes = o.max_processes;
+    limits.max_listed = o.max_listed;
+    return limits;
+}
+
 model::Severity parse_severity(const std::string& s) {
     return s == "error" ? model::Severity::error : s == "warning" ? model::Severity::warning : model::Severity::info;
 }
@@ -68,8 +80,9 @@ Session::Session(const Options& options)
       min_severity_(parse_severity(options.min_severity)),
       redactor_(make_redactor(options.redact)),
       probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path, options.exit_probe}),
-      tracker_(model::TrackerLimits{options.max_processes}),
-      catalog_(meta::CatalogOptions{options.host_root, options.node_name}) {
+      tracker_(tracker_limits(options)),
+      catalog_(meta::CatalogOptions{options.host_root, options.node_name}),
+      cmdline_reader_(IW_ARGV_LEN - 1, kCmdlineDeadline) {
     if (catalog_.cgroup2_root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     health_.set_attached();
     utsname uts{};
@@ -81,25 +94,48 @@ Session::Session(const Options& options)
     }
     spdlog::info("probes attached: watching fork, exec and exit");
     take_snapshot();
-    health_.set_snapshot_done();
     health_.set_drained(report::monotonic_now_ns());  // the loop drains from here on
 }
 
 // What ran before the probes were attached; events since then wait in the ring buffer and
-// are applied after it, each process merged by its key.
+// are applied after it, each process merged by its key. argv is read from /proc off the
+// event loop (a read can hang) and arrives in later steps.
 void Session::take_snapshot() {
-    const uint64_t start = report::monotonic_now_ns();
+    snapshot_started_ns_ = report::monotonic_now_ns();
     std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
+    snapshot_size_ = tasks.size();
+    read_argv_later(tasks);
     for (auto& snap : tasks) {
-        snap.argv = meta::read_cmdline(static_cast<pid_t>(snap.task.key.tgid), IW_ARGV_LEN - 1, snap.argv_truncated);
-        redactor_.apply(snap.argv);
         model::Event ev = std::move(snap);
         if (options_.events) output_->event(ev, nullptr);
         metrics_.count_event(ev);
         tracker_.apply(ev);
     }
-    spdlog::info("snapshot: {} processes in {} ms", tasks.size(),
-                 (report::monotonic_now_ns() - start) / 1'000'000);
+}
+
+void Session::read_argv_later(const std::vector<model::SnapshotEvent>& tasks) {
+    std::vector<meta::CmdlineReader::Request> requests;
+    requests.reserve(tasks.size());
+    for (const auto& snap : tasks)
+        requests.push_back({snap.task.key, static_cast<pid_t>(snap.task.key.tgid)});
+    cmdline_reader_.submit(std::move(requests));
+}
+
+void Session::apply_read_argv() {
+    read_argv_.clear();
+    cmdline_reader_.take(read_argv_);
+    for (auto& r : read_argv_) {
+        if (r.timed_out) continue;  // stays argv unknown
+        redactor_.apply(r.argv);
+        tracker_.set_snapshot_argv(r.key, std::move(r.argv), r.truncated);
+    }
+    read_argv_.clear();
+    if (snapshot_pending_ && cmdline_reader_.idle()) {
+        snapshot_pending_ = false;
+        health_.set_snapshot_done();
+        spdlog::info("snapshot: {} processes in {} ms ({} command lines not read in time)", snapshot_size_,
+                     (report::monotonic_now_ns() - snapshot_started_ns_) / 1'000'000, cmdline_reader_.timed_out());
+    }
 }
 
 Session::~Session() {
@@ -109,7 +145,10 @@ Session::~Session() {
 
 std::vector<model::Finding> Session::step(int timeout_ms) {
     batch_.clear();
-    probe_.poll(timeout_ms, batch_);
+    apply_read_argv();
+    // While the reader is busy, poll briefly: its results are applied between polls.
+    const int wait_ms = more_records_ ? 0 : snapshot_pending_ ? std::min(timeout_ms, 10) : timeout_ms;
+    more_records_ = probe_.poll(wait_ms, batch_);
     health_.set_drained(report::monotonic_now_ns());
     std::vector<model::Finding> findings;
     for (auto& ev : batch_) {
@@ -119,6 +158,7 @@ std::vector<model::Finding> Session::step(int timeout_ms) {
         if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
     }
     if (options_.events && !batch_.empty()) output_->flush();
+    batch_.clear();  // the argv it holds counts against the budget
 
     const uint64_t now = report::monotonic_now_ns();
     if (now - last_housekeeping_ns_ >= 1'000'000'000ULL) {
@@ -140,8 +180,17 @@ bool Session::check_drops(uint64_t now_ns) {
         if (drops[r] > reported_drops_[r]) delta.emplace_back(probe::drop_reason_name(r), drops[r] - reported_drops_[r]);
     if (probe_.malformed() > reported_malformed_)
         delta.emplace_back("malformed", probe_.malformed() - reported_malformed_);
-    const uint64_t untracked = tracker_.stats().untracked;
+    const model::TrackerStats stats = tracker_.stats();
+    const uint64_t untracked = stats.untracked;
     if (untracked > reported_untracked_) delta.emplace_back("process_table_full", untracked - reported_untracked_);
+    // Processes tracked with less than their argv: no record lost, but said.
+    if (stats.argv_dropped > reported_argv_dropped_)
+        delta.emplace_back("argv_dropped", stats.argv_dropped - reported_argv_dropped_);
+    const uint64_t argv_timeouts = cmdline_reader_.timed_out();
+    if (argv_timeouts > reported_argv_timeouts_)
+        delta.emplace_back("argv_read_timeout", argv_timeouts - reported_argv_timeouts_);
+    reported_argv_dropped_ = stats.argv_dropped;
+    reported_argv_timeouts_ = argv_timeouts;
     if (delta.empty()) return false;
     // An exec record without argv is still a record: it is reported, but lost no process.
     const bool lost_records = kernel_drops(drops) > kernel_drops(reported_drops_) ||
@@ -162,11 +211,10 @@ void Session::resync(uint64_t now_ns) {
     if (last_resync_ns_ && now_ns - last_resync_ns_ < kMinInterval) return;
     last_resync_ns_ = now_ns;
     std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
-    for (auto& snap : tasks) {
-        if (tracker_.summary(snap.task.key)) continue;  // known: its argv is already there
-        snap.argv = meta::read_cmdline(static_cast<pid_t>(snap.task.key.tgid), IW_ARGV_LEN - 1, snap.argv_truncated);
-        redactor_.apply(snap.argv);
-    }
+    std::vector<model::SnapshotEvent> unknown;  // not tracked yet: their argv is read later
+    for (const auto& snap : tasks)
+        if (!tracker_.summary(snap.task.key)) unknown.push_back(snap);
+    read_argv_later(unknown);
     const size_t forgotten = tracker_.resync(tasks, now_ns);
     spdlog::info("events were lost: resynchronised with a snapshot of {} processes ({} exited unseen)",
                  tasks.size(), forgotten);
@@ -179,6 +227,8 @@ void Session::update_metrics() {
     metrics_.set_lost("malformed", probe_.malformed());
     const model::TrackerStats stats = tracker_.stats();
     metrics_.set_lost("process_table_full", stats.untracked);
+    metrics_.set_lost("argv_dropped", stats.argv_dropped);
+    metrics_.set_lost("argv_read_timeout", cmdline_reader_.timed_out());
     metrics_.set_tracked(stats.processes, stats.namespaces + stats.cgroups);
     for (const auto& [program, ns] : probe_.run_time_ns()) metrics_.set_bpf_run_time(program, ns / 1e9);
 }

@@ -7,6 +7,7 @@
 
 #include "cli/http_endpoint.h"
 #include "cli/options.h"
+#include "meta/cmdline_reader.h"
 #include "meta/container_catalog.h"
 #include "model/redactor.h"
 #include "model/tracker.h"
@@ -37,6 +38,10 @@ public:
 
 private:
     void take_snapshot();
+    // Hands the snapshot's processes to the cmdline reader; their argv follows.
+    void read_argv_later(const std::vector<model::SnapshotEvent>& tasks);
+    // argv the reader has read since the last step; the snapshot is done when none is left.
+    void apply_read_argv();
     void update_metrics();
     // Reports drops counted since the last call; true if there were any.
     bool check_drops(uint64_t now_ns);
@@ -53,10 +58,18 @@ private:
     model::Tracker tracker_;
     meta::ContainerCatalog catalog_;
     std::unique_ptr<HttpEndpoint> http_;  // with --metrics-address
+    meta::CmdlineReader cmdline_reader_;
+    std::vector<meta::CmdlineReader::Result> read_argv_;
+    bool snapshot_pending_ = true;  // argv of the startup snapshot still being read
+    uint64_t snapshot_started_ns_ = 0;
+    size_t snapshot_size_ = 0;
+    bool more_records_ = false;  // the last poll left records in the ring
     std::vector<model::Event> batch_;
     probe::DropCounts reported_drops_{};
     uint64_t reported_malformed_ = 0;
     uint64_t reported_untracked_ = 0;
+    uint64_t reported_argv_dropped_ = 0;
+    uint64_t reported_argv_timeouts_ = 0;
     uint64_t last_resync_ns_ = 0;
     uint64_t last_housekeeping_ns_ = 0;
 };

@@ -3,11 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "model/command_line.h"
 
 namespace initwatch::meta {
 
-std::vector<std::string> read_cmdline(pid_t pid, size_t max_bytes, bool& truncated,
+model::Argv read_cmdline(pid_t pid, size_t max_bytes, bool& truncated,
                                       const std::string& proc_root) {
     truncated = false;
     const std::string path = proc_root + "/" + std::to_string(pid) + "/cmdline";
@@ -22,7 +21,7 @@ std::vector<std::string> read_cmdline(pid_t pid, size_t max_bytes, bool& truncat
         truncated = true;
         len = max_bytes;
     }
-    return model::split_argv(data.data(), len);
+    return model::Argv::from_bytes(std::string_view(data.data(), len));
 }
 
 }  // namespace initwatch::meta

@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "model/argv.h"
+
 namespace initwatch::meta {
 
 // /proc/PID/cmdline split into arguments; empty for kernel threads, zombies or a pid gone.
 // At most max_bytes are read, like the kernel side's argv bound.
-std::vector<std::string> read_cmdline(pid_t pid, size_t max_bytes, bool& truncated,
+model::Argv read_cmdline(pid_t pid, size_t max_bytes, bool& truncated,
                                       const std::string& proc_root = "/proc");
 
 }  // namespace initwatch::meta

@@ -50,6 +50,7 @@ struct SnapshotEvent {
     TaskInfo task;
     Argv argv;
     bool argv_truncated = false;
+    bool argv_unknown = false;  // read from /proc later (Tracker::set_snapshot_argv), if in time
 };
 
 struct ExecEvent {

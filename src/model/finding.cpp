@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include "model/command_line.h"
+#include "util/shell_quote.h"
 
 namespace initwatch::model {
 
@@ -33,6 +34,20 @@ const char* to_string(Scope s) {
     return "unknown";
 }
 
+void add_to_groups(std::vector<LiveGroup>& groups, How how, std::string_view comm, uint64_t count,
+                   size_t max_groups) {
+    for (auto& g : groups)
+        if (g.how == how && g.comm == comm) {
+            g.count += count;
+            return;
+        }
+    if (groups.size() >= max_groups && !comm.empty()) {
+        add_to_groups(groups, how, "", count, max_groups);
+        return;
+    }
+    groups.push_back(LiveGroup{how, std::string(comm), count});
+}
+
 Severity severity_of(const ExitStatus& status) {
     if (!status.signal) return Severity::warning;
     switch (*status.signal) {
@@ -45,8 +60,8 @@ Severity severity_of(const ExitStatus& status) {
 
 namespace {
 
-std::string join(const std::vector<std::string>& argv, const std::string& fallback) {
-    return argv.empty() ? fallback : shell_join(argv);
+std::string join(const Argv& argv, const std::string& fallback) {
+    return argv.empty() ? util::shell_quote(fallback) : shell_join(argv);
 }
 
 std::string count_phrase(size_t n) {
@@ -65,7 +80,7 @@ const LiveProcess* main_suspect(const std::vector<LiveProcess>& live) {
 }  // namespace
 
 std::string diagnose(const Finding& f) {
-    const std::string left = count_phrase(f.live.size());
+    const std::string left = count_phrase(f.live_count);
     const bool ns = f.scope == Scope::pidns;
     const std::string who = ns ? "init" : "the container's main process";
     const std::string killer = ns ? "the kernel" : "the runtime";

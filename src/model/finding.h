@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/argv.h"
@@ -36,7 +37,11 @@ struct ProcessSummary {
     uint32_t ns_pid = 0;  // pid in its deepest pid namespace
     std::string comm;
     Argv argv;
-    bool argv_truncated = false;
+    bool argv_truncated = false;  // longer than the kernel side reads (4 KiB)
+    // Past the memory budget (--max-memory) only a prefix of argv is kept.
+    bool argv_dropped = false;
+    // From the startup snapshot, and /proc/PID/cmdline was not read in time (or not yet).
+    bool argv_unknown = false;
     bool from_snapshot = false;  // known from the startup snapshot, not seen being born
     // False for a fork that has not exec'd yet: its argv is still its parent's.
     bool execed = true;
@@ -51,6 +56,19 @@ struct LiveProcess : ProcessSummary {
     bool session_leader = false;  // setsid
 };
 
+// Live processes a finding does not list one by one, counted by how they got there and
+// by comm.
+struct LiveGroup {
+    How how = How::background;
+    std::string comm;  // "" for the processes of every comm past the last group
+    uint64_t count = 0;
+};
+
+// Adds `count` processes to their group; past max_groups distinct groups, they are counted
+// in a last group of comm "" (per `how`), so that a container cannot grow the list.
+void add_to_groups(std::vector<LiveGroup>& groups, How how, std::string_view comm, uint64_t count,
+                   size_t max_groups = 16);
+
 struct InitSummary : ProcessSummary {
     ExitStatus status;
     uint64_t ran_ns = 0;
@@ -64,7 +82,11 @@ struct Finding {
     uint64_t cgroup_id = 0;
     uint32_t pidns_inum = 0;
     InitSummary init;
-    std::vector<LiveProcess> live;  // ordered by start time
+    // Every process left alive, ordered by start time: the first ones (TrackerLimits::
+    // max_listed) in `live`, the others counted in `unlisted`.
+    std::vector<LiveProcess> live;
+    std::vector<LiveGroup> unlisted;
+    size_t live_count = 0;  // live.size() + all counted in unlisted: exact
     // Pids the kernel still had allocated in the namespace (init, threads and unreaped
     // zombies included): never fewer than 1 + live, unless initwatch missed exits.
     uint32_t kernel_ns_pids = 0;

@@ -24,8 +24,13 @@ std::optional<Finding> Tracker::apply(const Event& event) {
         if (parent != procs_.end()) argv = parent->second.summary.argv;
         track(fork->task, fork->ts_ns, std::move(argv), false);
     } else if (const auto* snap = std::get_if<SnapshotEvent>(&event)) {
-        if (Process* p = track(snap->task, snap->ts_ns, snap->argv, true))
+        bool dropped = false;
+        Argv argv = within_budget(snap->argv, dropped);
+        if (Process* p = track(snap->task, snap->ts_ns, std::move(argv), true)) {
             p->summary.argv_truncated = snap->argv_truncated;
+            p->summary.argv_dropped = dropped;
+            p->summary.argv_unknown = snap->argv_unknown;
+        }
     } else if (const auto* exec = std::get_if<ExecEvent>(&event)) {
         on_exec(*exec);
     } else if (const auto* exit = std::get_if<ExitEvent>(&event)) {
@@ -39,7 +44,8 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     if (auto it = procs_.find(task.key); it != procs_.end()) return &it->second;  // seen twice
     const auto parent_it = procs_.find(task.parent);
     Process* parent = parent_it == procs_.end() ? nullptr : &parent_it->second;
-    if (procs_.size() >= limits_.max_processes) {
+    if ((limits_.max_processes && procs_.size() >= limits_.max_processes) ||
+        memory_bytes() >= limits_.max_memory_bytes) {
         ++untracked_;
         if (Namespace* ns = find_namespace(existing_namespace(task, parent))) ns->lost_events = true;
         return nullptr;
@@ -82,6 +88,38 @@ void Tracker::list_remove(std::vector<ProcKey>& list, const Process& p, Slot slo
         if (auto moved = procs_.find(list[i]); moved != procs_.end()) moved->second.*slot = static_cast<uint32_t>(i);
     }
     list.pop_back();
+}
+
+size_t Tracker::bytes_per_process() {
+    // Its node in the table (key, value, the next pointer and cached hash of libstdc++'s
+    // nodes), a bucket, and its entries in the parent's, namespace's and cgroup's lists
+    // (vectors grow by doubling: twice an entry).
+    return sizeof(std::pair<const ProcKey, Process>) + 3 * sizeof(void*) + 3 * 2 * sizeof(ProcKey);
+}
+
+size_t Tracker::memory_bytes() const {
+    constexpr size_t kPerGroup = 256;  // a namespace or cgroup entry, beside its members' list entries
+    return procs_.size() * bytes_per_process() + (namespaces_.size() + cgroups_.size()) * kPerGroup +
+           Argv::live_bytes();
+}
+
+Argv Tracker::within_budget(Argv argv, bool& dropped) {
+    dropped = false;
+    if (argv.bytes().size() <= kDroppedArgvBytes || memory_bytes() <= limits_.max_memory_bytes / 4 * 3)
+        return argv;
+    dropped = true;
+    ++argv_dropped_;
+    Argv kept = argv.prefix(kDroppedArgvBytes);
+    return kept;
+}
+
+void Tracker::set_snapshot_argv(const ProcKey& key, Argv argv, bool truncated) {
+    auto it = procs_.find(key);
+    if (it == procs_.end() || !it->second.summary.argv_unknown) return;
+    ProcessSummary& s = it->second.summary;
+    s.argv = within_budget(std::move(argv), s.argv_dropped);
+    s.argv_truncated = truncated;
+    s.argv_unknown = false;
 }
 
 // The root cgroup (id 1) holds every host process on many machines: it is no container.
@@ -142,8 +180,10 @@ void Tracker::on_exec(const ExecEvent& ev) {
     if (!p) return;
     p->task = ev.task;
     p->summary.comm = ev.task.comm;
-    p->summary.argv = ev.argv;
+    p->summary.argv = Argv();  // the old one is no longer this process's to count
+    p->summary.argv = within_budget(ev.argv, p->summary.argv_dropped);
     p->summary.argv_truncated = ev.argv_truncated;
+    p->summary.argv_unknown = false;
     p->summary.execed = true;
     join_cgroup(*p, ev.task.cgroup_id);
 
@@ -170,7 +210,7 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
         if (ns.init == p.task.key) {
             ns_init = true;
             Finding f = build_finding(p, ns, ev);
-            if (!f.live.empty()) finding = std::move(f);
+            if (f.live_count) finding = std::move(f);
             ns.init_exited = true;
             ns.died_ns = ev.ts_ns;
             if (auto by_inum = live_ns_by_inum_.find(ns.inum);
@@ -197,51 +237,89 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
     return finding;
 }
 
-Finding Tracker::build_finding(const Process& init, const Namespace& ns,
-                               const ExitEvent& ev) const {
+Finding Tracker::start_finding(const Process& init, Scope scope, const ExitEvent& ev) const {
     Finding f;
     f.ts_ns = ev.ts_ns;
-    f.cgroup_id = ev.task.cgroup_id;
-    f.pidns_inum = ns.inum;
-    f.kernel_ns_pids = ev.ns_pids_allocated;
-    f.incomplete = ns.lost_events;
+    f.scope = scope;
     static_cast<ProcessSummary&>(f.init) = init.summary;
     f.init.status = ExitStatus::decode(ev.wait_status);
     f.init.ran_ns = ev.ts_ns > init.task.key.start_ns ? ev.ts_ns - init.task.key.start_ns : 0;
     f.severity = severity_of(f.init.status);
+    return f;
+}
 
-    std::vector<const Process*> members;
-    collect_members(ns, members);
+template <typename Classify>
+void Tracker::add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify) const {
     std::sort(members.begin(), members.end(), [](const Process* a, const Process* b) {
         return a->task.key.start_ns < b->task.key.start_ns;
     });
+    f.live_count = members.size();
+    f.live.reserve(std::min(members.size(), limits_.max_listed));
     for (const Process* p : members) {
-        if (p->task.key == init.task.key) continue;
-        LiveProcess lp = live_process(*p, ev.ts_ns);
-
-        // Walk current parents up to init; leaving the namespace means it was entered.
-        bool outside = false;
-        ProcKey cur = p->parent;
-        while (cur != init.task.key && lp.chain.size() < kMaxChainDepth) {
-            const auto parent = procs_.find(cur);
-            if (parent == procs_.end() || !parent->second.ns) {
-                outside = true;
-                break;
-            }
-            lp.chain.push_back(cur.tgid);
-            cur = parent->second.parent;
+        if (f.live.size() < limits_.max_listed) {
+            LiveProcess lp = live_process(*p, now_ns);
+            lp.how = classify(*p, &lp.chain);
+            f.live.push_back(std::move(lp));
+        } else {
+            add_to_groups(f.unlisted, classify(*p, nullptr), p->summary.comm, 1);
         }
-        if (!outside) lp.chain.push_back(init.task.key.tgid);
-
-        if (outside)
-            lp.how = How::entered;
-        else if (p->parent == init.task.key)
-            lp.how = p->reparented ? How::reparented : How::background;
-        else
-            lp.how = How::descendant;
-        f.live.push_back(std::move(lp));
     }
-    if (f.kernel_ns_pids && f.live.size() + 1 > f.kernel_ns_pids) {
+}
+
+// Walks current parents up to init; leaving the namespace means it was entered.
+How Tracker::how_in_namespace(const Process& p, const Process& init, std::vector<uint32_t>* chain) const {
+    bool outside = false;
+    size_t depth = 0;
+    ProcKey cur = p.parent;
+    while (cur != init.task.key && depth < kMaxChainDepth) {
+        const auto parent = procs_.find(cur);
+        if (parent == procs_.end() || !parent->second.ns) {
+            outside = true;
+            break;
+        }
+        if (chain) chain->push_back(cur.tgid);
+        ++depth;
+        cur = parent->second.parent;
+    }
+    if (outside) return How::entered;
+    if (chain) chain->push_back(init.task.key.tgid);
+    if (p.parent == init.task.key) return p.reparented ? How::reparented : How::background;
+    return How::descendant;
+}
+
+How Tracker::how_in_cgroup(const Process& p, const Process& main, std::vector<uint32_t>* chain) const {
+    bool reached_main = false;
+    size_t depth = 0;
+    ProcKey cur = p.parent;
+    while (depth < kMaxChainDepth) {
+        const auto parent = procs_.find(cur);
+        if (parent == procs_.end() || parent->second.cgroup_id != main.cgroup_id) break;
+        if (chain) chain->push_back(cur.tgid);
+        ++depth;
+        if (cur == main.task.key) {
+            reached_main = true;
+            break;
+        }
+        cur = parent->second.parent;
+    }
+    if (p.parent == main.task.key) return How::background;
+    if (p.reparented) return How::reparented;
+    return reached_main ? How::descendant : How::entered;
+}
+
+Finding Tracker::build_finding(const Process& init, const Namespace& ns, const ExitEvent& ev) const {
+    Finding f = start_finding(init, Scope::pidns, ev);
+    f.cgroup_id = ev.task.cgroup_id;
+    f.pidns_inum = ns.inum;
+    f.kernel_ns_pids = ev.ns_pids_allocated;
+    f.incomplete = ns.lost_events;
+
+    std::vector<const Process*> members;
+    collect_members(ns, members);
+    members.erase(std::remove(members.begin(), members.end(), &init), members.end());
+    add_live(f, members, ev.ts_ns,
+             [&](const Process& p, std::vector<uint32_t>* chain) { return how_in_namespace(p, init, chain); });
+    if (f.kernel_ns_pids && f.live_count + 1 > f.kernel_ns_pids) {
         f.kernel_disagrees = true;
         f.incomplete = true;
     }
@@ -272,43 +350,14 @@ std::optional<Finding> Tracker::cgroup_finding(const Process& main, const ExitEv
                 programs_left |= it->second.summary.execed;
             }
     if (!programs_left) return std::nullopt;
-    std::sort(members.begin(), members.end(), [](const Process* a, const Process* b) {
-        return a->task.key.start_ns < b->task.key.start_ns;
-    });
 
-    Finding f;
-    f.ts_ns = ev.ts_ns;
-    f.scope = Scope::cgroup;
+    Finding f = start_finding(main, Scope::cgroup, ev);
     f.cgroup_id = main.cgroup_id;
     f.pidns_inum = ev.task.pidns_inum;
-    static_cast<ProcessSummary&>(f.init) = main.summary;
-    f.init.status = ExitStatus::decode(ev.wait_status);
-    f.init.ran_ns = ev.ts_ns > main.task.key.start_ns ? ev.ts_ns - main.task.key.start_ns : 0;
-    f.severity = severity_of(f.init.status);
     const auto ns = main.ns ? namespaces_.find(*main.ns) : namespaces_.end();
     f.incomplete = ns != namespaces_.end() && ns->second.lost_events;
-    for (const Process* p : members) {
-        LiveProcess lp = live_process(*p, ev.ts_ns);
-        bool reached_main = false;
-        ProcKey cur = p->parent;
-        while (lp.chain.size() < kMaxChainDepth) {
-            const auto parent = procs_.find(cur);
-            if (parent == procs_.end() || parent->second.cgroup_id != main.cgroup_id) break;
-            lp.chain.push_back(cur.tgid);
-            if (cur == main.task.key) {
-                reached_main = true;
-                break;
-            }
-            cur = parent->second.parent;
-        }
-        if (p->parent == main.task.key)
-            lp.how = How::background;
-        else if (p->reparented)
-            lp.how = How::reparented;
-        else
-            lp.how = reached_main ? How::descendant : How::entered;
-        f.live.push_back(std::move(lp));
-    }
+    add_live(f, members, ev.ts_ns,
+             [&](const Process& p, std::vector<uint32_t>* chain) { return how_in_cgroup(p, main, chain); });
     f.diagnosis = diagnose(f);
     return f;
 }
@@ -417,7 +466,15 @@ size_t Tracker::resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns
 TrackerStats Tracker::stats() const {
     size_t with_main = 0;
     for (const auto& [id, cg] : cgroups_) with_main += cg.main.has_value();
-    return TrackerStats{procs_.size(), namespaces_.size(), with_main, untracked_, list_searches_};
+    TrackerStats st;
+    st.processes = procs_.size();
+    st.namespaces = namespaces_.size();
+    st.cgroups = with_main;
+    st.untracked = untracked_;
+    st.argv_dropped = argv_dropped_;
+    st.memory_bytes = memory_bytes();
+    st.list_searches = list_searches_;
+    return st;
 }
 
 const ProcessSummary* Tracker::summary(const ProcKey& key) const {

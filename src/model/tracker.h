@@ -15,7 +15,13 @@
 namespace initwatch::model {
 
 struct TrackerLimits {
-    size_t max_processes = 65536;  // a process beyond it is counted, not tracked
+    // One bound in bytes for the process table and the argv store (Argv::live_bytes()).
+    // argv is kept in full while both take at most 3/4 of it; past that, a new argv keeps
+    // only its first kDroppedArgvBytes (argv_dropped). The last quarter is the process
+    // table's own: a process is refused (counted, not tracked) only when it is full.
+    size_t max_memory_bytes = size_t{64} << 20;
+    size_t max_processes = 0;  // a count bound as well; 0: the byte budget alone
+    size_t max_listed = 200;   // live processes a finding lists one by one; the rest are counted
     // A namespace whose init exited is forgotten this long after, even if the exits of its
     // last members were never seen (lost events).
     uint64_t dead_namespace_grace_ns = 30'000'000'000ULL;
@@ -26,6 +32,8 @@ struct TrackerStats {
     size_t namespaces = 0;
     size_t cgroups = 0;  // cgroups with a tracked main process
     uint64_t untracked = 0;  // processes not tracked because the table was full
+    uint64_t argv_dropped = 0;  // argv kept as a prefix only: the budget was spent
+    size_t memory_bytes = 0;  // what the budget counts: the table and the argv store
     uint64_t list_searches = 0;  // list removals whose stored index was stale: a bug if ever > 0
 };
 
@@ -40,6 +48,10 @@ public:
     // Events were lost: every namespace's next finding may be incomplete.
     void mark_incomplete();
 
+    // argv read from /proc for a process of the startup snapshot (SnapshotEvent::argv_unknown):
+    // taken unless the process has exec'd since, or is gone.
+    void set_snapshot_argv(const ProcKey& key, Argv argv, bool truncated);
+
     // Forgets dead namespaces past their grace period.
     void expire(uint64_t now_ns);
 
@@ -49,6 +61,12 @@ public:
     size_t resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns);
 
     TrackerStats stats() const;
+    // What the byte budget counts now.
+    size_t memory_bytes() const;
+
+    static constexpr size_t kDroppedArgvBytes = 128;
+    // What one tracked process costs beside its argv (checked by tools/bench, memory phase).
+    static size_t bytes_per_process();
 
     // What is known of a live process (for per-event output), or nullptr.
     const ProcessSummary* summary(const ProcKey& key) const;
@@ -97,6 +115,14 @@ private:
     void on_exec(const ExecEvent& ev);
     std::optional<Finding> on_exit(const ExitEvent& ev);
     Finding build_finding(const Process& init, const Namespace& ns, const ExitEvent& ev) const;
+    Finding start_finding(const Process& init, Scope scope, const ExitEvent& ev) const;
+    // Lists the first max_listed members (ordered by start time) and counts the rest.
+    template <typename Classify>
+    void add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify) const;
+    How how_in_namespace(const Process& p, const Process& init, std::vector<uint32_t>* chain) const;
+    How how_in_cgroup(const Process& p, const Process& main, std::vector<uint32_t>* chain) const;
+    // The argv a process may keep within the budget: argv itself, or its prefix.
+    Argv within_budget(Argv argv, bool& dropped);
     void collect_members(const Namespace& ns, std::vector<const Process*>& out) const;
     void forget(const ProcKey& key, const ProcKey& reaper);
     void erase_namespace(const ProcKey& init);
@@ -113,6 +139,7 @@ private:
     std::unordered_map<uint32_t, ProcKey> live_ns_by_inum_;  // inodes are reused: live ones only
     std::unordered_map<uint64_t, Cgroup> cgroups_;
     uint64_t untracked_ = 0;
+    uint64_t argv_dropped_ = 0;
     uint64_t list_searches_ = 0;
 };
 

@@ -4,7 +4,6 @@
 
 #include <initwatch/events.h>
 
-#include "model/command_line.h"
 
 namespace initwatch::probe {
 
@@ -48,7 +47,9 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
         case IW_EVENT_SNAPSHOT: {  // argv is read from /proc by the caller
             iw_fork_event rec;
             if (!read_record(data, size, rec)) return std::nullopt;
-            return model::SnapshotEvent{rec.hdr.ts_ns, decode_task(rec.task), {}};
+            model::SnapshotEvent snap{rec.hdr.ts_ns, decode_task(rec.task), {}};
+            snap.argv_unknown = true;
+            return snap;
         }
         case IW_EVENT_EXIT: {
             iw_exit_event rec;
@@ -78,7 +79,7 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
             ev.task = decode_task(t);
             ev.old_pid = old_pid;
             ev.filename = bounded_string(rec->filename, sizeof(rec->filename));
-            ev.argv = model::split_argv(rec->argv, argv_len);
+            ev.argv = model::Argv::from_bytes(std::string_view(rec->argv, argv_len));  // one allocation
             ev.argv_truncated = (h.flags & IW_EXEC_ARGV_TRUNCATED) != 0;
             return ev;
         }

@@ -124,25 +124,39 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
 
 Probe::~Probe() = default;
 
+namespace {
+// on_record's answer once a poll's byte bound is reached: libbpf stops draining and keeps
+// the rest for the next poll (the record just handled is consumed).
+constexpr int kBatchFull = -EFBIG;
+}  // namespace
+
 int Probe::on_record(void* ctx, void* data, size_t size) {
     auto* self = static_cast<Probe*>(ctx);
     if (auto ev = decode_record(data, size))
         self->sink_->push_back(std::move(*ev));
     else
         ++self->malformed_;
+    if (size >= self->poll_bytes_left_) {
+        self->poll_bytes_left_ = 0;
+        return kBatchFull;
+    }
+    self->poll_bytes_left_ -= size;
     return 0;
 }
 
-int Probe::poll(int timeout_ms, std::vector<model::Event>& out) {
+bool Probe::poll(int timeout_ms, std::vector<model::Event>& out, size_t max_bytes) {
     sink_ = &out;
+    poll_bytes_left_ = std::max<size_t>(max_bytes, 1);
     // Records are submitted mostly without a wake-up: poll waits for the urgent ones
-    // (a namespace init's exit, a filling ring) or the timeout, then consume drains all.
+    // (a namespace init's exit, a filling ring) or the timeout, then consume drains the rest.
     int n = ring_buffer__poll(impl_->rb, timeout_ms);
-    if (n < 0 && n != -EINTR) throw Error("reading the BPF ring buffer failed: " + errno_text(n));
-    const int drained = ring_buffer__consume(impl_->rb);
-    if (drained < 0) throw Error("reading the BPF ring buffer failed: " + errno_text(drained));
+    if (n != kBatchFull) {
+        if (n < 0 && n != -EINTR) throw Error("reading the BPF ring buffer failed: " + errno_text(n));
+        n = ring_buffer__consume(impl_->rb);
+        if (n < 0 && n != kBatchFull) throw Error("reading the BPF ring buffer failed: " + errno_text(n));
+    }
     sink_ = nullptr;
-    return std::max(n, 0) + drained;
+    return n == kBatchFull;
 }
 
 std::vector<model::SnapshotEvent> Probe::snapshot() {

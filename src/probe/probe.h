@@ -44,9 +44,12 @@ public:
     Probe(const Probe&) = delete;
     Probe& operator=(const Probe&) = delete;
 
-    // Waits up to timeout_ms for records, then drains the ring, appending decoded events.
-    // Returns the number of records read.
-    int poll(int timeout_ms, std::vector<model::Event>& out);
+    // Waits up to timeout_ms for records, then drains the ring, appending decoded events,
+    // until about max_bytes of records were read: the ring is the buffer, a step's batch
+    // stays small. Returns true when records were left for the next call.
+    bool poll(int timeout_ms, std::vector<model::Event>& out, size_t max_bytes = kDefaultPollBytes);
+    // 256 KiB: about 60 exec records of full argv, or 3,000 fork or exit records.
+    static constexpr size_t kDefaultPollBytes = size_t{256} << 10;
 
     // Every live process, from a BPF task iterator, as SnapshotEvents without argv,
     // ordered by start time (parents before children).
@@ -74,6 +77,7 @@ private:
     size_t ring_buffer_bytes_ = 0;
     uint64_t malformed_ = 0;
     std::vector<model::Event>* sink_ = nullptr;
+    size_t poll_bytes_left_ = 0;
 
     static int on_record(void* ctx, void* data, size_t size);
 };

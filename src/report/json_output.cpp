@@ -1,143 +1,158 @@
-#include <nlohmann/json.hpp>
+#include <map>
 
+#include "report/json_writer.h"
 #include "report/output.h"
 
 namespace initwatch::report {
 
 namespace {
 
-// Insertion order: "type" and "time" lead every line.
-using json = nlohmann::ordered_json;
-
-template <typename T>
-json optional(const std::optional<T>& v) {
-    return v ? json(*v) : json(nullptr);
-}
-
 uint64_t to_ms(uint64_t ns) { return ns / 1'000'000ULL; }
 
-void put_process(json& j, const model::ProcessSummary& p) {
-    j["pid"] = p.pid;
-    j["ns_pid"] = p.ns_pid;
-    j["comm"] = p.comm;
-    j["argv"] = p.argv.vector();
-    if (p.argv_truncated) j["argv_truncated"] = true;
-    if (p.from_snapshot) j["from_snapshot"] = true;
-    j["execed"] = p.execed;
+// Room kept at the end of a finding's line for what follows the processes it lists.
+constexpr size_t kFindingTailBytes = 16 << 10;
+
+void put_argv(JsonWriter& w, const model::Argv& argv) {
+    w.key("argv").begin_array();
+    for (std::string_view a : argv) w.value(a);
+    w.end_array();
 }
 
-void put_task(json& j, const model::TaskInfo& t) {
-    j["pid"] = t.key.tgid;
-    j["ppid"] = t.parent.tgid;
-    j["ns_pid"] = t.ns_pid;
-    j["pidns"] = t.pidns_inum;
-    j["ns_level"] = t.ns_level;
-    j["cgroup_id"] = t.cgroup_id;
-    j["comm"] = t.comm;
+void put_process(JsonWriter& w, const model::ProcessSummary& p) {
+    w.field("pid", p.pid).field("ns_pid", p.ns_pid).field("comm", p.comm);
+    put_argv(w, p.argv);
+    if (p.argv_truncated) w.field("argv_truncated", true);
+    if (p.argv_dropped) w.field("argv_dropped", true);
+    if (p.argv_unknown) w.field("argv_unknown", true);
+    if (p.from_snapshot) w.field("from_snapshot", true);
+    w.field("execed", p.execed);
+}
+
+void put_task(JsonWriter& w, const model::TaskInfo& t) {
+    w.field("pid", t.key.tgid).field("ppid", t.parent.tgid).field("ns_pid", t.ns_pid);
+    w.field("pidns", t.pidns_inum).field("ns_level", t.ns_level).field("cgroup_id", t.cgroup_id);
+    w.field("comm", t.comm);
+}
+
+void put_live(JsonWriter& w, const model::LiveProcess& p) {
+    w.begin_object();
+    put_process(w, p);
+    w.field("ppid", p.ppid).field("age_ms", to_ms(p.age_ns)).field("how", model::to_string(p.how));
+    w.key("chain").begin_array();
+    for (uint32_t pid : p.chain) w.value(pid);
+    w.end_array();
+    w.field("sighup_ignored", p.sighup_ignored).field("session_leader", p.session_leader);
+    w.end_object();
 }
 
 class JsonOutput final : public Output {
 public:
-    using Output::Output;
+    explicit JsonOutput(std::FILE* out) : Output(out), w_([this](std::string_view s) { write_raw(s); }) {}
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override {
-        const meta::ContainerInfo& container = context.container;
-        json j;
-        j["type"] = "init_exit";
-        j["time"] = clock().rfc3339(f.ts_ns);
-        j["severity"] = model::to_string(f.severity);
-        j["scope"] = model::to_string(f.scope);
-        j["diagnosis"] = f.diagnosis;
-        j["node"] = context.node;
-        j["container"] = {{"cgroup_id", container.cgroup_id},
-                          {"cgroup_path", optional(container.cgroup_path)},
-                          {"id", optional(container.id)},
-                          {"runtime", optional(container.runtime)},
-                          {"name", optional(container.name)}};
-        j["pod"] = container.pod ? json{{"name", optional(container.pod->name)},
-                                        {"namespace", optional(container.pod->namespace_name)},
-                                        {"uid", optional(container.pod->uid)}}
-                                 : json(nullptr);
-        j["repeat"] = {{"count", context.repeat.count},
-                       {"since_first_ms", context.repeat.since_first_ns
-                                              ? json(*context.repeat.since_first_ns / 1'000'000ULL)
-                                              : json(nullptr)}};
-        j["pidns"] = f.pidns_inum;
-        json init;
-        put_process(init, f.init);
-        init["exit_code"] = optional(f.init.status.exit_code);
-        init["signal"] = optional(f.init.status.signal);
-        init["core_dumped"] = f.init.status.core_dumped;
-        init["ran_ms"] = to_ms(f.init.ran_ns);
-        j["init"] = std::move(init);
-        json live = json::array();
-        for (const auto& p : f.live) {
-            json lp;
-            put_process(lp, p);
-            lp["ppid"] = p.ppid;
-            lp["age_ms"] = to_ms(p.age_ns);
-            lp["how"] = model::to_string(p.how);
-            lp["chain"] = p.chain;
-            lp["sighup_ignored"] = p.sighup_ignored;
-            lp["session_leader"] = p.session_leader;
-            live.push_back(std::move(lp));
+        const meta::ContainerInfo& c = context.container;
+        w_.begin_object();
+        w_.field("type", "init_exit").field("time", clock().rfc3339(f.ts_ns));
+        w_.field("severity", model::to_string(f.severity)).field("scope", model::to_string(f.scope));
+        w_.field("diagnosis", f.diagnosis).field("node", context.node);
+        w_.key("container").begin_object();
+        w_.field("cgroup_id", c.cgroup_id).field("cgroup_path", c.cgroup_path).field("id", c.id);
+        w_.field("runtime", c.runtime).field("name", c.name);
+        w_.end_object();
+        w_.key("pod");
+        if (c.pod) {
+            w_.begin_object();
+            w_.field("name", c.pod->name).field("namespace", c.pod->namespace_name).field("uid", c.pod->uid);
+            w_.end_object();
+        } else {
+            w_.null();
         }
-        j["live"] = std::move(live);
-        j["live_count"] = f.live.size();
-        j["kernel_ns_pids"] = f.kernel_ns_pids;
-        j["kernel_disagrees"] = f.kernel_disagrees;
-        j["incomplete"] = f.incomplete;
-        emit(j);
+        w_.key("repeat").begin_object().field("count", context.repeat.count);
+        w_.key("since_first_ms");
+        if (context.repeat.since_first_ns)
+            w_.value(to_ms(*context.repeat.since_first_ns));
+        else
+            w_.null();
+        w_.end_object();
+        w_.field("pidns", f.pidns_inum);
+        w_.key("init").begin_object();
+        put_process(w_, f.init);
+        w_.field("exit_code", f.init.status.exit_code).field("signal", f.init.status.signal);
+        w_.field("core_dumped", f.init.status.core_dumped).field("ran_ms", to_ms(f.init.ran_ns));
+        w_.end_object();
+
+        // The line stays within kMaxLineBytes: processes that would pass it are counted
+        // with the unlisted ones instead.
+        std::vector<model::LiveGroup> unlisted = f.unlisted;
+        w_.key("live").begin_array();
+        size_t listed = 0;
+        for (; listed < f.live.size(); ++listed) {
+            const JsonWriter::Mark before = w_.mark();
+            put_live(w_, f.live[listed]);
+            if (w_.line_bytes() + kFindingTailBytes > kMaxLineBytes) {
+                w_.rollback(before);
+                break;
+            }
+            w_.maybe_flush();
+        }
+        for (size_t i = listed; i < f.live.size(); ++i)
+            model::add_to_groups(unlisted, f.live[i].how, f.live[i].comm, 1);
+        w_.end_array();
+        w_.key("unlisted").begin_array();
+        for (const auto& g : unlisted) {
+            w_.begin_object().field("how", model::to_string(g.how)).field("comm", g.comm);
+            w_.field("count", g.count).end_object();
+        }
+        w_.end_array();
+        w_.field("live_count", f.live_count).field("kernel_ns_pids", f.kernel_ns_pids);
+        w_.field("kernel_disagrees", f.kernel_disagrees).field("incomplete", f.incomplete);
+        w_.end_object();
+        w_.end_line();
         flush();
     }
 
     void event(const model::Event& e, const model::ProcessSummary* known) override {
-        json j;
+        w_.begin_object();
         std::visit(
             [&](const auto& ev) {
                 using T = std::decay_t<decltype(ev)>;
-                j["type"] = std::is_same_v<T, model::ForkEvent>   ? "fork"
-                            : std::is_same_v<T, model::ExecEvent> ? "exec"
-                            : std::is_same_v<T, model::ExitEvent> ? "exit"
-                                                                  : "snapshot";
-                j["time"] = clock().rfc3339(ev.ts_ns);
-                put_task(j, ev.task);
+                w_.field("type", std::is_same_v<T, model::ForkEvent>   ? "fork"
+                                 : std::is_same_v<T, model::ExecEvent> ? "exec"
+                                 : std::is_same_v<T, model::ExitEvent> ? "exit"
+                                                                       : "snapshot");
+                w_.field("time", clock().rfc3339(ev.ts_ns));
+                put_task(w_, ev.task);
             },
             e);
         if (const auto* exec = std::get_if<model::ExecEvent>(&e)) {
-            j["filename"] = exec->filename;
-            j["argv"] = exec->argv.vector();
-            if (exec->argv_truncated) j["argv_truncated"] = true;
-            if (exec->old_pid != exec->task.key.tgid) j["old_pid"] = exec->old_pid;
+            w_.field("filename", exec->filename);
+            put_argv(w_, exec->argv);
+            if (exec->argv_truncated) w_.field("argv_truncated", true);
+            if (exec->old_pid != exec->task.key.tgid) w_.field("old_pid", exec->old_pid);
         } else if (const auto* exit = std::get_if<model::ExitEvent>(&e)) {
             const auto status = model::ExitStatus::decode(exit->wait_status);
-            j["exit_code"] = optional(status.exit_code);
-            j["signal"] = optional(status.signal);
-            j["core_dumped"] = status.core_dumped;
-            j["ns_init"] = exit->ns_init;
-            j["ran_ms"] = to_ms(exit->ts_ns - exit->task.key.start_ns);
-            if (known) j["argv"] = known->argv.vector();
+            w_.field("exit_code", status.exit_code).field("signal", status.signal);
+            w_.field("core_dumped", status.core_dumped).field("ns_init", exit->ns_init);
+            w_.field("ran_ms", to_ms(exit->ts_ns - exit->task.key.start_ns));
+            if (known) put_argv(w_, known->argv);
         } else if (const auto* snap = std::get_if<model::SnapshotEvent>(&e)) {
-            j["argv"] = snap->argv.vector();
+            put_argv(w_, snap->argv);
         }
-        emit(j);
+        w_.end_object();
+        w_.end_line();
     }
 
     void lost(uint64_t ts_ns, const LostCounts& counts) override {
-        json j;
-        j["type"] = "lost";
-        j["time"] = clock().rfc3339(ts_ns);
-        json c = json::object();
-        for (const auto& [reason, n] : counts) c[reason] = n;
-        j["counts"] = std::move(c);
-        emit(j);
+        w_.begin_object().field("type", "lost").field("time", clock().rfc3339(ts_ns));
+        w_.key("counts").begin_object();
+        for (const auto& [reason, n] : counts) w_.field(reason, n);
+        w_.end_object().end_object();
+        w_.end_line();
         flush();
     }
 
 private:
-    // Strings from containers may hold invalid UTF-8: replace those bytes (U+FFFD) rather
-    // than fail; valid UTF-8 passes unchanged and control characters are \u-escaped.
-    void emit(const json& j) { write_line(j.dump(-1, ' ', false, json::error_handler_t::replace)); }
+    JsonWriter w_;
 };
 
 }  // namespace

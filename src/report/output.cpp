@@ -8,6 +8,11 @@ void Output::write_line(const std::string& line) {
         broken_ = true;
 }
 
+void Output::write_raw(std::string_view bytes) {
+    if (broken_) return;
+    if (std::fwrite(bytes.data(), 1, bytes.size(), out_) != bytes.size()) broken_ = true;
+}
+
 void Output::flush() {
     if (!broken_ && std::fflush(out_) != 0) broken_ = true;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,10 @@ using LostCounts = std::vector<std::pair<std::string, uint64_t>>;
 
 class Output {
 public:
+    // No line is longer: a finding lists fewer processes in full (the rest are counted)
+    // rather than pass it. Text lines are far shorter (argv is at most 4 KiB).
+    static constexpr size_t kMaxLineBytes = size_t{1} << 20;
+
     explicit Output(std::FILE* out) : out_(out) {}
     virtual ~Output() = default;
     Output(const Output&) = delete;
@@ -37,6 +42,7 @@ public:
 
 protected:
     void write_line(const std::string& line);
+    void write_raw(std::string_view bytes);  // part of a line, its newline included at the end
     const WallClock& clock() const { return clock_; }
 
 private:

@@ -54,6 +54,22 @@ std::string flags_of(const model::LiveProcess& p) {
     return out;
 }
 
+std::string argv_note(const model::ProcessSummary& p) {
+    if (p.argv_unknown) return " (argv unknown: /proc not read in time)";
+    if (p.argv_dropped) return " (argv cut: memory budget spent)";
+    return "";
+}
+
+// "1,234"
+std::string thousands(uint64_t n) {
+    std::string digits = std::to_string(n), out;
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
 class TextOutput final : public Output {
 public:
     TextOutput(std::FILE* out, bool color) : Output(out), style_{color} {}
@@ -61,7 +77,7 @@ public:
     void finding(const model::Finding& f, const meta::FindingContext& context) override {
         const auto& s = style_;
         const meta::ContainerInfo& container = context.container;
-        const size_t n = f.live.size();
+        const size_t n = f.live_count;
         const std::string who = workload_name(container);
         write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
                    (who.empty() ? "" : s.bold(escape_text(who)) + ": ") +
@@ -81,9 +97,17 @@ public:
         size_t width = pid_label(f.init.pid, f.init.ns_pid).size();
         for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
         write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " + pad(pid_label(f.init.pid, f.init.ns_pid), width) +
-                   "  " + format_command(f.init.argv, f.init.comm, f.init.argv_truncated) + "  " +
+                   "  " + format_command(f.init.argv, f.init.comm, f.init.argv_truncated) + s.dim(argv_note(f.init)) + "  " +
                    s.dim("ran " + format_duration(f.init.ran_ns) + ", " + f.init.status.describe()));
         tree(f, width);
+        if (!f.unlisted.empty()) {
+            std::string groups;
+            for (const auto& g : f.unlisted)
+                groups += (groups.empty() ? "" : ", ") + thousands(g.count) + " " + model::to_string(g.how) + " " +
+                          (g.comm.empty() ? "(other)" : escape_text(g.comm));
+            write_line(std::string(13, ' ') + s.dim("… and " + thousands(f.live_count - f.live.size()) +
+                                                   " more, not listed: ") + groups);
+        }
         write_line("  " + s.dim("diagnosis ") + " " + escape_text(f.diagnosis));
         write_line("");
         flush();
@@ -181,7 +205,7 @@ private:
         write_line(std::string(13, ' ') + branch + pad(pid_label(p.pid, p.ns_pid), col) + "  " +
                    format_command(p.argv, p.comm, p.argv_truncated) + "  " +
                    style_.dim("age " + format_duration(p.age_ns) + ", ") +
-                   style_.bold(model::to_string(p.how)) + style_.dim(flags_of(p)));
+                   style_.bold(model::to_string(p.how)) + style_.dim(flags_of(p) + argv_note(p)));
     }
 
     Style style_;

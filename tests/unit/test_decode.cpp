@@ -95,9 +95,10 @@ TEST_CASE("malformed records are rejected, not misread") {
     CHECK_FALSE(probe::decode_record(buf.data(), buf.size()));
 }
 
-TEST_CASE("split_argv") {
-    CHECK(model::split_argv("", 0).empty());
-    CHECK(model::split_argv("a\0b\0", 4) == std::vector<std::string>{"a", "b"});
-    CHECK(model::split_argv("a\0\0", 3) == std::vector<std::string>{"a", ""});
-    CHECK(model::split_argv("abc", 3) == std::vector<std::string>{"abc"});
+TEST_CASE("argv from the kernel's NUL-separated bytes") {
+    CHECK(model::Argv::from_bytes(std::string_view("", 0)).empty());
+    CHECK(model::Argv::from_bytes(std::string_view("a\0b\0", 4)) == std::vector<std::string>{"a", "b"});
+    CHECK(model::Argv::from_bytes(std::string_view("a\0\0", 3)) == std::vector<std::string>{"a", ""});
+    CHECK(model::Argv::from_bytes(std::string_view("abc", 3)) == std::vector<std::string>{"abc"});
+    CHECK(model::Argv::from_bytes(std::string_view("\0", 1)) == std::vector<std::string>{""});
 }

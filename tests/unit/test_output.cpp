@@ -50,6 +50,7 @@ model::Finding sample_finding(const std::string& hostile) {
     p.chain = {200};
     p.sighup_ignored = true;
     f.live.push_back(p);
+    f.live_count = 1;
     f.diagnosis = model::diagnose(f);
     return f;
 }

@@ -1,0 +1,20 @@
+// UTF-8 decoding for the outputs' escapers: one definition of what a valid sequence is.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace initwatch::util {
+
+// Length of the valid UTF-8 sequence at s[i] and its code point in `cp`; 0 when the bytes
+// there are not valid UTF-8 (overlong forms, surrogates and code points past U+10FFFF
+// included). ASCII is a sequence of length 1.
+size_t decode_utf8(std::string_view s, size_t i, uint32_t& cp);
+
+// Code points that change how a terminal shows what follows, or hide text: C0 and C1
+// controls and DEL, bidi embeddings, overrides, isolates and marks (LRM, RLM, ALM),
+// zero-width characters, line/paragraph separators and U+FEFF. Both outputs escape them.
+bool is_unsafe_codepoint(uint32_t cp);
+
+}  // namespace initwatch::util
