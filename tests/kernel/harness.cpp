@@ -144,9 +144,9 @@ Result run_initwatch(const std::string& subcommand, std::vector<std::string> arg
     return r;
 }
 
-Background::Background(std::vector<std::string> argv, std::string output_file)
+Background::Background(std::vector<std::string> argv, std::string output_file, const std::string& program)
     : out_path_(temp_path("bg-out")), err_path_(temp_path("bg-err")), output_file_(std::move(output_file)) {
-    argv.insert(argv.begin(), INITWATCH_BIN);
+    argv.insert(argv.begin(), program);
     pid_ = spawn(argv, {}, out_path_, err_path_);
 }
 

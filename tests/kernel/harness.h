@@ -38,7 +38,9 @@ std::string scenario(const std::string& name);
 // A process in the background, its stderr captured; for `watch`.
 class Background {
 public:
-    Background(std::vector<std::string> argv, std::string output_file);
+    // `program ARGV...`; program is initwatch unless given (e.g. a shell that moves itself
+    // into a cgroup, then execs initwatch).
+    Background(std::vector<std::string> argv, std::string output_file, const std::string& program = INITWATCH_BIN);
     ~Background();
     // Waits until its stdout or stderr contains `text`; false on timeout or exit.
     bool wait_for_output(const std::string& text, double timeout_s);

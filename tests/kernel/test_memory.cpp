@@ -1,0 +1,140 @@
+// The byte budget on a real kernel: a namespace full of many-argument processes, far past
+// --max-memory, against initwatch running in a memory cgroup it must not outgrow.
+#include <catch2/catch.hpp>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "harness.h"
+
+using namespace initwatch::ktest;
+using nlohmann::json;
+
+namespace {
+
+// A memory cgroup (cgroup2's memory controller, else cgroup v1's) with a hard limit; the
+// processes left in it are killed when the test ends.
+class MemoryCgroup {
+public:
+    explicit MemoryCgroup(uint64_t limit_bytes) {
+        std::ifstream mountinfo("/proc/self/mountinfo");
+        std::string line;
+        while (std::getline(mountinfo, line) && dir_.empty()) {
+            std::istringstream f(line);
+            std::string id, parent, dev, root, mountpoint, word, fstype, source, opts;
+            f >> id >> parent >> dev >> root >> mountpoint;
+            while (f >> word && word != "-") {
+            }
+            f >> fstype >> source >> opts;
+            if (fstype == "cgroup2" && read_file(mountpoint + "/cgroup.controllers").find("memory") != std::string::npos) {
+                dir_ = mountpoint;
+                v2_ = true;
+            } else if (fstype == "cgroup" && ("," + opts + ",").find(",memory,") != std::string::npos) {
+                dir_ = mountpoint;
+            }
+        }
+        REQUIRE_FALSE(dir_.empty());
+        if (v2_) std::ofstream(dir_ + "/cgroup.subtree_control") << "+memory\n";
+        dir_ += "/initwatch-test-memory-" + std::to_string(getpid());
+        REQUIRE(mkdir(dir_.c_str(), 0755) == 0);
+        std::ofstream(dir_ + (v2_ ? "/memory.max" : "/memory.limit_in_bytes")) << limit_bytes << "\n";
+    }
+    ~MemoryCgroup() {
+        for (int i = 0; i < 500 && rmdir(dir_.c_str()) != 0; ++i) {
+            std::istringstream procs(read_file(dir_ + "/cgroup.procs"));
+            for (pid_t pid; procs >> pid;) kill(pid, SIGKILL);
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    const std::string& dir() const { return dir_; }
+    // OOM kills in the cgroup so far (memory.events in v2, memory.oom_control in v1).
+    long oom_kills() const {
+        std::istringstream in(read_file(dir_ + (v2_ ? "/memory.events" : "/memory.oom_control")));
+        std::string key;
+        long value;
+        while (in >> key >> value)
+            if (key == "oom_kill") return value;
+        return -1;
+    }
+    // The highest charge seen, where the kernel says (v1, and v2 from 5.19), else -1.
+    long peak_bytes() const {
+        const std::string peak = read_file(dir_ + (v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes"));
+        return peak.empty() ? -1 : std::stol(peak);
+    }
+
+private:
+    std::string dir_;
+    bool v2_ = false;
+};
+
+long status_kib(pid_t pid, const std::string& field) {
+    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+    return -1;
+}
+
+}  // namespace
+
+TEST_CASE("many-argument processes far past the budget: no OOM kill, the finding is whole and says what it dropped",
+          "[stress]") {
+    require_root();
+    constexpr long kHolders = 10000;  // 4 KiB of argv each: 40 MiB, the budget is 16 MiB
+    constexpr uint64_t kLimit = 96ull << 20;
+    MemoryCgroup cgroup(kLimit);
+    const std::string output = temp_path("memory.json");
+    // The shell moves itself into the cgroup, then becomes initwatch: all it allocates is charged there.
+    Background watch({"-c", "echo $$ > " + cgroup.dir() + "/cgroup.procs && exec \"$0\" \"$@\"", INITWATCH_BIN,
+                      "watch", "--json", "--output", output, "--max-memory", "16MiB", "--ring-buffer-size",
+                      "16777216", "--log-level", "info"},
+                     output, "/bin/sh");
+    REQUIRE(watch.wait_for_output("snapshot:", 30));
+
+    const auto started = std::chrono::steady_clock::now();
+    Result holders = run_raw({"--pid", "--fork", ARGV_HOLDERS_BIN, std::to_string(kHolders), "4000", "0",
+                              "iw-memory-marker"},
+                             240, {}, "/usr/bin/unshare");
+    REQUIRE(holders.status == 0);
+    WARN(kHolders << " holders started and killed in "
+                  << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s");
+    REQUIRE(watch.wait_for_finding("iw-memory-marker", 60));
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // the exits of the killed holders
+
+    CHECK(cgroup.oom_kills() == 0);
+    REQUIRE(kill(watch.pid(), 0) == 0);  // alive
+    const long hwm = status_kib(watch.pid(), "VmHWM");
+    WARN("initwatch peak RSS " << hwm << " KiB; memory cgroup peak " << cgroup.peak_bytes() / 1024 << " KiB (limit "
+                               << kLimit / 1024 << " KiB)");
+    CHECK(hwm < 64 * 1024);
+
+    REQUIRE(kill(watch.pid(), SIGTERM) == 0);
+    Result r = watch.finish(10);
+    CHECK(r.status == 0);
+    const auto findings = r.findings_with("iw-memory-marker");
+    REQUIRE(findings.size() == 1);
+    const json& f = findings[0];
+    const uint64_t live_count = f.at("live_count");
+    const size_t listed = f.at("live").size();
+    uint64_t unlisted = 0;
+    for (const json& g : f.at("unlisted")) unlisted += g.at("count").get<uint64_t>();
+    CHECK(listed <= 200);
+    CHECK(listed + unlisted == live_count);
+    uint64_t dropped = 0, ring_full = 0;
+    for (const json& l : r.of_type("lost")) {
+        dropped += l.at("counts").value("argv_dropped", 0ULL);
+        ring_full += l.at("counts").value("ringbuf_full", 0ULL);
+    }
+    CHECK(dropped > 0);  // said, never silent
+    if (f.at("incomplete") == false)
+        CHECK(live_count == static_cast<uint64_t>(kHolders));
+    else
+        WARN("the ring overflowed (" << ring_full << " records): the finding says incomplete");
+    CHECK(ring_full == 0);
+}
