@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "checks.h"
-#include "model/command_line.h"
+#include "model/argv.h"
 #include "model/redactor.h"
 
 using initwatch::fuzz::require;
@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size > IW_ARGV_LEN) return 0;
     static const Redactor redactor(patterns());
     const std::vector<std::string> argv =
-        initwatch::model::split_argv(reinterpret_cast<const char*>(data), size);
+        initwatch::model::Argv::from_bytes(std::string_view(reinterpret_cast<const char*>(data), size)).vector();
     std::vector<std::string> redacted = argv;
     redactor.apply(redacted);
 
