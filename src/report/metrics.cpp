@@ -4,39 +4,13 @@
 #include <cmath>
 #include <initializer_list>
 
+#include "util/utf8.h"
+
 namespace initwatch::report {
 
 namespace {
 
 constexpr std::array<std::string_view, kEventKinds> kEventKindNames = {"fork", "exec", "exit", "snapshot"};
-
-// Length of the valid UTF-8 sequence starting at s[i], 0 if there is none there
-// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-    const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char lead = byte(i);
-    if (lead < 0x80) return 1;
-    size_t length = 0;
-    unsigned char second_min = 0x80, second_max = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3;
-        if (lead == 0xE0) second_min = 0xA0;
-        if (lead == 0xED) second_max = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4;
-        if (lead == 0xF0) second_min = 0x90;
-        if (lead == 0xF4) second_max = 0x8F;
-    } else {
-        return 0;
-    }
-    if (i + length > s.size()) return 0;
-    if (byte(i + 1) < second_min || byte(i + 1) > second_max) return 0;
-    for (size_t k = 2; k < length; ++k)
-        if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-    return length;
-}
 
 // Prometheus rejects a whole scrape over one label value that is not UTF-8, so invalid
 // bytes become U+FFFD. Done when a value is stored, not when it is rendered, so that two
@@ -46,7 +20,8 @@ std::string valid_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size());
     for (size_t i = 0; i < s.size();) {
-        if (const size_t n = utf8_sequence_length(s, i)) {
+        uint32_t cp;
+        if (const size_t n = util::decode_utf8(s, i, cp)) {
             out.append(s, i, n);
             i += n;
         } else {

@@ -57,8 +57,9 @@ bool is_valid_utf8(std::string_view s) {
 }
 
 bool is_terminal_unsafe(uint32_t cp) {
-    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
-           (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029;
+    // The README's list, written out again on purpose: the oracle must not share the code.
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || (cp >= 0x200b && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
 }
 
 void require_terminal_safe(std::string_view text, bool newlines) {
