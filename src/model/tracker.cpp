@@ -109,8 +109,7 @@ Argv Tracker::within_budget(Argv argv, bool& dropped) {
         return argv;
     dropped = true;
     ++argv_dropped_;
-    Argv kept = argv.prefix(kDroppedArgvBytes);
-    return kept;
+    return argv.prefix(kDroppedArgvBytes);
 }
 
 void Tracker::set_snapshot_argv(const ProcKey& key, Argv argv, bool truncated) {
