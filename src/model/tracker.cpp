@@ -210,11 +210,7 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
             ns_init = true;
             Finding f = build_finding(p, ns, ev);
             if (f.live_count) finding = std::move(f);
-            ns.init_exited = true;
-            ns.died_ns = ev.ts_ns;
-            if (auto by_inum = live_ns_by_inum_.find(ns.inum);
-                by_inum != live_ns_by_inum_.end() && by_inum->second == ns.init)
-                live_ns_by_inum_.erase(by_inum);
+            mark_init_exited(ns, ev.ts_ns);
         } else if (!ns.init_exited) {
             reaper = ns.init;
         }
@@ -395,13 +391,23 @@ void Tracker::forget(const ProcKey& key, const ProcKey& reaper) {
         erase_namespace(*ns_key);
 }
 
+// Its inode may name another namespace from now on.
+void Tracker::forget_inum(const Namespace& ns) {
+    if (auto by_inum = live_ns_by_inum_.find(ns.inum); by_inum != live_ns_by_inum_.end() && by_inum->second == ns.init)
+        live_ns_by_inum_.erase(by_inum);
+}
+
+void Tracker::mark_init_exited(Namespace& ns, uint64_t ts_ns) {
+    ns.init_exited = true;
+    ns.died_ns = ts_ns;
+    forget_inum(ns);
+}
+
 void Tracker::erase_namespace(const ProcKey& init) {
     auto it = namespaces_.find(init);
     if (it == namespaces_.end()) return;
     const std::optional<ProcKey> outer = it->second.outer;
-    if (auto by_inum = live_ns_by_inum_.find(it->second.inum);
-        by_inum != live_ns_by_inum_.end() && by_inum->second == init)
-        live_ns_by_inum_.erase(by_inum);
+    forget_inum(it->second);
     namespaces_.erase(it);
     if (!outer) return;
     auto o = namespaces_.find(*outer);
@@ -446,11 +452,7 @@ size_t Tracker::resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns
         if (Namespace* found = find_namespace(it->second.ns)) {
             Namespace& ns = *found;
             if (ns.init == key) {  // its finding is lost with its exit: the namespace is dead
-                ns.init_exited = true;
-                ns.died_ns = taken_ns;
-                if (auto by_inum = live_ns_by_inum_.find(ns.inum);
-                    by_inum != live_ns_by_inum_.end() && by_inum->second == key)
-                    live_ns_by_inum_.erase(by_inum);
+                mark_init_exited(ns, taken_ns);
             } else if (!ns.init_exited) {
                 reaper = ns.init;
             }

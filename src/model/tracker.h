@@ -126,6 +126,8 @@ private:
     void collect_members(const Namespace& ns, std::vector<const Process*>& out) const;
     void forget(const ProcKey& key, const ProcKey& reaper);
     void erase_namespace(const ProcKey& init);
+    void mark_init_exited(Namespace& ns, uint64_t ts_ns);
+    void forget_inum(const Namespace& ns);
     void list_add(std::vector<ProcKey>& list, Process& p, Slot slot);
     void list_remove(std::vector<ProcKey>& list, const Process& p, Slot slot);
     void join_cgroup(Process& p, uint64_t cgroup_id);
