@@ -23,36 +23,38 @@ std::string node_name(const std::string& given) {
 ContainerCatalog::ContainerCatalog(const CatalogOptions& options)
     : cgroups_(find_cgroup2_mount(options.mountinfo_path, options.host_root)),
       pods_(options.host_root),
-      node_(node_name(options.node_name)) {}
+      node_(node_name(options.node_name)),
+      node_cgroup_roots_(options.node_cgroup_roots) {}
 
 ContainerInfo ContainerCatalog::describe(uint64_t cgroup_id, uint64_t now_ns) {
     ContainerInfo info;
     info.cgroup_id = cgroup_id;
     info.cgroup_path = cgroups_.path_of(cgroup_id, now_ns);
     if (!info.cgroup_path) return info;
-    const auto ref = parse_cgroup_path(*info.cgroup_path);
+    const auto ref = parse_cgroup_path(*info.cgroup_path, node_cgroup_roots_);
     if (!ref) return info;
     info.id = ref->id;
     info.runtime = ref->runtime;
-    if (ref->pod_uid) info.pod = PodRef{std::nullopt, std::nullopt, ref->pod_uid};
-    if (const auto pod = pods_.lookup(ref->id, now_ns)) {
+    // An id outside an anchored pod may be made up (a copy of another pod's): it gets no names.
+    if (!ref->pod_uid) return info;
+    info.pod = PodRef{std::nullopt, std::nullopt, ref->pod_uid};
+    if (const auto pod = pods_.lookup(ref->id, now_ns); pod && (pod->pod_uid.empty() || pod->pod_uid == *ref->pod_uid)) {
         info.name = pod->container_name;
-        PodRef& p = info.pod ? *info.pod : info.pod.emplace();
-        p.name = pod->pod_name;
-        p.namespace_name = pod->namespace_name;
-        if (!pod->pod_uid.empty()) p.uid = pod->pod_uid;
+        info.pod->name = pod->pod_name;
+        info.pod->namespace_name = pod->namespace_name;
     }
     return info;
 }
 
-// A restarted container has a new id but the same pod and name: the story is theirs.
+// A restarted container has a new id but the same pod and name: the story is theirs. Without a name,
+// the pod UID is part of the key, so that an id copied outside an anchored pod is another story.
 RepeatInfo ContainerCatalog::record_finding(const ContainerInfo& c, uint64_t now_ns) {
     std::string key;
     if (c.pod && c.name)
         key = (c.pod->uid ? *c.pod->uid : c.pod->namespace_name.value_or("") + "/" + c.pod->name.value_or("")) +
               "/" + *c.name;
     else if (c.id)
-        key = *c.runtime + ":" + *c.id;
+        key = *c.runtime + ":" + *c.id + (c.pod && c.pod->uid ? "@" + *c.pod->uid : "");
     if (key.empty()) return {};  // no identity: every namespace is a story of its own
     const RestartTracker::Repeat r = restarts_.record(key, now_ns);
     return RepeatInfo{r.count, r.since_first_ns, describe_repeat(r)};

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "meta/cgroup_resolver.h"
 #include "meta/container.h"
@@ -16,12 +17,17 @@ struct CatalogOptions {
     std::string host_root;  // where the host's / is mounted ("" for this root)
     std::string node_name;  // "" for $NODE_NAME, then the hostname
     std::string mountinfo_path = "/proc/self/mountinfo";
+    // Cgroup paths of whole Kubernetes nodes running as containers whose pods are to be named (a kind
+    // node seen from its host): see parse_cgroup_path. Empty: a node container is one container.
+    std::vector<std::string> node_cgroup_roots = {};
 };
 
 class ContainerCatalog {
 public:
     explicit ContainerCatalog(const CatalogOptions& options);
 
+    // Pod and container names come from kubelet's logs only for a container of an anchored pod
+    // cgroup (container_id.h), and only when the log's pod UID, if it has one, is that pod's.
     ContainerInfo describe(uint64_t cgroup_id, uint64_t now_ns);
     // Records one more finding for the container and says how often it happened.
     RepeatInfo record_finding(const ContainerInfo& container, uint64_t now_ns);
@@ -34,6 +40,7 @@ private:
     KubeletLogIndex pods_;
     RestartTracker restarts_;
     std::string node_;
+    std::vector<std::string> node_cgroup_roots_;
 };
 
 }  // namespace initwatch::meta

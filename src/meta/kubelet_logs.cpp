@@ -1,15 +1,14 @@
 #include "meta/kubelet_logs.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <utility>
 #include <vector>
 
 namespace initwatch::meta {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -24,55 +23,6 @@ bool is_container_id(std::string_view s) {
 bool is_name_field(std::string_view s) {
     return !s.empty() && s.find_first_of("_/") == std::string_view::npos;
 }
-
-std::string pod_directory_prefix(const PodInfo& pod) { return pod.namespace_name + "_" + pod.pod_name + "_"; }
-
-// The UID from a link target ".../<namespace>_<pod>_<uid>/<container>/<n>.log", absolute or relative.
-// Only the target's text is read: on a host mounted elsewhere an absolute target points outside it.
-std::string uid_from_link_target(const fs::path& target, const PodInfo& pod) {
-    const fs::path container_directory = target.parent_path();
-    if (container_directory.filename() != pod.container_name) return {};
-    const std::string pod_directory = container_directory.parent_path().filename().string();
-    const std::string prefix = pod_directory_prefix(pod);
-    if (pod_directory.compare(0, prefix.size(), prefix) != 0) return {};
-    const std::string uid = pod_directory.substr(prefix.size());
-    return is_name_field(uid) ? uid : std::string{};
-}
-
-// /var/log/pods, listed on first use in a rescan: only links whose target says nothing need it.
-class PodDirectories {
-public:
-    explicit PodDirectories(fs::path root) : root_(std::move(root)) {}
-
-    // The UID of the only pod directory with this namespace, pod name and container; "" when there is
-    // none, or several (a pod deleted and created again under the same name, e.g. a StatefulSet's).
-    std::string unique_uid(const PodInfo& pod) {
-        if (!listed_) list();
-        const std::string prefix = pod_directory_prefix(pod);
-        std::string found;
-        for (const auto& name : names_) {
-            if (name.compare(0, prefix.size(), prefix) != 0) continue;
-            const std::string uid = name.substr(prefix.size());
-            std::error_code ec;
-            if (!is_name_field(uid) || !fs::is_directory(root_ / name / pod.container_name, ec)) continue;
-            if (!found.empty()) return {};
-            found = uid;
-        }
-        return found;
-    }
-
-private:
-    void list() {
-        listed_ = true;
-        std::error_code ec;
-        for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec))
-            names_.push_back(it->path().filename().string());
-    }
-
-    fs::path root_;
-    std::vector<std::string> names_;
-    bool listed_ = false;
-};
 
 }  // namespace
 
@@ -97,7 +47,35 @@ std::optional<ContainerLogLink> parse_container_log_name(std::string_view file_n
                             std::string(id)};
 }
 
+std::string pod_uid_from_link_text(std::string_view text, const PodInfo& pod) {
+    // Split from the right: "<n>.log", then the container directory, then the pod directory.
+    auto strip_last = [&text]() -> std::string_view {
+        const size_t slash = text.rfind('/');
+        if (slash == std::string_view::npos) return std::exchange(text, std::string_view{});
+        const std::string_view last = text.substr(slash + 1);
+        text = text.substr(0, slash);
+        return last;
+    };
+    const std::string_view file = strip_last();
+    if (file.size() <= 4 || file.substr(file.size() - 4) != ".log") return {};
+    if (strip_last() != pod.container_name) return {};
+    const std::string_view pod_directory = strip_last();
+    const std::string prefix = pod.namespace_name + "_" + pod.pod_name + "_";
+    if (pod_directory.substr(0, prefix.size()) != prefix) return {};
+    const std::string_view uid = pod_directory.substr(prefix.size());
+    return is_name_field(uid) ? std::string(uid) : std::string{};
+}
+
 namespace {
+
+// readlinkat of a link that is at most `max` bytes; nullopt for anything else (not a link, longer).
+std::optional<std::string> link_text(int dir_fd, const char* name, size_t max) {
+    std::string text(max + 1, '\0');
+    const ssize_t n = ::readlinkat(dir_fd, name, text.data(), text.size());
+    if (n < 0 || static_cast<size_t>(n) > max) return std::nullopt;
+    text.resize(static_cast<size_t>(n));
+    return text;
+}
 
 uint64_t mtime_ns(const std::string& path) {
     struct stat st {};
@@ -128,25 +106,28 @@ std::optional<PodInfo> KubeletLogIndex::lookup(const std::string& container_id, 
 }
 
 void KubeletLogIndex::rescan(uint64_t now_ns) {
-    PodDirectories pod_directories(root_ + "/var/log/pods");
-    std::error_code ec;
-    for (fs::directory_iterator it(root_ + "/var/log/containers", ec), end; !ec && it != end;
-         it.increment(ec)) {
-        auto link = parse_container_log_name(it->path().filename().string());
+    const std::string links = root_ + "/var/log/containers";
+    DIR* dir = ::opendir(links.c_str());
+    if (!dir) return forget_old(now_ns);
+    size_t entries = 0;
+    while (const dirent* e = ::readdir(dir)) {
+        if (++entries > limits_.max_scan_entries) break;
+        auto link = parse_container_log_name(e->d_name);
         if (!link) continue;
-        std::error_code link_ec;
-        const fs::path target = fs::read_symlink(it->path(), link_ec);
         PodInfo& pod = link->pod;
-        if (!link_ec) pod.pod_uid = uid_from_link_target(target, pod);
-        if (pod.pod_uid.empty()) pod.pod_uid = pod_directories.unique_uid(pod);
+        if (const auto text = link_text(::dirfd(dir), e->d_name, limits_.max_link_bytes))
+            pod.pod_uid = pod_uid_from_link_text(*text, pod);
 
         auto [entry, inserted] = entries_.try_emplace(link->container_id, Entry{pod, now_ns});
         if (!inserted) {
-            // A pod directory that became ambiguous later does not make a known UID unknown.
-            if (pod.pod_uid.empty()) pod.pod_uid = entry->second.pod.pod_uid;
+            // A link rewritten badly later does not make a known UID unknown.
+            if (pod.pod_uid.empty() && entry->second.pod.namespace_name == pod.namespace_name &&
+                entry->second.pod.pod_name == pod.pod_name)
+                pod.pod_uid = entry->second.pod.pod_uid;
             entry->second = Entry{std::move(pod), now_ns};
         }
     }
+    ::closedir(dir);
     forget_old(now_ns);
 }
 

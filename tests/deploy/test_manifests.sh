@@ -6,7 +6,11 @@
 #      (unknown or misspelled fields and wrong types fail, as the API server's strict
 #      validation would), then against what this agent must be: hostPID, capabilities
 #      exactly those tests/deploy/test_capabilities.sh proves, read-only root and mounts,
-#      no service account token, probes on the named metrics port, and so on.
+#      no service account token, probes on the named metrics port, no /var/log/pods mount,
+#      system-node-critical, memory request = limit, a NetworkPolicy admitting the metrics
+#      port only from the monitoring namespace, and so on.
+#   2b. An overlay as the README's deploy steps make it (image by digest, another monitoring
+#      namespace through the patch kustomization.yaml documents) renders and changes that.
 #   3. The Dockerfile agrees: entrypoint, metrics port.
 #   4. With INITWATCH_BUILD_IMAGE=1, `buildah bud` builds the image, if the base images
 #      (debian:12, debian:12-slim) are in local storage; there is no registry to pull from
@@ -21,21 +25,44 @@ done
 python3 -c 'import yaml' 2>/dev/null || { echo "test_manifests: python3-yaml missing" >&2; exit 1; }
 
 rendered=$(mktemp)
-trap 'rm -f "$rendered"' EXIT
+overlay=$(mktemp -d)
+trap 'rm -rf "$rendered" "$overlay" "$overlay.yaml"' EXIT
 kubectl kustomize "$top/deploy/kubernetes" >"$rendered"
 echo "ok   kubectl kustomize deploy/kubernetes"
+
+# The overlay of kustomization.yaml's comments: kustomize wants a relative path to the base.
+digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+base=$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$top/deploy/kubernetes" "$overlay")
+cat >"$overlay/kustomization.yaml" <<OVERLAY
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $base
+images:
+  - name: initwatch
+    newName: registry.example.com/initwatch
+    digest: $digest
+patches:
+  - target: {kind: NetworkPolicy, name: initwatch-metrics}
+    patch: |-
+      - op: replace
+        path: /spec/ingress/0/from/0/namespaceSelector/matchLabels
+        value: {kubernetes.io/metadata.name: prometheus}
+OVERLAY
+kubectl kustomize "$overlay" >"$overlay.yaml"
+echo "ok   kubectl kustomize of an overlay (image by digest, another monitoring namespace)"
 
 # The capability set the proof script tests: the manifest must add exactly this.
 proven=$(sed -n 's/^minimal=(\(.*\))$/\1/p' "$top/tests/deploy/test_capabilities.sh")
 
-python3 - "$rendered" "$top/deploy/kubernetes/daemonset.yaml" "$top/Dockerfile" "$proven" <<'PYTHON'
+python3 - "$rendered" "$top/deploy/kubernetes/daemonset.yaml" "$top/Dockerfile" "$proven" "$overlay.yaml" "$digest" <<'PYTHON'
 import json
 import re
 import sys
 
 import yaml
 
-rendered_path, raw_path, dockerfile_path, proven = sys.argv[1:]
+rendered_path, raw_path, dockerfile_path, proven, overlay_path, digest = sys.argv[1:]
 failures = []
 
 
@@ -68,6 +95,11 @@ CONTAINER = {
                       "mountPropagation": "str", "subPath": "str"}],
 }
 METADATA = {"name": "str", "namespace": "str", "labels": "map", "annotations": "map"}
+LABEL_SELECTOR = {"matchLabels": "map",
+                  "matchExpressions": [{"key": "str", "operator": "str", "values": ["str"]}]}
+POLICY_PEER = {"podSelector": LABEL_SELECTOR, "namespaceSelector": LABEL_SELECTOR,
+               "ipBlock": {"cidr": "str", "except": ["str"]}}
+POLICY_PORT = {"port": "intstr", "endPort": "int", "protocol": "str"}
 SCHEMAS = {
     ("v1", "Namespace"): {"apiVersion": "str", "kind": "str", "metadata": METADATA},
     ("v1", "ServiceAccount"): {"apiVersion": "str", "kind": "str", "metadata": METADATA,
@@ -87,16 +119,25 @@ SCHEMAS = {
                              "tolerationSeconds": "int"}],
             "containers": [CONTAINER],
             "volumes": [{"name": "str", "hostPath": {"path": "str", "type": "str"}}]}}}},
+    ("networking.k8s.io/v1", "NetworkPolicy"): {"apiVersion": "str", "kind": "str", "metadata": METADATA, "spec": {
+        "podSelector": LABEL_SELECTOR, "policyTypes": ["str"],
+        "ingress": [{"from": [POLICY_PEER], "ports": [POLICY_PORT]}],
+        "egress": [{"to": [POLICY_PEER], "ports": [POLICY_PORT]}]}},
+    ("v1", "ResourceQuota"): {"apiVersion": "str", "kind": "str", "metadata": METADATA, "spec": {
+        "hard": "map", "scopes": ["str"],
+        "scopeSelector": {"matchExpressions": [{"scopeName": "str", "operator": "str", "values": ["str"]}]}}},
 }
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 ENUMS = {
     "imagePullPolicy": {"Always", "IfNotPresent", "Never"},
     "protocol": {"TCP", "UDP", "SCTP"},
-    "operator": {"Exists", "Equal"},
+    "tolerations.operator": {"Exists", "Equal"},
     "hostPath.type": {"", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket",
                       "CharDevice", "BlockDevice"},
     "seccompProfile.type": {"RuntimeDefault", "Unconfined", "Localhost"},
     "updateStrategy.type": {"RollingUpdate", "OnDelete"},
+    "policyTypes": {"Ingress", "Egress"},
+    "scopeSelector.matchExpressions.operator": {"In", "NotIn", "Exists", "DoesNotExist"},
 }
 
 
@@ -128,7 +169,7 @@ def validate(value, schema, path):
     if not ok:
         check(False, f"{path}: {value!r} is not a {schema}")
     for suffix, allowed in ENUMS.items():
-        if path.endswith("." + suffix) and value not in allowed:
+        if re.sub(r"\[[0-9]+\]", "", path).endswith("." + suffix) and value not in allowed:
             check(False, f"{path}: {value!r} not one of {sorted(allowed)}")
 
 
@@ -178,9 +219,14 @@ volumes = {v["name"]: v for v in pod["volumes"]}
 mounts = {m["name"]: m for m in c["volumeMounts"]}
 check(set(volumes) == set(mounts), "every volume is mounted, every mount has a volume")
 expected = {"/sys/kernel/btf": "/sys/kernel/btf", "/sys/fs/cgroup": "/host/sys/fs/cgroup",
-            "/var/log/pods": "/host/var/log/pods", "/var/log/containers": "/host/var/log/containers"}
+            "/var/log/containers": "/host/var/log/containers"}
 got = {volumes[n]["hostPath"]["path"]: mounts[n]["mountPath"] for n in mounts if "hostPath" in volumes[n]}
 check(got == expected, f"hostPath mounts {expected}")
+# Pod names come from the link text of /var/log/containers: every pod's logs stay unmounted,
+# also through a parent directory.
+check(not any(("/var/log/pods/").startswith(p.rstrip("/") + "/") for p in got),
+      "no hostPath holds /var/log/pods (nor /var/log, nor /)")
+check(pod.get("priorityClassName") == "system-node-critical", "priorityClassName: system-node-critical")
 check(all(m.get("readOnly") is True for m in mounts.values()), "every mount read-only")
 
 args = c.get("args", [])
@@ -209,6 +255,42 @@ res = c["resources"]
 for r in ("cpu", "memory"):
     check(r in res["requests"] and r in res["limits"]
           and quantity(res["requests"][r]) <= quantity(res["limits"][r]), f"resources: {r} request <= limit")
+check(res["requests"].get("memory") == res["limits"].get("memory") == "128Mi",
+      "resources: memory request = limit = 128Mi")
+
+# The metrics port: only from the monitoring namespace, only that port.
+policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+check(len(policies) == 1, "one NetworkPolicy")
+if policies:
+    spec = policies[0]["spec"]
+    selected = spec.get("podSelector", {}).get("matchLabels", {})
+    check(bool(selected) and selected.items() <= meta["labels"].items(), "NetworkPolicy selects the agent's pods")
+    check("Ingress" in spec.get("policyTypes", []), "NetworkPolicy: policyTypes has Ingress (all else denied)")
+    rules = spec.get("ingress", [])
+    check(len(rules) == 1, "NetworkPolicy: one ingress rule")
+    for rule in rules:
+        peers = rule.get("from", [])
+        check(len(peers) == 1 and set(peers[0]) == {"namespaceSelector"},
+              "NetworkPolicy: from a namespaceSelector only (no ipBlock, no podSelector)")
+        sel = peers[0].get("namespaceSelector", {}) if peers else {}
+        check(set(sel) == {"matchLabels"} and sel["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"},
+              "NetworkPolicy: the namespace is chosen by label kubernetes.io/metadata.name=monitoring "
+              "(an empty selector would admit every namespace)")
+        check(rule.get("ports") == [{"port": "metrics", "protocol": "TCP"}], "NetworkPolicy: only the metrics port")
+
+quotas = [d for d in docs if d["kind"] == "ResourceQuota"]
+check(any(e.get("scopeName") == "PriorityClass" and e.get("operator") == "In"
+          and "system-node-critical" in e.get("values", [])
+          for q in quotas for e in q["spec"].get("scopeSelector", {}).get("matchExpressions", [])),
+      "a ResourceQuota admits system-node-critical pods in the namespace")
+
+# The overlay of the README's deploy steps.
+overlay = {d["kind"]: d for d in yaml.safe_load_all(open(overlay_path)) if d}
+image = overlay["DaemonSet"]["spec"]["template"]["spec"]["containers"][0]["image"]
+check(image == "registry.example.com/initwatch@" + digest, f"overlay: the image by digest ({image})")
+peer = overlay["NetworkPolicy"]["spec"]["ingress"][0]["from"][0]
+check(peer == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "prometheus"}}},
+      "overlay: the documented patch moves the metrics port to another namespace")
 
 svc = by_kind.get("Service")
 if svc:

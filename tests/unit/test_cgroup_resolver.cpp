@@ -1,13 +1,19 @@
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "temp_dir.h"
 #include "meta/cgroup_resolver.h"
 
 using initwatch::meta::CgroupResolver;
+using initwatch::meta::CgroupResolverLimits;
 using initwatch::meta::find_cgroup2_mount;
 namespace fs = std::filesystem;
 
@@ -63,7 +69,150 @@ TEST_CASE("a cgroup id is the inode of its directory") {
     SECTION("a removed cgroup keeps its path: its exits arrive during teardown") {
         const uint64_t id = inode_of(dir.path / "kubepods/burstable/pod123/abc");
         fs::remove(dir.path / "kubepods/burstable/pod123/abc");
+        CHECK_FALSE(r.path_of(1, 2'000'000'000));  // a walk that no longer sees it
         CHECK(r.path_of(id, 2'000'000'000) == "/kubepods/burstable/pod123/abc");
     }
     SECTION("unknown ids are unknown") { CHECK_FALSE(r.path_of(1, 3'000'000'000)); }
+}
+
+namespace {
+
+constexpr uint64_t second = 1'000'000'000;
+
+// Stand-in for a node's cgroup2 tree: `pods` pods of `containers` containers, kubepods style.
+std::vector<fs::path> make_pods(const fs::path& root, int pods, int containers) {
+    std::vector<fs::path> out;
+    for (int p = 0; p < pods; ++p)
+        for (int c = 0; c < containers; ++c) {
+            out.push_back(root / "kubepods/burstable" / ("pod" + std::to_string(p)) / ("c" + std::to_string(c)));
+            fs::create_directories(out.back());
+        }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("cgroups created and removed during the walk are skipped; every lasting one is resolved") {
+    TempDir dir;
+    const auto stable = make_pods(dir.path, 30, 4);
+    std::vector<uint64_t> ids;
+    for (const auto& p : stable) ids.push_back(inode_of(p));
+
+    // Containers torn down and started all the time, next to the lasting ones, nested like pods.
+    std::atomic<bool> stop{false};
+    std::atomic<long> churned{0};
+    std::thread churn([&] {
+        std::error_code ec;
+        for (long n = 0; !stop; ++n) {
+            const fs::path pod = dir.path / "kubepods/burstable" / ("pod" + std::to_string(n % 30));
+            const fs::path doomed = pod / ("churn" + std::to_string(n % 7));
+            fs::create_directories(doomed / "a/b/c", ec);
+            fs::remove_all(doomed, ec);
+            ++churned;
+        }
+    });
+
+    // Each round is one walk (one clock reading, fresh resolver): every lasting cgroup must be in it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    int rounds = 0, missed = 0;
+    size_t vanished = 0;
+    for (; rounds < 400 && std::chrono::steady_clock::now() < deadline; ++rounds) {
+        CgroupResolver r(dir.path.string());
+        for (size_t i = 0; i < ids.size(); ++i) {
+            const auto path = r.path_of(ids[i], second);
+            if (!path || *path != "/" + fs::relative(stable[i], dir.path).string()) ++missed;
+        }
+        vanished += r.last_walk().vanished;
+    }
+    stop = true;
+    churn.join();
+    INFO(rounds << " walks, " << churned << " cgroups churned, " << vanished << " vanished while read");
+    CHECK(rounds >= 20);
+    CHECK(missed == 0);
+}
+
+TEST_CASE("the cache is bounded while cgroups churn, and the asked one is always answered") {
+    TempDir dir;
+    const auto stable = make_pods(dir.path, 20, 5);  // 100 lasting cgroups, more than the bound
+    CgroupResolverLimits limits;
+    limits.max_entries = 32;
+    limits.min_rescan_ns = 0;
+    CgroupResolver r(dir.path.string(), limits);
+
+    std::atomic<bool> stop{false};
+    std::thread churn([&] {
+        std::error_code ec;
+        for (long n = 0; !stop; ++n) {
+            const fs::path doomed = dir.path / "kubepods/besteffort" / ("pod-churn" + std::to_string(n % 50));
+            fs::create_directories(doomed / "x", ec);
+            if (n % 3 == 0) fs::remove_all(doomed, ec);
+        }
+    });
+    uint64_t now = second;
+    size_t largest = 0;
+    int wrong = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    for (int round = 0; round < 5 && std::chrono::steady_clock::now() < deadline; ++round)
+        for (const auto& p : stable) {
+            now += second / 10;
+            const auto path = r.path_of(inode_of(p), now);
+            if (!path || *path != "/" + fs::relative(p, dir.path).string()) ++wrong;
+            largest = std::max(largest, r.size());
+        }
+    stop = true;
+    churn.join();
+    CHECK(wrong == 0);
+    CHECK(largest <= limits.max_entries);
+}
+
+TEST_CASE("removed cgroups leave the cache after the grace period") {
+    TempDir dir;
+    fs::create_directories(dir.path / "kubepods/pod1/gone");
+    const uint64_t id = inode_of(dir.path / "kubepods/pod1/gone");
+    CgroupResolverLimits limits;
+    limits.grace_ns = 10 * second;
+    CgroupResolver r(dir.path.string(), limits);
+    REQUIRE(r.path_of(id, 1 * second));
+    const size_t before = r.size();
+    fs::remove(dir.path / "kubepods/pod1/gone");
+
+    CHECK_FALSE(r.path_of(1, 2 * second));  // a walk without it: gone since 2 s
+    CHECK(r.path_of(id, 2 * second) == "/kubepods/pod1/gone");
+    CHECK_FALSE(r.path_of(1, 11 * second));  // 9 s gone: kept
+    CHECK(r.path_of(id, 11 * second));
+    CHECK_FALSE(r.path_of(1, 13 * second));  // 11 s gone: forgotten
+    CHECK(r.size() == before - 1);
+    CHECK_FALSE(r.path_of(id, 14 * second));
+}
+
+TEST_CASE("a walk is bounded in entries and depth, breadth first: a flood below one container hides no other") {
+    TempDir dir;
+    const fs::path attacker = dir.path / "kubepods/burstable/podA/attacker";
+    const fs::path victim = dir.path / "kubepods/burstable/podB/victim";
+    fs::create_directories(victim);
+    for (int i = 0; i < 600; ++i) fs::create_directories(attacker / ("flood" + std::to_string(i)));
+    fs::path deep = attacker;
+    for (int i = 0; i < 40; ++i) deep /= "d";
+    fs::create_directories(deep);
+
+    CgroupResolverLimits limits;
+    limits.max_walk_entries = 100;
+    limits.max_depth = 32;
+    CgroupResolver r(dir.path.string(), limits);
+    CHECK(r.path_of(inode_of(victim), second) == "/kubepods/burstable/podB/victim");
+    CHECK(r.last_walk().truncated);
+    CHECK(r.last_walk().directories == 100);
+    CHECK(r.size() <= 101);  // the root and what the walk visited
+
+    SECTION("depth: nothing below max_depth") {
+        CgroupResolverLimits deep_limits;
+        deep_limits.max_depth = 10;
+        CgroupResolver shallow(dir.path.string(), deep_limits);
+        fs::path at_10 = attacker;
+        for (int i = 0; i < 6; ++i) at_10 /= "d";  // kubepods/burstable/podA/attacker is at depth 4
+        fs::path at_11 = at_10 / "d";
+        CHECK(shallow.path_of(inode_of(at_10), second));
+        CHECK_FALSE(shallow.path_of(inode_of(at_11), second));
+        CHECK(shallow.last_walk().truncated);
+    }
 }

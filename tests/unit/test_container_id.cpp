@@ -22,6 +22,19 @@ struct Row {
 // nodes (`cat /proc/<pid>/cgroup`, `systemd-cgls`).
 const std::string kind_node = "1c6a4a3f3a5b0b8f9f1d2e3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2";
 
+// An attacker pod allowed to create cgroups, and the pod whose identity it wants.
+const std::string attacker_id = "52371e0edd6309da3d4eaee6d303aa3401abbef92c34c2b1ddba7b28d82d6cb0";
+const std::string attacker_uid = "72f9a42e-50d3-47ee-8ec7-0bccfb6ea7ae";
+const std::string attacker_cgroupfs = "/kubepods/besteffort/pod" + attacker_uid + "/" + attacker_id;
+const std::string attacker_systemd =
+    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod72f9a42e_50d3_47ee_8ec7_0bccfb6ea7ae.slice/"
+    "cri-containerd-" + attacker_id + ".scope";
+const std::string victim_id = "e58a24d4a722c99712cff74ef69d93311089584eb32617b3890e0dcb996133f1";
+const std::string victim_uid = "7fda01c4-0ece-403d-88b4-c371d66d132a";
+const std::string victim_uid_ = "7fda01c4_0ece_403d_88b4_c371d66d132a";
+const std::string victim_systemd = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + victim_uid_ +
+                                   ".slice/cri-containerd-" + victim_id + ".scope";
+
 const std::vector<Row> rows = {
     // containerd with the systemd driver (k3s on colima, cryptnono#47)
     {"containerd systemd, besteffort",
@@ -46,13 +59,28 @@ const std::vector<Row> rows = {
      "cri-containerd-0e768f8db752fcd648adb264498daa1d8f31562320e881d6a9ec593d24b1f779.scope",
      "containerd", "0e768f8db752fcd648adb264498daa1d8f31562320e881d6a9ec593d24b1f779",
      "5b6f9a39c5f1b62a1a8a0b16b1a9e8c5", "burstable"},
-    {"kind node seen from the host: the innermost container (containerd/nri#227)",
+    {"kind node seen from the host: the node container, not a pod it claims (containerd/nri#227)",
      "/system.slice/docker-" + kind_node +
          ".scope/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
          "kubelet-kubepods-besteffort-pod1e597579_417e_482f_bf65_5fe170c3aebd.slice/"
          "cri-containerd-a09bc17f5aa29b0dbdec9ede5f46cf1396d2405917ab02e6f1eb1019f388396e.scope",
+     "docker", kind_node, std::nullopt, std::nullopt},
+    {"kind node seen from inside (cgroup namespace): kubelet's cgroupRoot /kubelet, systemd",
+     "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
+     "kubelet-kubepods-besteffort-pod1e597579_417e_482f_bf65_5fe170c3aebd.slice/"
+     "cri-containerd-a09bc17f5aa29b0dbdec9ede5f46cf1396d2405917ab02e6f1eb1019f388396e.scope",
      "containerd", "a09bc17f5aa29b0dbdec9ede5f46cf1396d2405917ab02e6f1eb1019f388396e",
      "1e597579-417e-482f-bf65-5fe170c3aebd", "besteffort"},
+    {"kind node seen from inside, guaranteed pod",
+     "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod1e597579_417e_482f_bf65_5fe170c3aebd.slice/"
+     "cri-containerd-a09bc17f5aa29b0dbdec9ede5f46cf1396d2405917ab02e6f1eb1019f388396e.scope",
+     "containerd", "a09bc17f5aa29b0dbdec9ede5f46cf1396d2405917ab02e6f1eb1019f388396e",
+     "1e597579-417e-482f-bf65-5fe170c3aebd", "guaranteed"},
+    {"kind node seen from inside, cgroupfs driver: /kubelet/kubepods",
+     "/kubelet/kubepods/burstable/podc458de04-9784-4f7a-990e-cefe26b511f0/"
+     "01aa0bfe91e8a58da5f1f4db469fa999fe9263c702111e611445cde2b9cb0c1a",
+     "containerd", "01aa0bfe91e8a58da5f1f4db469fa999fe9263c702111e611445cde2b9cb0c1a",
+     "c458de04-9784-4f7a-990e-cefe26b511f0", "burstable"},
     {"kubelet systemd + runc cgroupfs writes the slice:prefix:id literally (elastic apm#164)",
      "/system.slice/containerd.service/kubepods-burstable-podff49d0be_16b7_4a49_bb9e_8ec1f1f4e27f.slice:"
      "cri-containerd:0f99ad5f45163ed14ab8eaf92ed34bb4a631d007f8755a7d79be614bcb0df0ef",
@@ -70,12 +98,11 @@ const std::vector<Row> rows = {
      "14011c7d92a9e513dfd69211da0413dbf319a5e45a02b354ba6e98e10272542d",
      "containerd", "14011c7d92a9e513dfd69211da0413dbf319a5e45a02b354ba6e98e10272542d",
      "8dbc5577-d0e2-4706-8787-57d52c03ddf2", "guaranteed"},
-    {"cgroupfs inside a node container (k3d, kind with cgroupfs)",
+    {"cgroupfs inside a node container (k3d) seen from the host: the node container",
      "/docker/" + kind_node +
          "/kubepods/besteffort/pod72f9a42e-50d3-47ee-8ec7-0bccfb6ea7ae/"
          "52371e0edd6309da3d4eaee6d303aa3401abbef92c34c2b1ddba7b28d82d6cb0",
-     "containerd", "52371e0edd6309da3d4eaee6d303aa3401abbef92c34c2b1ddba7b28d82d6cb0",
-     "72f9a42e-50d3-47ee-8ec7-0bccfb6ea7ae", "besteffort"},
+     "docker", kind_node, std::nullopt, std::nullopt},
     {"cri-o cgroupfs names the container crio-<id>",
      "/kubepods/besteffort/pod2ca4a155-3599-498d-bb9d-4446693fa3ea/"
      "crio-358607a37e7ada357032e7f5729c9ae6a3efdb7962acbcbe47ff6a3c5506cb1c",
@@ -89,12 +116,12 @@ const std::vector<Row> rows = {
      "crio-9b9ccc15d288aa0f7d3bf7b583993921bf261edfeff3467765ab81e687c6a889.scope",
      "cri-o", "9b9ccc15d288aa0f7d3bf7b583993921bf261edfeff3467765ab81e687c6a889",
      "9b7969b2-aad0-47d4-b11c-4acfd1ce018e", "burstable"},
-    {"cri-o in a minikube node under /docker/<node> (minikube#11280)",
+    {"cri-o in a minikube node under /docker/<node> seen from the host: the node (minikube#11280)",
      "/docker/d6701ec289c56e4391acb11d07474b3139466857a305490575508a8b7a9fcf22/kubepods.slice/"
      "kubepods-besteffort.slice/kubepods-besteffort-podae7a96fb_2bdc_46b0_96e2_78e4af94847b.slice/"
      "crio-89e8f450417b56acf3089925dfd8f050dd50e950e18cfe83ea923269df601102.scope",
-     "cri-o", "89e8f450417b56acf3089925dfd8f050dd50e950e18cfe83ea923269df601102",
-     "ae7a96fb-2bdc-46b0-96e2-78e4af94847b", "besteffort"},
+     "docker", "d6701ec289c56e4391acb11d07474b3139466857a305490575508a8b7a9fcf22", std::nullopt,
+     std::nullopt},
     {"crun's own 'container' sub-cgroup is the container",
      "/kubepods.slice/kubepods-burstable.slice/"
      "kubepods-burstable-pod9b7969b2_aad0_47d4_b11c_4acfd1ce018e.slice/"
@@ -114,15 +141,13 @@ const std::vector<Row> rows = {
      "docker-abddff03dfd7710c79a750ce3e730365cbb2c8247a974170c1062683bc3e9152.scope",
      "docker", "abddff03dfd7710c79a750ce3e730365cbb2c8247a974170c1062683bc3e9152",
      "9692aa0e-748e-11e8-8dfa-76d458035df6", "besteffort"},
-    {"Docker-in-Docker: the inner container",
+    {"Docker-in-Docker: the outer container, which owns (and names) what is below it",
      "/docker/" + kind_node + "/docker/4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970",
-     "docker", "4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970", std::nullopt,
-     std::nullopt},
-    {"Docker-in-Docker under a systemd-driver outer container (cgroupns on cgroup v2)",
+     "docker", kind_node, std::nullopt, std::nullopt},
+    {"Docker-in-Docker under a systemd-driver outer container (cgroupns on cgroup v2): the outer",
      "/system.slice/docker-" + kind_node +
          ".scope/docker/4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970",
-     "docker", "4f797c539e6c745de61a93ca3ff892358ecbcaccd8414d5db545c38428142970", std::nullopt,
-     std::nullopt},
+     "docker", kind_node, std::nullopt, std::nullopt},
     {"Docker-in-Docker: the outer container's own processes moved to 'init'",
      "/docker/" + kind_node + "/init", "docker", kind_node, std::nullopt, std::nullopt},
     {"systemd as a container's PID 1 (the kind node's init)",
@@ -175,12 +200,12 @@ const std::vector<Row> rows = {
      "/kubepods.slice/kubepods-besteffort.slice/"
      "kubepods-besteffort-pod7fda01c4_0ece_403d_88b4_c371d66d132a.slice",
      "", "", std::nullopt, std::nullopt},
-    {"a pod directory inside a node container is not the node",
-     "/docker/" + kind_node + "/kubepods/burstable/podc458de04-9784-4f7a-990e-cefe26b511f0", "", "",
+    {"a pod directory inside a node container is the node's",
+     "/docker/" + kind_node + "/kubepods/burstable/podc458de04-9784-4f7a-990e-cefe26b511f0", "docker",
+     kind_node, std::nullopt, std::nullopt},
+    {"a service inside a systemd container is the container's",
+     "/system.slice/docker-" + kind_node + ".scope/system.slice/containerd.service", "docker", kind_node,
      std::nullopt, std::nullopt},
-    {"a service inside a systemd container may host unknown containers",
-     "/system.slice/docker-" + kind_node + ".scope/system.slice/containerd.service", "", "", std::nullopt,
-     std::nullopt},
     {"truncated id (docker ps's 12 characters)", "/system.slice/docker-9ec39b91f3d7.scope", "", "",
      std::nullopt, std::nullopt},
     {"63 hex characters",
@@ -205,8 +230,51 @@ const std::vector<Row> rows = {
      "/burstable/podc458de04-9784-4f7a-990e-cefe26b511f0/"
      "01aa0bfe91e8a58da5f1f4db469fa999fe9263c702111e611445cde2b9cb0c1a",
      "", "", std::nullopt, std::nullopt},
-    {"two own sub-cgroups deep is not recognised",
-     "/system.slice/docker-" + kind_node + ".scope/init.scope/container", "", "", std::nullopt, std::nullopt},
+    {"two own sub-cgroups deep is still the container's",
+     "/system.slice/docker-" + kind_node + ".scope/init.scope/container", "docker", kind_node, std::nullopt,
+     std::nullopt},
+
+    // Forgery: a container allowed to create cgroups (DinD, kind, sysbox, privileged) makes a victim
+    // pod's path below its own. The identity is the attacker's, never the victim's.
+    {"a pod (cgroupfs) nesting a victim pod's cgroupfs path is the attacker pod",
+     attacker_cgroupfs + "/kubepods/burstable/pod" + victim_uid + "/" + victim_id, "containerd", attacker_id,
+     attacker_uid, "besteffort"},
+    {"a pod nesting a victim pod's systemd path is the attacker pod",
+     attacker_cgroupfs + victim_systemd, "containerd", attacker_id, attacker_uid, "besteffort"},
+    {"a systemd pod nesting a victim pod's cgroupfs path is the attacker pod",
+     attacker_systemd + "/kubepods/pod" + victim_uid + "/" + victim_id, "containerd", attacker_id,
+     attacker_uid, "besteffort"},
+    {"a pod nesting a victim's slice:cri-containerd:id literal is the attacker pod",
+     attacker_cgroupfs + "/system.slice/containerd.service/kubepods-burstable-pod" + victim_uid_ +
+         ".slice:cri-containerd:" + victim_id,
+     "containerd", attacker_id, attacker_uid, "besteffort"},
+    {"a pod nesting kind's /kubelet hierarchy is the attacker pod",
+     attacker_cgroupfs + "/kubelet/kubepods/pod" + victim_uid + "/" + victim_id, "containerd", attacker_id,
+     attacker_uid, "besteffort"},
+    {"a docker container nesting a victim pod is the docker container",
+     "/docker/" + attacker_id + "/kubepods/burstable/pod" + victim_uid + "/" + victim_id, "docker",
+     attacker_id, std::nullopt, std::nullopt},
+    {"an unrecognised cgroup nesting a cgroupfs pod path: nothing is anchored, a bare id is unknown",
+     "/initwatch-ktest-3f2a/kubepods/burstable/pod" + victim_uid + "/" + victim_id, "", "", std::nullopt,
+     std::nullopt},
+    {"an unrecognised cgroup nesting a systemd pod path: the scope's id, never the pod",
+     "/actions_job/run-7" + victim_systemd, "containerd", victim_id, std::nullopt, std::nullopt},
+    {"a slice:cri-containerd:id literal outside containerd.service has no pod",
+     "/actions_job/kubepods-burstable-pod" + victim_uid_ + ".slice:cri-containerd:" + victim_id, "containerd",
+     victim_id, std::nullopt, std::nullopt},
+    {"a kubepods slice chain that skips the QoS slice is not kubelet's",
+     "/kubepods.slice/kubepods-burstable-pod" + victim_uid_ + ".slice/cri-containerd-" + victim_id + ".scope",
+     "containerd", victim_id, std::nullopt, std::nullopt},
+    {"a pod slice whose parents are not its kubepods slices is not kubelet's",
+     "/kubepods.slice/kubepods-besteffort.slice/kubepods-burstable-pod" + victim_uid_ +
+         ".slice/cri-containerd-" + victim_id + ".scope",
+     "containerd", victim_id, std::nullopt, std::nullopt},
+    {"kind's slice prefix at the root without kubelet.slice above is not kubelet's",
+     "/kubelet-kubepods.slice/kubelet-kubepods-pod" + victim_uid_ + ".slice/cri-containerd-" + victim_id +
+         ".scope",
+     "containerd", victim_id, std::nullopt, std::nullopt},
+    {"a docker bare id below the top is not docker's /docker/<id>",
+     "/actions_job/docker/" + victim_id, "", "", std::nullopt, std::nullopt},
 };
 
 }  // namespace
@@ -257,4 +325,48 @@ TEST_CASE("trailing and repeated slashes do not change the answer") {
         parse_cgroup_path("//docker//3726184226f5d3147c25fdeab5b60097e378e8a720503a5e19ecfdf29f869860/");
     REQUIRE(ref);
     CHECK(ref->runtime == "docker");
+}
+
+TEST_CASE("a trusted node root: the pods of a kind node seen from its host, and the node itself") {
+    const std::string node_root = "/system.slice/docker-" + kind_node + ".scope";
+    const std::vector<std::string> roots{"/system.slice/docker-" + attacker_id + ".scope", node_root + "/"};
+    const std::string inner = "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
+                              "kubelet-kubepods-besteffort-pod" + victim_uid_ + ".slice/cri-containerd-" +
+                              victim_id + ".scope";
+
+    const auto pod = parse_cgroup_path(node_root + inner, roots);
+    REQUIRE(pod);
+    CHECK(pod->runtime == "containerd");
+    CHECK(pod->id == victim_id);
+    CHECK(pod->pod_uid == victim_uid);
+    CHECK(pod->qos == "besteffort");
+
+    SECTION("not configured: the node container") {
+        const auto node = parse_cgroup_path(node_root + inner);
+        REQUIRE(node);
+        CHECK(node->id == kind_node);
+        CHECK_FALSE(node->pod_uid);
+    }
+    SECTION("the node's own processes and services are the node container") {
+        for (const std::string& below : {std::string(""), std::string("/init.scope"),
+                                         std::string("/system.slice/containerd.service")}) {
+            INFO(below);
+            const auto node = parse_cgroup_path(node_root + below, roots);
+            REQUIRE(node);
+            CHECK(node->runtime == "docker");
+            CHECK(node->id == kind_node);
+        }
+    }
+    SECTION("a pod of the trusted node nesting another pod's path is still that pod") {
+        const auto nested = parse_cgroup_path(node_root + inner + attacker_cgroupfs, roots);
+        REQUIRE(nested);
+        CHECK(nested->id == victim_id);
+        CHECK(nested->pod_uid == victim_uid);
+    }
+    SECTION("a node root must be a whole-segment prefix") {
+        const auto other = parse_cgroup_path("/system.slice/docker-" + kind_node + ".scope2" + inner, roots);
+        REQUIRE(other);
+        CHECK(other->id == victim_id);
+        CHECK_FALSE(other->pod_uid);  // nothing above kubelet.slice is trusted there
+    }
 }

@@ -14,6 +14,8 @@
 using initwatch::meta::KubeletLogIndex;
 using initwatch::meta::KubeletLogLimits;
 using initwatch::meta::parse_container_log_name;
+using initwatch::meta::pod_uid_from_link_text;
+using initwatch::meta::PodInfo;
 namespace fs = std::filesystem;
 
 namespace {
@@ -27,13 +29,13 @@ const std::string uid_1 = "7fda01c4-0ece-403d-88b4-c371d66d132a";
 const std::string uid_2 = "1e597579-417e-482f-bf65-5fe170c3aebd";
 constexpr uint64_t second = 1'000'000'000;
 
-// A node's log layout under a fake host root, as kubelet writes it.
+// A node's log layout under a fake host root, as kubelet writes it, but without /var/log/pods: it is
+// not mounted (the links' text says all), so nothing may need it.
 struct Node {
     TempDir dir;
     Node() { fs::create_directories(containers()); }
 
     fs::path containers() const { return dir.path / "var/log/containers"; }
-    fs::path pods() const { return dir.path / "var/log/pods"; }
 
     static std::string link_name(const std::string& pod, const std::string& ns, const std::string& container,
                                  const std::string& id) {
@@ -43,7 +45,6 @@ struct Node {
     // The link's target is the host's absolute path, as kubelet writes it: dangling under this root.
     void add(const std::string& pod, const std::string& ns, const std::string& container,
              const std::string& id, const std::string& uid) {
-        fs::create_directories(pods() / (ns + "_" + pod + "_" + uid) / container);
         fs::create_symlink("/var/log/pods/" + ns + "_" + pod + "_" + uid + "/" + container + "/0.log",
                            containers() / link_name(pod, ns, container, id));
     }
@@ -127,25 +128,95 @@ TEST_CASE("a relative link target gives the UID too") {
     CHECK(pod->pod_uid == uid_1);
 }
 
-TEST_CASE("without a usable link target the UID comes from the only matching pod directory") {
+TEST_CASE("the pod UID is read from the link's text only, and only when it agrees with the link's name") {
+    const PodInfo pod{"shop", "web-0", "", "server"};
+    struct Row {
+        std::string text, uid;
+    };
+    const std::vector<Row> rows = {
+        {"/var/log/pods/shop_web-0_" + uid_1 + "/server/0.log", uid_1},
+        {"../pods/shop_web-0_" + uid_1 + "/server/12.log", uid_1},
+        {"shop_web-0_" + uid_1 + "/server/0.log", uid_1},
+        {"/var/log/pods/shop_web-0_" + uid_1 + "/other/0.log", ""},      // another container
+        {"/var/log/pods/shop_web-1_" + uid_1 + "/server/0.log", ""},     // another pod
+        {"/var/log/pods/prod_web-0_" + uid_1 + "/server/0.log", ""},     // another namespace
+        {"/var/log/pods/shop_web-0_/server/0.log", ""},                  // no UID
+        {"/var/log/pods/shop_web-0_" + uid_1 + "_x/server/0.log", ""},   // not one field
+        {"/var/log/pods/shop_web-0_" + uid_1 + "/server/0.txt", ""},
+        {"/var/log/pods/shop_web-0_" + uid_1 + "/server", ""},
+        {"/var/lib/docker/containers/" + id_a + "/" + id_a + "-json.log", ""},
+        {"server/0.log", ""},
+        {"", ""},
+    };
+    for (const auto& row : rows) {
+        INFO(row.text);
+        CHECK(pod_uid_from_link_text(row.text, pod) == row.uid);
+    }
+}
+
+TEST_CASE("without a usable link text the UID is unknown: /var/log/pods is never read") {
     Node node;
     std::ofstream(node.containers() / Node::link_name("app", "default", "main", id_a)) << "not a link\n";
     fs::create_symlink("/var/lib/docker/containers/" + id_b + "/" + id_b + "-json.log",
                        node.containers() / Node::link_name("db", "default", "postgres", id_b));
-    fs::create_directories(node.pods() / ("default_app_" + uid_1) / "main");
-    fs::create_directories(node.pods() / ("default_db_" + uid_1) / "postgres");
-    fs::create_directories(node.pods() / ("default_db_" + uid_2) / "postgres");
+    // Were it read, this would give the UIDs.
+    fs::create_directories(node.dir.path / "var/log/pods" / ("default_app_" + uid_1) / "main");
+    fs::create_directories(node.dir.path / "var/log/pods" / ("default_db_" + uid_1) / "postgres");
     KubeletLogIndex index(node.dir.path.string());
 
     const auto app = index.lookup(id_a, 1);
     REQUIRE(app);
-    CHECK(app->pod_uid == uid_1);
+    CHECK(app->pod_name == "app");
+    CHECK(app->container_name == "main");
+    CHECK(app->pod_uid.empty());
+    const auto db = index.lookup(id_b, 1);
+    REQUIRE(db);
+    CHECK(db->pod_name == "db");
+    CHECK(db->pod_uid.empty());
+}
 
-    SECTION("two pods of the same name (recreated): the UID is unknown rather than guessed") {
-        const auto db = index.lookup(id_b, 1);
-        REQUIRE(db);
-        CHECK(db->pod_name == "db");
-        CHECK(db->pod_uid.empty());
+TEST_CASE("the link's target is never opened: a FIFO there would block a reader") {
+    Node node;
+    // A target that exists, is a FIFO (opening it would block) and is not kubelet's file name: only
+    // its text is used.
+    const fs::path fifo_dir = node.dir.path / "var/log/pods" / ("default_app_" + uid_1) / "main";
+    fs::create_directories(fifo_dir);
+    REQUIRE(mkfifo((fifo_dir / "0.log").c_str(), 0600) == 0);
+    fs::create_symlink(fifo_dir / "0.log", node.containers() / Node::link_name("app", "default", "main", id_a));
+    KubeletLogIndex index(node.dir.path.string());
+    const auto app = index.lookup(id_a, 1);
+    REQUIRE(app);
+    CHECK(app->pod_uid == uid_1);
+}
+
+TEST_CASE("link text and entries per scan are bounded") {
+    Node node;
+    SECTION("a link text longer than max_link_bytes gives no UID") {
+        const std::string text = "/var/log/pods/default_app_" + uid_1 + "/main/0.log";
+        fs::create_symlink(std::string(200, '/') + text,
+                           node.containers() / Node::link_name("app", "default", "main", id_a));
+        KubeletLogLimits limits;
+        limits.max_link_bytes = 200;
+        KubeletLogIndex index(node.dir.path.string(), limits);
+        const auto app = index.lookup(id_a, 1);
+        REQUIRE(app);
+        CHECK(app->pod_uid.empty());
+
+        limits.max_link_bytes = 200 + text.size();
+        KubeletLogIndex roomier(node.dir.path.string(), limits);
+        CHECK(roomier.lookup(id_a, 1)->pod_uid == uid_1);
+    }
+    SECTION("a scan reads at most max_scan_entries directory entries") {
+        for (int i = 0; i < 50; ++i) std::ofstream(node.containers() / ("junk-" + std::to_string(i))) << "";
+        node.add("app", "default", "main", id_a, uid_1);
+        KubeletLogLimits limits;
+        limits.max_scan_entries = 10;
+        KubeletLogIndex index(node.dir.path.string(), limits);
+        index.lookup(id_b, 1);
+        CHECK(index.size() <= 1);
+        limits.max_scan_entries = 100;
+        KubeletLogIndex all(node.dir.path.string(), limits);
+        CHECK(all.lookup(id_a, 1));
     }
 }
 
