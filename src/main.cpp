@@ -1,5 +1,5 @@
 // initwatch: parse the command line, run the subcommand, turn fatal errors into one line
-// on stderr and exit status 2.
+// on stderr and exit status 2 (125 in `run`).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(options.log_level));
     spdlog::set_pattern("initwatch: %l: %v");
     cli::install_stop_handlers();
+    // In `run`, 2 is an init's own status: initwatch's own failures are 125 there.
+    const int error_status = options.command == cli::Command::run ? kExitRunError : kExitError;
     try {
         switch (options.command) {
             case cli::Command::run: return cli::run_command(options);
@@ -29,9 +31,9 @@ int main(int argc, char** argv) {
         return cli::watch_command(options);
     } catch (const Error& e) {
         std::fprintf(stderr, "initwatch: %s\n", e.what());
-        return kExitError;
+        return error_status;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "initwatch: internal error: %s\n", e.what());
-        return kExitError;
+        return error_status;
     }
 }

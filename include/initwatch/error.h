@@ -12,11 +12,16 @@ public:
     explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
-// Documented exit statuses of the initwatch command.
+// Documented exit statuses of the initwatch command (README "Use"). `run` passes its
+// init's own status through, so its own verdicts must not collide with one: see
+// run_command.cpp for why these values.
 enum ExitStatusCode : int {
     kExitOk = 0,
-    kExitError = 2,    // initwatch itself failed: bad arguments, no BPF, no permission
+    kExitEntrypointFailed = 1,  // `run`: init's own status was 3 or 125, which are reserved
+    kExitError = 2,    // `watch`, `check`: initwatch itself failed: bad arguments, no BPF, no permission
     kExitFinding = 3,  // `run`: init exited leaving processes behind
+    kExitRunError = 125,  // `run`: initwatch itself failed (2 there is an init's own status)
+    kExitCannotExecute = 126,  // `run`: the command is not executable
     kExitNotFound = 127,  // `run`: the command does not exist
 };
 

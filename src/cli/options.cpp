@@ -61,7 +61,8 @@ void add_output_options(CLI::App& app, Options& o) {
 int parse_command_line(int argc, char** argv, Options& o) {
     CLI::App app{"initwatch: reports container init processes that exit while the processes "
                  "they started are still running (the cause of many CrashLoopBackOffs).\n"
-                 "Exit status: 0 ok, 2 error of initwatch itself; `run`: 3 finding, else init's status",
+                 "Exit status: 0 ok, 2 error of initwatch itself; `run`: 3 finding, 125 error of initwatch "
+                 "itself, 126/127 CMD not executable/found, else init's status (its own 3 or 125 become 1)",
                  "initwatch"};
     app.set_version_flag("--version", std::string("initwatch ") + kVersion);
     app.require_subcommand(0, 1);
@@ -80,6 +81,9 @@ int parse_command_line(int argc, char** argv, Options& o) {
     run->add_option("--timeout", o.timeout_s,
                     "Seconds after which a still-running init counts as healthy: stop it, exit 0")
         ->check(CLI::PositiveNumber);
+    run->add_option("--grace", o.stop_grace_s,
+                    "On SIGINT/SIGTERM/SIGHUP: seconds between SIGTERM to init and SIGKILL to what is left (default 5)")
+        ->check(CLI::NonNegativeNumber);
     run->add_option("command", o.argv, "CMD [ARGS...], after --")->required()->allow_extra_args();
     run->prefix_command(false);
     add_output_options(*run, o);
@@ -96,7 +100,7 @@ int parse_command_line(int argc, char** argv, Options& o) {
         const std::string what = e.what();
         std::fprintf(stderr, "initwatch: %s (see initwatch --help)\n",
                      what.empty() ? e.get_name().c_str() : what.c_str());
-        return kExitError;
+        return run->parsed() ? kExitRunError : kExitError;
     }
     o.command = run->parsed() ? Command::run : check->parsed() ? Command::check : Command::watch;
     return -1;

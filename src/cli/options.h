@@ -38,6 +38,7 @@ struct Options {
     double duration_s = 0;    // stop after this long; 0: never
     // run
     double timeout_s = 0;     // 0: wait for init however long it runs
+    double stop_grace_s = 5;  // a stop signal: SIGTERM to init, this long, then SIGKILL
     std::vector<std::string> argv;
 };
 

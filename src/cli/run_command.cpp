@@ -21,29 +21,49 @@ namespace {
 // The wait status as the model decodes a kernel exit code: same layout.
 model::ExitStatus decode_wait(int status) { return model::ExitStatus::decode(static_cast<uint32_t>(status)); }
 
+// `run`'s exit status is what CI branches on, and it must tell apart, whatever the
+// entrypoint itself returns: the finding (fail the build: the entrypoint leaves work
+// behind), the entrypoint's own failure, and initwatch being unable to run at all. Init's
+// status is passed through, so every status initwatch claims for itself is taken from
+// init's range; the claimed ones are kept few and the same as established wrappers':
+//   3    a finding: initwatch's verdict, and what CI asked for. Kept from before.
+//   125  initwatch itself failed, as `docker run`, `env`, `timeout` and `nice` use it (2,
+//        initwatch's status elsewhere, is too common an entrypoint status: `sh` uses it).
+//   126, 127  CMD not executable / not found; an init's own 126/127 mean the same thing.
+// An init that itself exits 3 or 125 makes `run` exit 1: still "the entrypoint failed",
+// never a verdict of initwatch's. Its real status is on stderr. Every other status N, and
+// 128+S for a signal, is passed through unchanged.
+int entrypoint_status(const model::ExitStatus& exit) {
+    const int status = exit.shell_status();
+    return status == kExitFinding || status == kExitRunError ? kExitEntrypointFailed : status;
+}
+
 }  // namespace
 
 int run_command(const Options& options) {
+    // A second signal must hurry the stop, not skip it: the cgroup would be left behind.
+    keep_running_on_second_signal();
     Session session(options);  // probes attached before the init exists: nothing is missed
     NamespaceLauncher launcher(options.argv, session.cgroup2_root());
     const std::string shown = report::format_command(session.redacted(options.argv), "", false);
 
     if (const int err = launcher.start()) {
-        launcher.wait();
+        launcher.wait_for(kKillWaitSeconds);  // the child exits right after the failed exec
         std::fprintf(stderr, "initwatch: cannot run %s: %s\n", shown.c_str(), std::strerror(err));
-        return err == ENOENT ? kExitNotFound : 126;
+        return err == ENOENT ? kExitNotFound : kExitCannotExecute;
     }
     const pid_t init_pid = launcher.pid();
     spdlog::info("started {} as pid 1 of a new namespace (host pid {})", shown, init_pid);
 
     const uint64_t start = report::monotonic_now_ns();
     const uint64_t timeout_ns = static_cast<uint64_t>(options.timeout_s * 1e9);
-    bool found = false;
+    const uint64_t reap_wait_ns = static_cast<uint64_t>(kKillWaitSeconds * 1e9);
+    uint64_t found_at = 0;  // a finding wins the exit status, whatever comes after it
     auto report_ours = [&](std::vector<model::Finding> findings) {
         for (auto& f : findings) {
             if (f.init.pid != static_cast<uint32_t>(init_pid)) continue;
             session.report(std::move(f));
-            found = true;
+            if (!found_at) found_at = report::monotonic_now_ns();
         }
     };
 
@@ -53,27 +73,42 @@ int run_command(const Options& options) {
         status = launcher.try_wait();
         if (status) break;
         if (const int sig = stop_requested()) {
-            launcher.kill_all();
-            launcher.wait();
-            return 128 + sig;
+            report_ours(session.step(0));  // what happened before the signal still counts
+            spdlog::info("{}: stopping {} (SIGTERM, then SIGKILL after {}s)", model::signal_name(sig), shown,
+                         options.stop_grace_s);
+            launcher.stop(options.stop_grace_s, stop_hurried);
+            return found_at ? kExitFinding : 128 + sig;
         }
-        if (timeout_ns && report::monotonic_now_ns() - start >= timeout_ns) {
-            // Our own SIGKILL is no finding: a long-running init is the healthy case.
+        const uint64_t now = report::monotonic_now_ns();
+        if (timeout_ns && now - start >= timeout_ns) {
+            report_ours(session.step(0));
+            // Our own SIGKILL is no finding: a long-running init is the healthy case. It has
+            // had its verdict, so it gets no grace.
             launcher.kill_all();
-            launcher.wait();
+            if (found_at) return kExitFinding;
             std::fprintf(stderr, "initwatch: %s still running after %gs: healthy, stopped it\n",
                          shown.c_str(), options.timeout_s);
             return kExitOk;
+        }
+        // Init has exited but cannot be reaped (a process of its namespace the kernel cannot
+        // finish killing, e.g. a zombie whose parent outside does not reap it): do not wait
+        // for ever, the verdict is made.
+        if (found_at && now - found_at >= reap_wait_ns) {
+            spdlog::warn("init (pid {}) exited {}s ago and is still not reaped; stopping", init_pid, kKillWaitSeconds);
+            launcher.kill_all();
+            return kExitFinding;
         }
     }
     // The init's exit record is in the ring before the init can be reaped: drain it.
     report_ours(session.step(0));
 
     const model::ExitStatus exit = decode_wait(*status);
-    if (found) return kExitFinding;
-    std::fprintf(stderr, "initwatch: %s ended (%s) after %s, leaving nothing running\n", shown.c_str(),
-                 exit.describe().c_str(), report::format_duration(report::monotonic_now_ns() - start).c_str());
-    return exit.shell_status();
+    if (found_at) return kExitFinding;
+    const int code = entrypoint_status(exit);
+    std::fprintf(stderr, "initwatch: %s ended (%s) after %s, leaving nothing running%s\n", shown.c_str(),
+                 exit.describe().c_str(), report::format_duration(report::monotonic_now_ns() - start).c_str(),
+                 code != exit.shell_status() ? "; exit status 1 (3 and 125 are initwatch's own)" : "");
+    return code;
 }
 
 }  // namespace initwatch::cli

@@ -70,11 +70,12 @@ bounding() {
 }
 
 # Runs initwatch as uid 0 with exactly these capabilities; extra arguments follow `watch`.
+# Every run has a deadline (--duration is initwatch's own; `timeout` holds if it hangs).
 run_with() {
     local caps=$1
     shift
     # shellcheck disable=SC2086
-    setpriv --inh-caps=-all --ambient-caps=-all --bounding-set="$(bounding $caps)" -- "$bin" watch "$@"
+    timeout -k 5 60 setpriv --inh-caps=-all --ambient-caps=-all --bounding-set="$(bounding $caps)" -- "$bin" watch "$@"
 }
 
 # Where --metrics-address exists, the agent's HTTP bind is part of the proof too.
@@ -101,7 +102,7 @@ else
     watcher=$!
     for _ in $(seq 100); do grep -q watching "$work/err" && break; sleep 0.1; done
     # The trigger runs with full root: only initwatch is restricted.
-    sh -c "echo \$\$ > '$cgroup/cgroup.procs' && exec unshare --pid --fork sh -c 'sleep 30 & exit 0'"
+    timeout -k 5 30 sh -c "echo \$\$ > '$cgroup/cgroup.procs' && exec unshare --pid --fork sh -c 'sleep 30 & exit 0'"
     wait "$watcher"
     status=$?
     if [[ $status -eq 0 ]] && grep -q "\"cgroup_path\":\"/$name\"" "$work/out"; then
@@ -126,7 +127,7 @@ for cap in "${minimal[@]}"; do
 done
 
 # 3. uid 0 itself brings nothing else: the same works as nobody with the two as ambient caps.
-if setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all,+bpf,+perfmon \
+if timeout -k 5 60 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all,+bpf,+perfmon \
     --ambient-caps=-all,+bpf,+perfmon -- "$bin" watch --duration 2 "${extra[@]}" >/dev/null 2>"$work/err"; then
     pass "uid 65534 with ambient bpf,perfmon: exit 0"
 else

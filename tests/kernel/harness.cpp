@@ -1,10 +1,14 @@
 #include "harness.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -36,19 +40,42 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
     _exit(127);
 }
 
+using Clock = std::chrono::steady_clock;
+
+Clock::time_point deadline_after(double seconds) {
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+int ms_left(Clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    return left <= 0 ? 0 : static_cast<int>(left);
+}
+
 // Waits for pid, killing it (SIGKILL) after timeout_s.
 int wait_with_timeout(pid_t pid, double timeout_s) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            FAIL("initwatch did not finish within " << timeout_s << "s");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return decode(status);
+    if (const auto status = wait_exit(pid, timeout_s)) return *status;
+    kill_and_reap(pid);
+    FAIL("initwatch did not finish within " << timeout_s << "s");
+    return -1;
+}
+
+// A child in a process group of its own running `sh -c command`, stdout to out_fd (-1:
+// inherited), stdin from /dev/null.
+pid_t spawn_shell(const std::string& command, int out_fd) {
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    setpgid(0, 0);
+    const int in = open("/dev/null", O_RDONLY);
+    if (in < 0) _exit(126);
+    dup2(in, 0);
+    if (out_fd >= 0) dup2(out_fd, 1);
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+}
+
+void kill_group_and_reap(pid_t pid) {
+    kill(-pid, SIGKILL);
+    kill_and_reap(pid);
 }
 
 Result collect(int status, const std::string& out, const std::string& err, const std::string& output) {
@@ -97,15 +124,92 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-std::string shell_output(const std::string& command) {
-    std::string out;
-    if (FILE* p = popen(command.c_str(), "r")) {
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-        pclose(p);
+std::string shell_output(const std::string& command) { return shell_output(command, 60); }
+
+std::optional<int> wait_exit(pid_t pid, double timeout_s) {
+    const auto deadline = deadline_after(timeout_s);
+    for (;;) {
+        int status = 0;
+        const pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return decode(status);
+        if (r < 0 && errno != EINTR) return std::nullopt;  // not our child: nothing to wait for
+        if (Clock::now() >= deadline) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    return out;
+}
+
+int kill_and_reap(pid_t pid, double timeout_s) {
+    kill(pid, SIGKILL);
+    const auto status = wait_exit(pid, timeout_s);
+    if (!status) FAIL("pid " << pid << " not reaped " << timeout_s << "s after SIGKILL");
+    return *status;
+}
+
+int open_fifo(const std::string& path, int flags, double timeout_s) {
+    const auto deadline = deadline_after(timeout_s);
+    for (;;) {
+        const int fd = open(path.c_str(), flags | O_NONBLOCK | O_CLOEXEC);
+        // A write end fails with ENXIO while no reader has the FIFO open.
+        if (fd >= 0 || errno != ENXIO) return fd;
+        if (Clock::now() >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+bool write_fifo(const std::string& path, const std::string& text, double timeout_s) {
+    const int fd = open_fifo(path, O_WRONLY, timeout_s);
+    if (fd < 0) return false;
+    // Up to PIPE_BUF bytes go in at once, even without blocking.
+    const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    close(fd);
+    return ok;
+}
+
+std::optional<std::string> read_until_eof(int fd, double timeout_s) {
+    const auto deadline = deadline_after(timeout_s);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    std::string out;
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        const int ready = poll(&p, 1, ms_left(deadline));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) return std::nullopt;
+        char buf[4096];
+        const ssize_t n = read(fd, buf, sizeof buf);
+        if (n == 0) return out;
+        if (n > 0) out.append(buf, static_cast<size_t>(n));
+        else if (errno != EAGAIN && errno != EINTR) return out;
+    }
+}
+
+int shell(const std::string& command, double timeout_s) {
+    const pid_t pid = spawn_shell(command, -1);
+    REQUIRE(pid > 0);
+    if (const auto status = wait_exit(pid, timeout_s)) return *status;
+    kill_group_and_reap(pid);
+    FAIL("`" << command << "` did not finish within " << timeout_s << "s");
+    return -1;
+}
+
+std::string shell_output(const std::string& command, double timeout_s) {
+    int p[2];
+    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+    const pid_t pid = spawn_shell(command, p[1]);
+    close(p[1]);
+    REQUIRE(pid > 0);
+    // Until end of file: a background process that keeps stdout open counts as running.
+    const auto out = read_until_eof(p[0], timeout_s);
+    close(p[0]);
+    if (!out) {
+        kill_group_and_reap(pid);
+        FAIL("`" << command << "` did not finish within " << timeout_s << "s");
+        return "";
+    }
+    if (!wait_exit(pid, 10)) kill_group_and_reap(pid);
+    return *out;
 }
 
 std::vector<nlohmann::json> parse_json_lines(const std::string& text) {
@@ -153,7 +257,7 @@ Background::Background(std::vector<std::string> argv, std::string output_file, c
 Background::~Background() {
     if (pid_ > 0) {
         kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
+        wait_exit(pid_, 10);  // no FAIL in a destructor: it may run while a failure unwinds
     }
 }
 

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,9 +59,32 @@ private:
 };
 
 std::string read_file(const std::string& path);
-// Runs a shell command and returns its stdout.
+// Runs a shell command and returns its stdout (within 60 s, see the bounded one below).
 std::string shell_output(const std::string& command);
 std::vector<nlohmann::json> parse_json_lines(const std::string& text);
 std::string temp_path(const std::string& stem);
+
+// Bounded waits: every wait of a test has a deadline, so that a broken kernel feature or a
+// stuck process fails the test with a message instead of hanging CI.
+
+// Reaps pid (a child) once it exits, within timeout_s: its status (exit status, or 128 +
+// signal), or nullopt on timeout (it is left running).
+std::optional<int> wait_exit(pid_t pid, double timeout_s);
+// SIGKILL to pid, then reaps it; FAILs if even that takes over timeout_s.
+int kill_and_reap(pid_t pid, double timeout_s = 10);
+// Opens a FIFO without blocking: for writing it waits (polling) until a reader has it
+// open. -1 with errno ETIMEDOUT when none came within timeout_s.
+int open_fifo(const std::string& path, int flags, double timeout_s);
+// Writes `text` into a FIFO whose reader must open it within timeout_s; false if none did.
+bool write_fifo(const std::string& path, const std::string& text, double timeout_s);
+// Reads fd (a pipe or FIFO, made non-blocking) until end of file; nullopt if the writer
+// has not closed it within timeout_s.
+std::optional<std::string> read_until_eof(int fd, double timeout_s);
+// Runs `sh -c command` in a process group of its own; its exit status. FAILs after
+// killing the group if it runs over timeout_s.
+int shell(const std::string& command, double timeout_s);
+// shell_output with a deadline: the group is killed after timeout_s (what it wrote so far
+// is returned, and the test FAILs).
+std::string shell_output(const std::string& command, double timeout_s);
 
 }  // namespace initwatch::ktest

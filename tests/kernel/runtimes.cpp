@@ -635,7 +635,8 @@ CmdResult run_cmd(std::vector<std::string> argv, double timeout_s, const std::st
     while (waitpid(pid, &status, WNOHANG) == 0) {
         if (Clock::now() >= until) {
             ::kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
+            // Bounded too: a process stuck in the kernel must not hang the test.
+            for (int i = 0; i < 2000 && waitpid(pid, &status, WNOHANG) == 0; ++i) sleep_ms(5);
             break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -18,24 +18,30 @@ using nlohmann::json;
 
 TEST_CASE("late start: a namespace started before initwatch is known from the snapshot") {
     require_root();
-    const std::string fifo = temp_path("fifo");
+    const std::string fifo = temp_path("fifo"), log = temp_path("late-unshare");
     REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
-    // Init backgrounds a child, then waits for the test before exiting 0.
-    REQUIRE(std::system(("unshare --pid --fork --mount-proc sh -c 'sleep 300 & read x < " + fifo +
-                         "; exit 0' iw-late-marker >/dev/null 2>&1 &")
-                            .c_str()) == 0);
+    // Init backgrounds a child, then waits for the test before exiting 0. `timeout` and
+    // --kill-child end the namespace if the test never gets that far.
+    REQUIRE(shell("timeout 120 unshare --pid --fork --kill-child --mount-proc sh -c 'sleep 300 & read x < " + fifo +
+                      "; exit 0' iw-late-marker >" + log + " 2>&1 &",
+                  10) == 0);
     // The child exists before initwatch starts (its exec can take 0.4 s under qemu).
-    for (int i = 0; i < 1000 && std::system("pgrep -x -f 'sleep 300' >/dev/null") != 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    bool started = false;
+    for (int i = 0; i < 1000 && !started; ++i) {
+        started = shell("pgrep -x -f 'sleep 300' >/dev/null", 10) == 0;
+        if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!started) FAIL("the namespace did not start (unshare --pid --fork --mount-proc): " << read_file(log));
 
     const std::string output = temp_path("late.json");
     Background watch({"watch", "--json", "--output", output, "--duration", "60", "--log-level", "info"}, output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
-    std::ofstream(fifo) << "go\n";
+    if (!write_fifo(fifo, "go\n", 30)) FAIL("the namespace's init never opened its FIFO: " << read_file(log));
     REQUIRE(watch.wait_for_finding("iw-late-marker", 30));
     REQUIRE(kill(watch.pid(), SIGTERM) == 0);
     Result r = watch.finish(30);
     unlink(fifo.c_str());
+    unlink(log.c_str());
 
     const auto findings = r.findings_with("iw-late-marker");
     REQUIRE(findings.size() == 1);
@@ -60,9 +66,9 @@ TEST_CASE("lost events are reported, and make no wrong finding") {
                      output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
     REQUIRE(kill(watch.pid(), SIGSTOP) == 0);
-    REQUIRE(std::system("sh -c 'i=0; while [ $i -lt 200 ]; do ( : ) & i=$((i+1)); done; wait'") == 0);
+    REQUIRE(shell("i=0; while [ $i -lt 200 ]; do ( : ) & i=$((i+1)); done; wait", 60) == 0);
     // A namespace whose init ends alone, in the middle of the storm: never a finding.
-    REQUIRE(std::system("unshare --pid --fork --mount-proc sh -c 'sleep 0.1; exit 0' iw-lost-marker") == 0);
+    REQUIRE(shell("unshare --pid --fork --mount-proc sh -c 'sleep 0.1; exit 0' iw-lost-marker", 30) == 0);
     REQUIRE(kill(watch.pid(), SIGCONT) == 0);
     std::this_thread::sleep_for(std::chrono::seconds(2));  // drop counters are read once a second
     REQUIRE(kill(watch.pid(), SIGTERM) == 0);
@@ -124,11 +130,11 @@ TEST_CASE("output to a closed pipe ends initwatch quietly") {
     const std::string err = temp_path("pipe-err");
     // head exits after one line; initwatch must notice at its next write and end, silently.
     const auto start = std::chrono::steady_clock::now();
-    const int rc = std::system(("(" + std::string(INITWATCH_BIN) + " watch --events --json --duration 60 2>" + err +
+    const int rc = shell(("(" + std::string(INITWATCH_BIN) + " watch --events --json --duration 60 2>" + err +
                                 "; echo $? > " + err + ".rc) | head -n 1 >/dev/null & "
                                 "i=0; while [ ! -e " + err + ".rc ] && [ $i -lt 1000 ]; do /bin/true; i=$((i+1)); done; "
-                                "wait")
-                                   .c_str());
+                                "wait"),
+                         90);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CHECK(rc == 0);
     CHECK(seconds < 30);  // well before --duration: the closed pipe ended it

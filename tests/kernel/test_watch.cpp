@@ -20,7 +20,7 @@ TEST_CASE("watch: a namespace made with unshare leaving a child behind is report
     REQUIRE(watch.wait_for_output("watching", 30));
 
     const auto start = std::chrono::steady_clock::now();
-    REQUIRE(std::system("unshare --pid --fork --mount-proc sh -c 'sleep 30 & exit 0' iw-watch-marker") == 0);
+    REQUIRE(shell("unshare --pid --fork --mount-proc sh -c 'sleep 30 & exit 0' iw-watch-marker", 30) == 0);
     REQUIRE(watch.wait_for_finding("iw-watch-marker", 30));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     WARN("watch: finding reported " << seconds << " s after the trigger started");
@@ -38,7 +38,7 @@ TEST_CASE("watch: a namespace made with unshare leaving a child behind is report
     CHECK(f.at("live")[0].at("how") == "background");
 }
 
-TEST_CASE("errors of initwatch itself: one line on stderr, exit status 2") {
+TEST_CASE("errors of initwatch itself: one line on stderr, exit status 2 (125 in run)") {
     auto one_line = [](const Result& r) {
         INFO(r.err);
         CHECK(r.err.rfind("initwatch: ", 0) == 0);
@@ -51,20 +51,20 @@ TEST_CASE("errors of initwatch itself: one line on stderr, exit status 2") {
     }
     SECTION("run without a command") {
         auto r = run_raw({"run"});
-        CHECK(r.status == 2);
+        CHECK(r.status == 125);
         one_line(r);
     }
     SECTION("kernel BTF missing") {
         require_root();
         auto r = run_raw({"run", "--btf", "/nonexistent/vmlinux", "--", "true"});
-        CHECK(r.status == 2);
+        CHECK(r.status == 125);
         one_line(r);
         CHECK(r.err.find("BTF") != std::string::npos);
     }
     SECTION("unwritable output") {
         require_root();
         auto r = run_raw({"run", "--output", "/proc/initwatch-cannot-write", "--", "true"});
-        CHECK(r.status == 2);
+        CHECK(r.status == 125);
         one_line(r);
     }
     SECTION("not root") {
@@ -121,12 +121,12 @@ TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl
     const auto at = log.find("on port ");
     REQUIRE(at != std::string::npos);
     const std::string base = "http://127.0.0.1:" + std::to_string(std::stoi(log.substr(at + 8)));
-    auto curl = [&](const std::string& path) { return shell_output("curl -sf " + base + path); };
+    auto curl = [&](const std::string& path) { return shell_output("curl -sf --max-time 10 " + base + path, 20); };
     CHECK(curl("/healthz") == "ok\n");
     CHECK(curl("/readyz") == "ready\n");
 
     // Other namespaces on the machine may add findings too: ours makes the count at least 1.
-    REQUIRE(std::system("unshare --pid --fork sh -c 'sleep 30 & sleep 0.1; exit 0' iw-metrics-marker") == 0);
+    REQUIRE(shell("unshare --pid --fork sh -c 'sleep 30 & sleep 0.1; exit 0' iw-metrics-marker", 30) == 0);
     REQUIRE(watch.wait_for_finding("iw-metrics-marker", 30));
     const std::string metrics = curl("/metrics");
     INFO(metrics);
