@@ -1,5 +1,6 @@
 #include "cli/http_endpoint.h"
 
+#include <initwatch/error.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -9,8 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <vector>
-
-#include <initwatch/error.h>
 
 #include "report/clock.h"
 
@@ -79,7 +78,8 @@ MHD_Result reply(MHD_Connection* connection, unsigned status, const std::string&
         MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
     if (!response) return MHD_NO;  // out of memory: MHD closes the connection
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     const MHD_Result queued = MHD_queue_response(connection, status, response);
     MHD_destroy_response(response);
     return queued;
@@ -120,28 +120,32 @@ struct HttpEndpoint::Handlers {
     // MHD calls this on its thread once the request line and headers are in (and again for
     // each piece of a body, which no answer here waits for).
     static MHD_Result answer(void* cls, MHD_Connection* connection, const char* url, const char* method,
-                             const char* /*version*/, const char* /*upload_data*/, size_t* /*upload_data_size*/,
-                             void** /*request_state*/) {
+                             const char* /*version*/, const char* /*upload_data*/,
+                             size_t* /*upload_data_size*/, void** /*request_state*/) {
         const Handlers& self = *static_cast<const Handlers*>(cls);
         if (std::strcmp(method, MHD_HTTP_METHOD_GET) != 0 && std::strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
             return reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
         const std::string_view path = url;
-        if (path == "/metrics") return reply(connection, MHD_HTTP_OK, self.metrics.exposition(), kExpositionType);
+        if (path == "/metrics")
+            return reply(connection, MHD_HTTP_OK, self.metrics.exposition(), kExpositionType);
         if (path == "/healthz") return self.healthz(connection);
         if (path == "/readyz")
-            return self.health.readyz() ? reply(connection, MHD_HTTP_OK, "ready\n")
-                                        : reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "startup snapshot not done\n");
+            return self.health.readyz()
+                       ? reply(connection, MHD_HTTP_OK, "ready\n")
+                       : reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "startup snapshot not done\n");
         return reply(connection, MHD_HTTP_NOT_FOUND, "not found\n");
     }
 
     MHD_Result healthz(MHD_Connection* connection) const {
         const uint64_t now = report::monotonic_now_ns();
         if (health.healthz(now)) return reply(connection, MHD_HTTP_OK, "ok\n");
-        if (!health.attached()) return reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "probes not attached\n");
+        if (!health.attached())
+            return reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "probes not attached\n");
         if (health.last_drain_ns() == 0)
             return reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "ring buffer never drained\n");
-        return reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-                     "ring buffer last drained " + report::format_duration(now - health.last_drain_ns()) + " ago\n");
+        return reply(
+            connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+            "ring buffer last drained " + report::format_duration(now - health.last_drain_ns()) + " ago\n");
     }
 };
 
@@ -163,14 +167,13 @@ HttpEndpoint::HttpEndpoint(const std::string& address, const report::Metrics& me
     // One thread polls every connection with epoll and only ever does non-blocking I/O, so no
     // client, however slow, holds up another. No MHD_USE_ERROR_LOG: a hostile client must not
     // be able to fill the agent's log.
-    daemon_ = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC, 0, nullptr, nullptr, &Handlers::answer, handlers_.get(),
-        MHD_OPTION_LISTEN_SOCKET, fd,  //
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, kConnectionMemoryBytes,  //
-        MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,  //
-        MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,  //
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, kMaxConnectionsPerAddress,  //
-        MHD_OPTION_END);
+    daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC, 0, nullptr, nullptr,
+                               &Handlers::answer, handlers_.get(), MHD_OPTION_LISTEN_SOCKET, fd,  //
+                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, kConnectionMemoryBytes,        //
+                               MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,                //
+                               MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,                      //
+                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, kMaxConnectionsPerAddress,     //
+                               MHD_OPTION_END);
     // On failure MHD 0.9.75 has closed fd on some paths and not on others: leave it rather
     // than risk closing a descriptor reused meanwhile (the error ends the process anyway).
     if (!daemon_)

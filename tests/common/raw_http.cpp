@@ -78,7 +78,8 @@ void parse_reply(const std::string& raw, HttpReply& reply) {
         const size_t colon = line.find(':');
         if (colon == std::string::npos) continue;
         std::string name = line.substr(0, colon);
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         const size_t value = line.find_first_not_of(' ', colon + 1);
         reply.headers[name] = value == std::string::npos ? "" : line.substr(value);
     }
@@ -101,7 +102,8 @@ int tcp_connect(const std::string& ip, uint16_t port, double timeout_s, const st
     if (!source.empty()) {
         sockaddr_storage from{};
         socklen_t from_len = 0;
-        if (!to_sockaddr(source, 0, from, from_len) || bind(fd, reinterpret_cast<sockaddr*>(&from), from_len) != 0) {
+        if (!to_sockaddr(source, 0, from, from_len) ||
+            bind(fd, reinterpret_cast<sockaddr*>(&from), from_len) != 0) {
             close(fd);
             return -1;
         }
@@ -119,14 +121,15 @@ int tcp_connect(const std::string& ip, uint16_t port, double timeout_s, const st
     return fd;
 }
 
-HttpReply http_request(const std::string& ip, uint16_t port, const std::string& method, const std::string& path,
-                       double timeout_s, const std::string& source) {
+HttpReply http_request(const std::string& ip, uint16_t port, const std::string& method,
+                       const std::string& path, double timeout_s, const std::string& source) {
     HttpReply reply;
     const auto start = Clock::now();
     const auto deadline = deadline_after(timeout_s);
     const int fd = tcp_connect(ip, port, timeout_s, source);
     if (fd < 0) return reply;
-    const std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + ip + "\r\nConnection: close\r\n\r\n";
+    const std::string request =
+        method + " " + path + " HTTP/1.1\r\nHost: " + ip + "\r\nConnection: close\r\n\r\n";
     std::string raw;
     bool complete = false;
     if (send_all(fd, request, deadline)) {
@@ -167,8 +170,8 @@ bool still_open(int fd) {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-SlowClients::SlowClients(const std::string& ip, uint16_t port, size_t count, const std::vector<std::string>& sources,
-                         std::chrono::milliseconds interval)
+SlowClients::SlowClients(const std::string& ip, uint16_t port, size_t count,
+                         const std::vector<std::string>& sources, std::chrono::milliseconds interval)
     : interval_(interval) {
     for (size_t i = 0; i < count; ++i) {
         const int fd = tcp_connect(ip, port, 2, sources.empty() ? "" : sources[i % sources.size()]);
@@ -188,7 +191,8 @@ SlowClients::~SlowClients() {
 }
 
 size_t SlowClients::still_open() const {
-    return static_cast<size_t>(std::count_if(fds_.begin(), fds_.end(), [](int fd) { return test::still_open(fd); }));
+    return static_cast<size_t>(
+        std::count_if(fds_.begin(), fds_.end(), [](int fd) { return test::still_open(fd); }));
 }
 
 size_t SlowClients::still_open_after(double timeout_s) const {

@@ -21,7 +21,7 @@ namespace initwatch::test {
 int tcp_connect(const std::string& ip, uint16_t port, double timeout_s, const std::string& source = "");
 
 struct HttpReply {
-    int status = 0;  // 0: no complete reply in time
+    int status = 0;                              // 0: no complete reply in time
     std::map<std::string, std::string> headers;  // names in lower case
     std::string body;
     double seconds = 0;  // from connecting to the end of the reply
@@ -29,8 +29,8 @@ struct HttpReply {
 };
 
 // One request on a fresh connection ("Connection: close"), read until the server closes.
-HttpReply http_request(const std::string& ip, uint16_t port, const std::string& method, const std::string& path,
-                       double timeout_s = 5, const std::string& source = "");
+HttpReply http_request(const std::string& ip, uint16_t port, const std::string& method,
+                       const std::string& path, double timeout_s = 5, const std::string& source = "");
 inline HttpReply http_get(const std::string& ip, uint16_t port, const std::string& path, double timeout_s = 5,
                           const std::string& source = "") {
     return http_request(ip, port, "GET", path, timeout_s, source);

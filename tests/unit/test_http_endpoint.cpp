@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "../common/raw_http.h"
 #include "cli/http_endpoint.h"
 #include "report/clock.h"
 #include "report/metrics.h"
-#include "../common/raw_http.h"
 
 using namespace initwatch;
 using namespace initwatch::test;
@@ -36,10 +36,13 @@ std::vector<std::string> attacker_addresses(size_t count) {
 }
 
 size_t addresses_for(size_t clients) {
-    return (clients + cli::HttpEndpoint::kMaxConnectionsPerAddress - 1) / cli::HttpEndpoint::kMaxConnectionsPerAddress;
+    return (clients + cli::HttpEndpoint::kMaxConnectionsPerAddress - 1) /
+           cli::HttpEndpoint::kMaxConnectionsPerAddress;
 }
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 struct Healthy {
     report::Metrics metrics;
@@ -56,7 +59,8 @@ struct Healthy {
 TEST_CASE("64 clients trickling a request line do not slow /healthz or /readyz", "[http][hostile]") {
     Healthy state;
     cli::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
-    SlowClients slow("127.0.0.1", endpoint.port(), kSlowClients, attacker_addresses(addresses_for(kSlowClients) * 2));
+    SlowClients slow("127.0.0.1", endpoint.port(), kSlowClients,
+                     attacker_addresses(addresses_for(kSlowClients) * 2));
     REQUIRE(slow.connected() == kSlowClients);
 
     double worst = 0;
@@ -77,7 +81,8 @@ TEST_CASE("64 clients trickling a request line do not slow /healthz or /readyz",
     CHECK(slow.still_open() == kSlowClients);
 }
 
-TEST_CASE("64 MiB of header lines: the sender is cut off, memory stays flat, probes answer", "[http][hostile]") {
+TEST_CASE("64 MiB of header lines: the sender is cut off, memory stays flat, probes answer",
+          "[http][hostile]") {
     Healthy state;
     cli::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
     for (int i = 0; i < 3; ++i) REQUIRE(http_get("127.0.0.1", endpoint.port(), "/metrics").status == 200);
@@ -100,8 +105,8 @@ TEST_CASE("64 MiB of header lines: the sender is cut off, memory stays flat, pro
     uint64_t rss_peak = rss_before;
     double worst = 0;
     int probes = 0;
-    for (const auto start = Clock::now(); (flooding || probes < 3) && probes < 1000 && seconds_since(start) < 30;
-         ++probes) {
+    for (const auto start = Clock::now();
+         (flooding || probes < 3) && probes < 1000 && seconds_since(start) < 30; ++probes) {
         const HttpReply reply = http_get("127.0.0.1", endpoint.port(), "/healthz", 3 * kProbeDeadline);
         CAPTURE(probes);
         CHECK(reply.status == 200);
@@ -137,7 +142,8 @@ TEST_CASE("destroying the endpoint with 64 slow clients connected returns within
         const int fd = tcp_connect("127.0.0.1", port, 2, "127.0.0.15");
         REQUIRE(fd >= 0);
         const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-        REQUIRE(send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+        REQUIRE(send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(request.size()));
         readers.push_back(fd);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // all of them in and served
@@ -171,7 +177,8 @@ TEST_CASE("one address cannot take more than its share of connections", "[http][
         close(extra);
     }
     CHECK(http_get("127.0.0.1", endpoint.port(), "/healthz", 1, "127.0.0.1").status == 0);
-    const HttpReply other = http_get("127.0.0.1", endpoint.port(), "/healthz", 3 * kProbeDeadline, "127.0.0.2");
+    const HttpReply other =
+        http_get("127.0.0.1", endpoint.port(), "/healthz", 3 * kProbeDeadline, "127.0.0.2");
     CHECK(other.status == 200);
     CHECK(other.seconds < kProbeDeadline);
     CHECK(held.still_open() == kShare);
