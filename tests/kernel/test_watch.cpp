@@ -8,10 +8,22 @@
 #include <thread>
 
 #include "../common/prometheus_text.h"
+#include "../common/raw_http.h"
 #include "harness.h"
 
 using namespace initwatch::ktest;
 using nlohmann::json;
+
+namespace {
+
+// The port a `watch --metrics-address HOST:0` logged that it serves on; 0 if none.
+uint16_t logged_metrics_port(const Background& watch) {
+    const std::string log = watch.output_so_far();
+    const auto at = log.find("on port ");
+    return at == std::string::npos ? 0 : static_cast<uint16_t>(std::stoi(log.substr(at + 8)));
+}
+
+}  // namespace
 
 TEST_CASE("watch: a namespace made with unshare leaving a child behind is reported") {
     require_root();
@@ -117,10 +129,9 @@ TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl
                       "node-under-test", "--log-level", "info"},
                      output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
-    const std::string log = watch.output_so_far();
-    const auto at = log.find("on port ");
-    REQUIRE(at != std::string::npos);
-    const std::string base = "http://127.0.0.1:" + std::to_string(std::stoi(log.substr(at + 8)));
+    const uint16_t port = logged_metrics_port(watch);
+    REQUIRE(port != 0);
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
     auto curl = [&](const std::string& path) { return shell_output("curl -sf --max-time 10 " + base + path, 20); };
     CHECK(curl("/healthz") == "ok\n");
     CHECK(curl("/readyz") == "ready\n");
@@ -146,4 +157,38 @@ TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl
     CHECK(r.status == 0);
     REQUIRE(r.findings_with("iw-metrics-marker").size() == 1);
     CHECK(r.findings_with("iw-metrics-marker")[0].at("node") == "node-under-test");
+}
+
+TEST_CASE("watch: 64 slow clients neither starve /healthz nor hold up SIGTERM") {
+    require_root();
+    const std::string output = temp_path("slow-clients.json");
+    Background watch({"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--log-level",
+                      "info"},
+                     output);
+    REQUIRE(watch.wait_for_output("snapshot:", 30));
+    const uint16_t port = logged_metrics_port(watch);
+    REQUIRE(port != 0);
+
+    // From 8 loopback addresses, as 8 pods would: each under the per-address limit.
+    std::vector<std::string> sources;
+    for (int i = 0; i < 8; ++i) sources.push_back("127.0.0." + std::to_string(16 + i));
+    initwatch::test::SlowClients slow("127.0.0.1", port, 64, sources);
+    REQUIRE(slow.connected() == 64);
+    for (int round = 0; round < 5; ++round) {
+        CAPTURE(round);
+        const auto reply = initwatch::test::http_get("127.0.0.1", port, "/healthz", 3);
+        CHECK(reply.status == 200);
+        CHECK(reply.body == "ok\n");
+        CHECK(reply.seconds < 1.0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    CHECK(slow.still_open() == 64);
+
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(kill(watch.pid(), SIGTERM) == 0);
+    Result r = watch.finish(10);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    WARN("watch: exited " << took * 1000 << " ms after SIGTERM with 64 slow clients connected");
+    CHECK(r.status == 0);
+    CHECK(took < 1.5);
 }

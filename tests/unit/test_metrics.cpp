@@ -1,5 +1,3 @@
-#include <httplib.h>
-
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -19,6 +17,7 @@
 #include "report/clock.h"
 #include "report/metrics.h"
 #include "../common/prometheus_text.h"
+#include "../common/raw_http.h"
 
 using namespace initwatch;
 using namespace initwatch::test;
@@ -249,43 +248,42 @@ TEST_CASE("the HTTP endpoint serves /metrics, /healthz and /readyz", "[metrics][
     cli::HttpEndpoint endpoint("127.0.0.1:0", m, h);
     REQUIRE(endpoint.port() != 0);
 
-    httplib::Client client("127.0.0.1", endpoint.port());
-    client.set_connection_timeout(5);
-    client.set_read_timeout(5);
+    const auto get = [&](const std::string& path) { return http_get("127.0.0.1", endpoint.port(), path); };
 
-    auto res = client.Get("/metrics");
-    REQUIRE(res);
-    CHECK(res->status == 200);
-    CHECK(res->get_header_value("Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
-    CHECK(parse_strict(res->body).value("initwatch_findings_total",
-                                        finding_labels("warning", "shop", "web", "server")) == 1);
+    auto res = get("/metrics");
+    REQUIRE(res.status == 200);
+    CHECK(res.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+    CHECK(parse_strict(res.body).value("initwatch_findings_total",
+                                       finding_labels("warning", "shop", "web", "server")) == 1);
 
-    res = client.Get("/healthz");
-    REQUIRE(res);
-    CHECK(res->status == 503);
-    CHECK(res->body == "probes not attached\n");
+    res = get("/healthz");
+    CHECK(res.status == 503);
+    CHECK(res.body == "probes not attached\n");
     h.set_attached();
     h.set_drained(report::monotonic_now_ns() - 10'000'000'000ULL);
-    res = client.Get("/healthz");
-    REQUIRE(res);
-    CHECK(res->status == 503);
-    CHECK(res->body.find("ring buffer last drained") == 0);
+    res = get("/healthz");
+    CHECK(res.status == 503);
+    CHECK(res.body.find("ring buffer last drained") == 0);
     h.set_drained(report::monotonic_now_ns());
-    res = client.Get("/healthz");
-    REQUIRE(res);
-    CHECK(res->status == 200);
+    res = get("/healthz");
+    CHECK(res.status == 200);
+    CHECK(res.body == "ok\n");
 
-    res = client.Get("/readyz");
-    REQUIRE(res);
-    CHECK(res->status == 503);
+    res = get("/readyz");
+    CHECK(res.status == 503);
     h.set_snapshot_done();
-    res = client.Get("/readyz");
-    REQUIRE(res);
-    CHECK(res->status == 200);
+    res = get("/readyz");
+    CHECK(res.status == 200);
+    CHECK(res.body == "ready\n");
 
-    res = client.Get("/other");
-    REQUIRE(res);
-    CHECK(res->status == 404);
+    CHECK(get("/other").status == 404);
+    CHECK(get("/healthz?verbose=1").status == 200);  // a query does not change the path
+    res = http_request("127.0.0.1", endpoint.port(), "HEAD", "/healthz");
+    CHECK(res.status == 200);
+    CHECK(res.body.empty());
+    res = http_request("127.0.0.1", endpoint.port(), "POST", "/healthz");
+    CHECK(res.status == 405);
+    CHECK(res.header("allow") == "GET, HEAD");
 }
 
 TEST_CASE("the HTTP endpoint serves IPv6 loopback", "[metrics][http]") {
@@ -298,10 +296,7 @@ TEST_CASE("the HTTP endpoint serves IPv6 loopback", "[metrics][http]") {
         WARN("no IPv6 loopback here: " << e.what());
         return;
     }
-    httplib::Client client("::1", endpoint->port());
-    auto res = client.Get("/metrics");
-    REQUIRE(res);
-    CHECK(res->status == 200);
+    CHECK(http_get("::1", endpoint->port(), "/metrics").status == 200);
 }
 
 TEST_CASE("a port in use is a one-line initwatch::Error", "[metrics][http]") {
