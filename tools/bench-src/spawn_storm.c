@@ -4,8 +4,18 @@
  *   spawn_storm exec   N P [PROGRAM]  N fork+exec+wait of PROGRAM (default /bin/true), by P spawners
  *   spawn_storm fork   N P            N fork+_exit+wait (no exec), by P spawners
  *   spawn_storm thread N P            N pthread_create+join (no process events), by P spawners
- *   spawn_storm hold   N              fork N children that sleep until killed, print "ready N",
- *                                     then sleep too (run it as a pid namespace's init)
+ *   spawn_storm hold   SPEC...        start the children SPEC says, each sleeping until killed, print
+ *                                     "ready TOTAL" once all are there, then sleep too (run it as a
+ *                                     pid namespace's init). SPEC is N or N:SHAPE: N children of
+ *                                     that argv shape, where SHAPE is
+ *                                       fork   forked, no exec: they share this program's argv (default)
+ *                                       short  exec'd with argv "iwpause" (8 bytes)
+ *                                       empty  exec'd with argv "iwpause" and 4,087 empty arguments
+ *                                              (the argv area: 4,095 bytes of NULs mostly)
+ *                                       long   exec'd with argv "iwpause" and one argument of 4,086
+ *                                              bytes (the argv area: 4,095 bytes)
+ *   spawn_storm orphan SPEC...        as hold, but exit 0 once a byte (or EOF) arrives on stdin,
+ *                                     leaving the children: a namespace init that exits early
  *   spawn_storm stamp                 copy stdin to stdout, each line prefixed with the
  *                                     CLOCK_REALTIME nanoseconds at which it was read
  *
@@ -20,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -194,26 +205,6 @@ static int storm(const char *mode, long n, long spawners, const char *program)
 	return 0;
 }
 
-static _Noreturn void hold(long n)
-{
-	for (long i = 0; i < n; i++) {
-		pid_t pid = fork();
-
-		if (pid < 0)
-			die("fork");
-		if (pid == 0) {
-			/* Outside a pid namespace nothing else would kill them with us. */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			for (;;)
-				pause();
-		}
-	}
-	printf("ready %ld\n", n);
-	fflush(stdout);
-	for (;;)
-		pause();
-}
-
 static void stamp_line(uint64_t ts, const char *line, size_t len)
 {
 	printf("%llu %.*s\n", (unsigned long long)ts, (int)len, line);
@@ -275,19 +266,135 @@ static long number(const char *s, const char *what)
 	return v;
 }
 
+/* The argv area of the exec'd shapes, as the kernel lays it out: NUL-separated strings. */
+#define SHAPE_ARGV_BYTES 4095
+#define PAUSE_NAME "iwpause"
+
+static char **shape_argv(const char *shape)
+{
+	static char filler[SHAPE_ARGV_BYTES];
+	size_t name_bytes = sizeof(PAUSE_NAME); /* with its NUL */
+	size_t n = 1;
+	char **argv;
+
+	if (strcmp(shape, "short") == 0)
+		n = 1;
+	else if (strcmp(shape, "empty") == 0)
+		n = 1 + (SHAPE_ARGV_BYTES - name_bytes); /* each empty argument is one NUL */
+	else if (strcmp(shape, "long") == 0)
+		n = 2;
+	else
+		return NULL;
+	argv = calloc(n + 1, sizeof(*argv));
+	if (!argv)
+		die("calloc");
+	argv[0] = PAUSE_NAME;
+	if (strcmp(shape, "empty") == 0)
+		for (size_t i = 1; i < n; i++)
+			argv[i] = filler + sizeof(filler) - 1; /* "" */
+	if (strcmp(shape, "long") == 0) {
+		memset(filler, 'x', SHAPE_ARGV_BYTES - name_bytes - 1);
+		filler[SHAPE_ARGV_BYTES - name_bytes - 1] = '\0';
+		argv[1] = filler;
+	}
+	return argv;
+}
+
+/* Starts N children of one shape; exec'd ones hold `exec_done` (close-on-exec) until they
+ * exec, and write to it when the exec fails. */
+static void start_children(long n, const char *shape, const char *self, int exec_done)
+{
+	char **argv = strcmp(shape, "fork") == 0 ? NULL : shape_argv(shape);
+
+	if (strcmp(shape, "fork") != 0 && !argv) {
+		fprintf(stderr, "spawn_storm: unknown shape %s\n", shape);
+		exit(2);
+	}
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork");
+		if (pid != 0)
+			continue;
+		/* Outside a pid namespace nothing else would kill them with us. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (argv) {
+			char *const envp[] = {NULL};
+
+			ssize_t told;
+
+			execve(self, argv, envp);
+			told = write(exec_done, "e", 1); /* the holder fails when it reads this */
+			_exit(told == 1 ? 127 : 126);
+		}
+		close(exec_done); /* the holder waits for its EOF */
+		for (;;)
+			pause();
+	}
+}
+
+static _Noreturn void hold(int argc, char **argv, int exit_on_input)
+{
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int exec_done[2];
+	long total = 0;
+	char c;
+
+	if (len < 0)
+		die("readlink /proc/self/exe");
+	self[len] = '\0';
+	if (pipe2(exec_done, O_CLOEXEC) < 0)
+		die("pipe2");
+	for (int i = 0; i < argc; i++) {
+		char count[32];
+		const char *colon = strchr(argv[i], ':');
+		const char *shape = colon ? colon + 1 : "fork";
+		long n;
+
+		snprintf(count, sizeof(count), "%.*s", colon ? (int)(colon - argv[i]) : 31, argv[i]);
+		n = number(count, "N");
+		start_children(n, shape, self, exec_done[1]);
+		total += n;
+	}
+	close(exec_done[1]);
+	/* EOF once every exec'd child has exec'd: its copy of the write end closed on exec. */
+	if (read(exec_done[0], &c, 1) != 0) {
+		fprintf(stderr, "spawn_storm: a child could not exec %s\n", self);
+		exit(2);
+	}
+	close(exec_done[0]);
+	printf("ready %ld\n", total);
+	fflush(stdout);
+	if (exit_on_input) {
+		if (read(STDIN_FILENO, &c, 1) < 0)
+			die("read stdin");
+		exit(0);
+	}
+	for (;;)
+		pause();
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: spawn_storm exec N P [PROGRAM] | fork N P | thread N P | hold N | stamp\n");
+		"usage: spawn_storm exec N P [PROGRAM] | fork N P | thread N P | hold SPEC... | orphan SPEC... |\n"
+		"       stamp\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
+	if (argc >= 1 && strcmp(argv[0], PAUSE_NAME) == 0) /* a child of hold, exec'd with its argv shape */
+		for (;;)
+			pause();
 	if (argc == 2 && strcmp(argv[1], "stamp") == 0)
 		return stamp();
-	if (argc == 3 && strcmp(argv[1], "hold") == 0)
-		hold(number(argv[2], "N"));
+	if (argc >= 3 && strcmp(argv[1], "hold") == 0)
+		hold(argc - 2, argv + 2, 0);
+	if (argc >= 3 && strcmp(argv[1], "orphan") == 0)
+		hold(argc - 2, argv + 2, 1);
 	if (argc < 4)
 		return usage();
 	if (strcmp(argv[1], "exec") == 0 && argc <= 5)
