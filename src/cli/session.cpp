@@ -149,14 +149,17 @@ std::vector<model::Finding> Session::step(int timeout_ms) {
     // While the reader is busy, poll briefly: its results are applied between polls.
     const int wait_ms = more_records_ ? 0 : snapshot_pending_ ? std::min(timeout_ms, 10) : timeout_ms;
     more_records_ = probe_.poll(wait_ms, batch_);
-    health_.set_drained(report::monotonic_now_ns());
+    const uint64_t now_ns_of_batch = report::monotonic_now_ns();
+    health_.set_drained(now_ns_of_batch);
     std::vector<model::Finding> findings;
     for (auto& ev : batch_) {
         if (!redactor_.empty()) redactor_.apply(ev);
         if (options_.events) output_->event(ev, tracker_.summary(model::task_of(ev).key));
         metrics_.count_event(ev);
+        learn_cgroup(ev, now_ns_of_batch);
         if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
     }
+    learn_pending_cgroups(now_ns_of_batch);
     if (options_.events && !batch_.empty()) output_->flush();
     batch_.clear();  // the argv it holds counts against the budget
 
@@ -169,6 +172,26 @@ std::vector<model::Finding> Session::step(int timeout_ms) {
         update_metrics();
     }
     return findings;
+}
+
+// Cheap when known (a hash lookup); a miss walks the cgroup tree at most every 200 ms, so a
+// cgroup missed now is retried in later steps, for a few seconds, while it may still exist.
+void Session::learn_cgroup(const model::Event& ev, uint64_t now_ns) {
+    constexpr size_t kMaxUnresolved = 1024;
+    const auto* exec = std::get_if<model::ExecEvent>(&ev);
+    if (!exec || exec->task.cgroup_id <= 1 || unresolved_cgroups_.count(exec->task.cgroup_id)) return;
+    if (!catalog_.learn(exec->task.cgroup_id, now_ns) && unresolved_cgroups_.size() < kMaxUnresolved)
+        unresolved_cgroups_.emplace(exec->task.cgroup_id, now_ns);
+}
+
+void Session::learn_pending_cgroups(uint64_t now_ns) {
+    constexpr uint64_t kRetryNs = 3'000'000'000ULL;
+    for (auto it = unresolved_cgroups_.begin(); it != unresolved_cgroups_.end();) {
+        if (catalog_.learn(it->first, now_ns) || now_ns - it->second > kRetryNs)
+            it = unresolved_cgroups_.erase(it);
+        else
+            ++it;
+    }
 }
 
 // Drops are never silent: a notice in the stream, and the next findings say incomplete.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "cli/http_endpoint.h"
@@ -42,6 +43,9 @@ private:
     void read_argv_later(const std::vector<model::SnapshotEvent>& tasks);
     // argv the reader has read since the last step; the snapshot is done when none is left.
     void apply_read_argv();
+    // Resolves the cgroup of every program exec'd in a container cgroup while it exists.
+    void learn_cgroup(const model::Event& ev, uint64_t now_ns);
+    void learn_pending_cgroups(uint64_t now_ns);
     void update_metrics();
     // Reports drops counted since the last call; true if there were any.
     bool check_drops(uint64_t now_ns);
@@ -63,7 +67,8 @@ private:
     bool snapshot_pending_ = true;  // argv of the startup snapshot still being read
     uint64_t snapshot_started_ns_ = 0;
     size_t snapshot_size_ = 0;
-    bool more_records_ = false;  // the last poll left records in the ring
+    bool more_records_ = false;
+    std::unordered_map<uint64_t, uint64_t> unresolved_cgroups_;  // cgroup id -> first exec seen there  // the last poll left records in the ring
     std::vector<model::Event> batch_;
     probe::DropCounts reported_drops_{};
     uint64_t reported_malformed_ = 0;

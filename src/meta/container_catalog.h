@@ -29,6 +29,9 @@ public:
     // Pod and container names come from kubelet's logs only for a container of an anchored pod
     // cgroup (container_id.h), and only when the log's pod UID, if it has one, is that pod's.
     ContainerInfo describe(uint64_t cgroup_id, uint64_t now_ns);
+    // Learns the cgroup's path while it exists (true once known): a container's findings are
+    // described as it is torn down, and a short-lived cgroup may be gone by then.
+    bool learn(uint64_t cgroup_id, uint64_t now_ns) { return cgroups_.path_of(cgroup_id, now_ns).has_value(); }
     // Records one more finding for the container and says how often it happened.
     RepeatInfo record_finding(const ContainerInfo& container, uint64_t now_ns);
 
