@@ -67,13 +67,23 @@ int run_command(const Options& options) {
         }
     };
 
+    // Everything in the ring up to now, also past one step's byte bound (the ring holds at
+    // most its size of records: a bounded number of steps).
+    const size_t max_drain_steps = options.ring_buffer_bytes / probe::Probe::kDefaultPollBytes + 2;
+    auto drain = [&] {
+        size_t steps = 0;
+        do
+            report_ours(session.step(0));
+        while (session.backlog() && ++steps < max_drain_steps);
+    };
+
     std::optional<int> status;
     while (!status) {
         report_ours(session.step(50));
         status = launcher.try_wait();
         if (status) break;
         if (const int sig = stop_requested()) {
-            report_ours(session.step(0));  // what happened before the signal still counts
+            drain();  // what happened before the signal still counts
             spdlog::info("{}: stopping {} (SIGTERM, then SIGKILL after {}s)", model::signal_name(sig), shown,
                          options.stop_grace_s);
             launcher.stop(options.stop_grace_s, stop_hurried);
@@ -81,7 +91,7 @@ int run_command(const Options& options) {
         }
         const uint64_t now = report::monotonic_now_ns();
         if (timeout_ns && now - start >= timeout_ns) {
-            report_ours(session.step(0));
+            drain();
             // Our own SIGKILL is no finding: a long-running init is the healthy case. It has
             // had its verdict, so it gets no grace.
             launcher.kill_all();
@@ -100,7 +110,7 @@ int run_command(const Options& options) {
         }
     }
     // The init's exit record is in the ring before the init can be reaped: drain it.
-    report_ours(session.step(0));
+    drain();
 
     const model::ExitStatus exit = decode_wait(*status);
     if (found_at) return kExitFinding;

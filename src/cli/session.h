@@ -34,6 +34,8 @@ public:
         return argv;
     }
 
+    // The last step left records in the ring (steps drain a bounded number of bytes).
+    bool backlog() const { return more_records_; }
     bool output_broken() const { return output_->broken(); }
     const std::string& cgroup2_root() const { return catalog_.cgroup2_root(); }
 
