@@ -37,7 +37,7 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--node-name", o.node_name, "Node name in findings (default: $NODE_NAME, then the hostname)");
     app.add_option("--max-memory", o.max_memory_bytes,
                    "Bytes the process table and the argv store may take (default 64MiB; suffixes KiB, MiB, GiB); "
-                   "past 3/4 of it new argv is kept as a prefix, past all of it processes are counted as lost")
+                   "past half of it new argv is kept as a prefix, past all of it processes are counted as lost")
         ->transform(CLI::AsSizeValue(false))
         ->check(CLI::Range(static_cast<size_t>(1) << 20, static_cast<size_t>(1) << 40));
     app.add_option("--max-processes", o.max_processes,

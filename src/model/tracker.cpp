@@ -105,7 +105,7 @@ size_t Tracker::memory_bytes() const {
 
 Argv Tracker::within_budget(Argv argv, bool& dropped) {
     dropped = false;
-    if (argv.bytes().size() <= kDroppedArgvBytes || memory_bytes() <= limits_.max_memory_bytes / 4 * 3)
+    if (argv.bytes().size() <= kDroppedArgvBytes || memory_bytes() <= limits_.max_memory_bytes / 2)
         return argv;
     dropped = true;
     ++argv_dropped_;

@@ -16,8 +16,8 @@ namespace initwatch::model {
 
 struct TrackerLimits {
     // One bound in bytes for the process table and the argv store (Argv::live_bytes()).
-    // argv is kept in full while both take at most 3/4 of it; past that, a new argv keeps
-    // only its first kDroppedArgvBytes (argv_dropped). The last quarter is the process
+    // argv is kept in full while both take at most half of it; past that, a new argv keeps
+    // only its first kDroppedArgvBytes (argv_dropped). The other half is the process
     // table's own: a process is refused (counted, not tracked) only when it is full.
     size_t max_memory_bytes = size_t{64} << 20;
     size_t max_processes = 0;  // a count bound as well; 0: the byte budget alone

@@ -21,7 +21,7 @@ TEST_CASE("a tracked process costs at most 1 KiB beside its argv") {
     CHECK(model::Tracker::bytes_per_process() <= 1024);
 }
 
-TEST_CASE("past 3/4 of the budget argv is kept as a prefix, and the processes are still tracked") {
+TEST_CASE("past half of the budget argv is kept as a prefix, and the processes are still tracked") {
     model::TrackerLimits limits;
     limits.max_memory_bytes = 1 << 20;
     Sim sim(limits);
