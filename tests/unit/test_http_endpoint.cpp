@@ -127,7 +127,11 @@ TEST_CASE("64 MiB of header lines: the sender is cut off, memory stays flat, pro
     const bool all_cut_off =
         std::all_of(floods.begin(), floods.end(), [](const FloodResult& f) { return f.closed_by_server; });
     CHECK(all_cut_off);
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan keeps freed memory in quarantine (and pads every allocation): RSS says nothing here.
+#else
     CHECK(rss_peak - rss_before <= 4ULL << 20);
+#endif
 }
 
 TEST_CASE("destroying the endpoint with 64 slow clients connected returns within 1 s", "[http][hostile]") {
