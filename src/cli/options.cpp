@@ -30,7 +30,12 @@ void add_output_options(CLI::App& app, Options& o) {
                    "Kernel ring buffer size in bytes (power of two, at least a page; default 4 MiB)")
         ->check(CLI::Range(static_cast<size_t>(4096), static_cast<size_t>(1) << 30));
     app.add_option("--redact", o.redact,
-                   "Mask argv matching REGEX (its capture groups, if any) in every output; repeatable")
+                   "Mask argv, comm and exec filenames matching REGEX (RE2 syntax; its capture groups, if any) "
+                   "in every output; repeatable")
+        ->allow_extra_args(false);
+    app.add_option("--redact-next-after", o.redact_next_after,
+                   "Mask whole the argument after one that matches REGEX in full (RE2 syntax), as the value of "
+                   "`--password VALUE`; repeatable")
         ->allow_extra_args(false);
     app.add_option("--host-root", o.host_root,
                    "Where the host's / is mounted (a DaemonSet's /host): kubelet logs and cgroup2 are read there");

@@ -28,7 +28,8 @@ struct Options {
     size_t max_listed = 200;   // processes a finding lists one by one
     std::string btf_path;  // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
-    std::vector<std::string> redact;  // regexes masked in every argv
+    std::vector<std::string> redact;  // RE2 patterns masked in argv, comm and exec filenames
+    std::vector<std::string> redact_next_after;  // an argument matching one in full: the next is masked
     std::string metrics_address;        // "" for no HTTP endpoint
     std::string min_severity = "info";  // findings below it are not printed (still counted)
     std::string host_root;            // where the host's / is mounted (DaemonSet)

@@ -33,17 +33,6 @@ std::unique_ptr<report::Output> make_output(const Options& o, std::FILE* f) {
     return report::make_text_output(f, color);
 }
 
-model::Redactor make_redactor(const std::vector<std::string>& patterns) {
-    for (const auto& p : patterns) {
-        try {
-            std::regex check(p, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-            throw Error("--redact '" + p + "' is not a valid regular expression: " + e.what());
-        }
-    }
-    return model::Redactor(patterns);
-}
-
 // Records the kernel could not deliver; argv it could not read is no lost event.
 uint64_t kernel_drops(const probe::DropCounts& d) { return d[IW_DROP_RINGBUF_FULL] + d[IW_DROP_EXITED_MAP_FULL]; }
 
@@ -78,7 +67,7 @@ Session::Session(const Options& options)
       file_(open_output(options.output_path)),
       output_(make_output(options, file_)),
       min_severity_(parse_severity(options.min_severity)),
-      redactor_(make_redactor(options.redact)),
+      redactor_(options.redact, options.redact_next_after),
       probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path, options.exit_probe}),
       tracker_(tracker_limits(options)),
       catalog_(meta::CatalogOptions{options.host_root, options.node_name}),
@@ -107,6 +96,7 @@ void Session::take_snapshot() {
     read_argv_later(tasks);
     for (auto& snap : tasks) {
         model::Event ev = std::move(snap);
+        redactor_.apply(ev);  // comm
         if (options_.events) output_->event(ev, nullptr);
         metrics_.count_event(ev);
         tracker_.apply(ev);
@@ -234,6 +224,7 @@ void Session::resync(uint64_t now_ns) {
     if (last_resync_ns_ && now_ns - last_resync_ns_ < kMinInterval) return;
     last_resync_ns_ = now_ns;
     std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
+    for (auto& snap : tasks) redactor_.apply(snap);  // comm
     std::vector<model::SnapshotEvent> unknown;  // not tracked yet: their argv is read later
     for (const auto& snap : tasks)
         if (!tracker_.summary(snap.task.key)) unknown.push_back(snap);

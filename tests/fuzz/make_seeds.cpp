@@ -264,6 +264,7 @@ int main(int argc, char** argv) {
 
     write_seeds("fuzz_redactor", {argv_area({"app", "--password=hunter2", "--token", "ghp_abcdefgh1234"}),
                                   argv_area({"env", "key=a,key=bb,other=c", "secret:xyz"}),
-                                  argv_area({"curl", "--password=" + std::string(2000, 'p')})});
+                                  argv_area({"curl", "--password=" + std::string(2000, 'p')}),
+                                  argv_area({"app", "--password", "hunter2", "-p", "", "--token", "t@k"})});
     return 0;
 }

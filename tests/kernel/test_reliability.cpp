@@ -195,19 +195,30 @@ TEST_CASE("hostile argv and comm: escaped on one line in text, valid and lossles
 }
 
 TEST_CASE("redaction: --redact masks secrets in every output") {
-    auto r = run_initwatch("run", {"--redact=--password=(\\S+)", "--redact", "tok_[a-z0-9]+", "--events", "--", "sh",
-                                   "-c", "sleep 30 & exit 0", "x", "--password=hunter2", "tok_abc123"});
+    require_root();
+    // A secret in a comm too: comm comes from the file name that was exec'd, here a symlink.
+    const std::string dir = temp_path("redact");
+    REQUIRE(mkdir(dir.c_str(), 0700) == 0);
+    const std::string link = dir + "/tok_sleep9";
+    REQUIRE(symlink("/bin/sleep", link.c_str()) == 0);
+    auto r = run_initwatch("run", {"--redact=--password=(\\S+)", "--redact", "tok_[a-z0-9]+", "--redact-next-after=--pw",
+                                   "--events", "--", "sh", "-c", "\"$0\" 30 & sleep 0.2; exit 0", link, "--password=hunter2",
+                                   "tok_abc123", "--pw", "hunter3"});
+    unlink(link.c_str());
+    rmdir(dir.c_str());
     REQUIRE(r.status == 3);
-    CHECK(r.err.find("hunter2") == std::string::npos);
-    for (const json& line : r.lines) {
-        const std::string text = line.dump();
-        CHECK(text.find("hunter2") == std::string::npos);
-        CHECK(text.find("tok_abc123") == std::string::npos);
+    for (const char* secret : {"hunter2", "hunter3", "tok_abc123", "tok_sleep9"}) {
+        INFO(secret);
+        CHECK(r.err.find(secret) == std::string::npos);
+        for (const json& line : r.lines) CHECK(line.dump().find(secret) == std::string::npos);
     }
     const auto findings = r.of_type("init_exit");
     REQUIRE(findings.size() == 1);
     const auto argv = findings[0].at("init").at("argv").get<std::vector<std::string>>();
-    CHECK(argv == std::vector<std::string>{"sh", "-c", "sleep 30 & exit 0", "x", "--password=***", "***"});
+    CHECK(argv == std::vector<std::string>{"sh", "-c", "\"$0\" 30 & sleep 0.2; exit 0", dir + "/***", "--password=***", "***",
+                                           "--pw", "***"});
+    const json& child = findings[0].at("live")[0];
+    CHECK(child.at("comm") == "***");
 }
 
 namespace {
