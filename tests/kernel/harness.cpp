@@ -124,6 +124,14 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+long proc_status_kib(pid_t pid, const std::string& field) {
+    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+    return -1;
+}
+
 std::string shell_output(const std::string& command) { return shell_output(command, 60); }
 
 std::optional<int> wait_exit(pid_t pid, double timeout_s) {

@@ -59,6 +59,8 @@ private:
 };
 
 std::string read_file(const std::string& path);
+// A field of /proc/PID/status in KiB (VmHWM, RssAnon, ...); -1 when it is not there.
+long proc_status_kib(pid_t pid, const std::string& field);
 // Runs a shell command and returns its stdout (within 60 s, see the bounded one below).
 std::string shell_output(const std::string& command);
 std::vector<nlohmann::json> parse_json_lines(const std::string& text);

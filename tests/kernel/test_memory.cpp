@@ -73,13 +73,6 @@ private:
     bool v2_ = false;
 };
 
-long status_kib(pid_t pid, const std::string& field) {
-    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-    return -1;
-}
 
 }  // namespace
 
@@ -109,7 +102,7 @@ TEST_CASE("many-argument processes far past the budget: no OOM kill, the finding
 
     CHECK(cgroup.oom_kills() == 0);
     REQUIRE(kill(watch.pid(), 0) == 0);  // alive
-    const long hwm = status_kib(watch.pid(), "VmHWM");
+    const long hwm = proc_status_kib(watch.pid(), "VmHWM");
     WARN("initwatch peak RSS " << hwm << " KiB; memory cgroup peak " << cgroup.peak_bytes() / 1024 << " KiB (limit "
                                << kLimit / 1024 << " KiB)");
     CHECK(hwm < 64 * 1024);

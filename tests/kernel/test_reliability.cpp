@@ -270,13 +270,6 @@ private:
     bool v2_ = false;
 };
 
-long rss_kib(pid_t pid, const std::string& field) {
-    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-    return -1;
-}
 
 }  // namespace
 
@@ -285,7 +278,7 @@ TEST_CASE("a fork bomb cannot grow initwatch past its process table bound", "[st
     const std::string output = temp_path("bomb.json");
     Background watch({"watch", "--json", "--output", output, "--max-processes", "300", "--log-level", "info"}, output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
-    const long before = rss_kib(watch.pid(), "RssAnon");
+    const long before = proc_status_kib(watch.pid(), "RssAnon");
     REQUIRE(before > 0);
     {
         PidsLimitedCgroup cgroup(2000);
@@ -299,8 +292,8 @@ TEST_CASE("a fork bomb cannot grow initwatch past its process table bound", "[st
         CHECK(std::stoi(read_file(cgroup.dir() + "/pids.current")) > 1000);
         std::this_thread::sleep_for(std::chrono::seconds(2));  // initwatch drains the storm
         // Anonymous memory is the heap: the tables. (File pages are the binary's own code.)
-        const long after = rss_kib(watch.pid(), "RssAnon");
-        const long total = rss_kib(watch.pid(), "VmHWM");
+        const long after = proc_status_kib(watch.pid(), "RssAnon");
+        const long total = proc_status_kib(watch.pid(), "VmHWM");
         WARN("initwatch anonymous RSS: " << before << " KiB before the bomb, " << after << " KiB after; peak RSS "
                                          << total << " KiB");
         CHECK(after - before < 4 * 1024);
