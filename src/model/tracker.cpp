@@ -370,11 +370,16 @@ void Tracker::collect_members(const Namespace& ns, std::vector<const Process*>& 
 void Tracker::forget(const ProcKey& key, const ProcKey& reaper) {
     auto it = procs_.find(key);
     Process& p = it->second;
-    auto reaper_it = procs_.find(reaper);
-    for (const ProcKey& child_key : p.children) {
+    // A process cannot inherit its own children (the key of "no reaper" may name a process
+    // in a hostile or corrupt stream); the list is moved out so that no insertion below can
+    // move it while it is read.
+    auto reaper_it = reaper == key ? procs_.end() : procs_.find(reaper);
+    const std::vector<ProcKey> children = std::move(p.children);
+    p.children.clear();
+    for (const ProcKey& child_key : children) {
         auto child = procs_.find(child_key);
         if (child == procs_.end()) continue;
-        child->second.parent = reaper;
+        child->second.parent = reaper == key ? ProcKey{} : reaper;
         child->second.reparented = true;
         if (reaper_it != procs_.end()) list_add(reaper_it->second.children, child->second, &Process::child_slot);
     }

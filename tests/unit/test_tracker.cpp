@@ -281,6 +281,34 @@ TEST_CASE("a dead namespace whose last exits were lost is forgotten after the gr
     CHECK(sim.tracker.stats().processes == 1);  // the shim
 }
 
+TEST_CASE("a stream naming a process by the key of \"no process\" cannot corrupt the table") {
+    // Found by fuzz_decode: a member keyed {0, 0} with children of its own, expired with a
+    // dead namespace, was handed its own children while its list was being read.
+    model::TrackerLimits limits;
+    limits.dead_namespace_grace_ns = 5'000'000'000ULL;
+    Sim sim(limits);
+    auto shim = sim.host(100);
+    auto init = sim.spawn_init(shim, 200, kNs);
+    model::TaskInfo zero;
+    zero.parent = init;
+    zero.pidns_inum = kNs;
+    zero.ns_level = 1;
+    zero.ns_pid = 2;
+    zero.comm = "sh";
+    sim.apply(model::ForkEvent{sim.tick(), zero});
+    for (uint32_t pid = 300; pid < 340; ++pid) {
+        model::TaskInfo child = zero;
+        child.key = {pid, sim.tick()};
+        child.parent = model::ProcKey{};
+        child.ns_pid = pid;
+        sim.apply(model::ForkEvent{sim.now, child});
+    }
+    REQUIRE(sim.exit(init, 0));
+    sim.tracker.expire(sim.now + 6'000'000'000ULL);
+    CHECK(sim.tracker.stats().namespaces == 0);
+    CHECK(sim.tracker.stats().processes == 1);  // the shim
+}
+
 TEST_CASE("processes known from the startup snapshot are reported as such") {
     Sim sim;
     auto shim = sim.host(100);
