@@ -7,7 +7,7 @@
 FROM debian:12 AS build
 WORKDIR /src
 # Dependencies first, so that a source change does not reinstall them.
-COPY tools/setup tools/setup
+COPY tools/setup tools/apt-install tools/
 RUN tools/setup --build-only
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF \
