@@ -1,5 +1,7 @@
 #include "meta/restart_tracker.h"
 
+#include "util/time.h"
+
 #include <cstdio>
 #include <limits>
 
@@ -8,28 +10,6 @@ namespace initwatch::meta {
 namespace {
 
 uint64_t elapsed(uint64_t from_ns, uint64_t to_ns) { return to_ns > from_ns ? to_ns - from_ns : 0; }
-
-// "850ms", "42s", "2m05s", "1h02m", "3d04h": the two largest units, like kubectl's ages. Kept here
-// rather than shared with src/report, which src/meta must not depend on.
-std::string format_interval(uint64_t ns) {
-    const uint64_t ms = ns / 1'000'000;
-    const uint64_t s = ms / 1000;
-    char buf[32];
-    if (s == 0)
-        snprintf(buf, sizeof(buf), "%llums", static_cast<unsigned long long>(ms));
-    else if (s < 60)
-        snprintf(buf, sizeof(buf), "%llus", static_cast<unsigned long long>(s));
-    else if (s < 3600)
-        snprintf(buf, sizeof(buf), "%llum%02llus", static_cast<unsigned long long>(s / 60),
-                 static_cast<unsigned long long>(s % 60));
-    else if (s < 86400)
-        snprintf(buf, sizeof(buf), "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
-                 static_cast<unsigned long long>(s / 60 % 60));
-    else
-        snprintf(buf, sizeof(buf), "%llud%02lluh", static_cast<unsigned long long>(s / 86400),
-                 static_cast<unsigned long long>(s / 3600 % 24));
-    return buf;
-}
 
 }  // namespace
 
@@ -66,7 +46,7 @@ std::string ordinal(uint32_t n) {
 std::string describe_repeat(const RestartTracker::Repeat& r) {
     if (r.count <= 1) return {};
     std::string text = ordinal(r.count) + " time";
-    if (r.since_first_ns) text += " in " + format_interval(*r.since_first_ns);
+    if (r.since_first_ns) text += " in " + util::format_duration(*r.since_first_ns);
     return text;
 }
 

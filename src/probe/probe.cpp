@@ -14,6 +14,8 @@
 
 #include <initwatch/error.h>
 
+#include "util/errno_text.h"
+
 #include "initwatch.skel.h"
 #include "probe/decode.h"
 
@@ -35,7 +37,7 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
     return 0;
 }
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+using util::errno_text;
 
 // 6.16 added `group_dead` to sched_process_exit; read the arity from the kernel's BTF.
 bool exit_tracepoint_has_group_dead(const std::string& btf_path) {
@@ -73,6 +75,8 @@ const char* drop_reason_name(size_t reason) {
         default: return "unknown";
     }
 }
+
+uint64_t records_lost(const DropCounts& d) { return d[IW_DROP_RINGBUF_FULL] + d[IW_DROP_EXITED_MAP_FULL]; }
 
 struct Probe::Impl {
     initwatch_bpf* skel = nullptr;

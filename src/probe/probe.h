@@ -33,8 +33,15 @@ struct ProbeOptions {
     ExitProbe exit_probe = ExitProbe::automatic;
 };
 
+// The longest argv an exec record carries (the kernel side's buffer, its last NUL aside);
+// /proc/PID/cmdline reads of the snapshot are cut at the same length.
+inline constexpr size_t kMaxArgvBytes = IW_ARGV_LEN - 1;
+
+// Records the kernel side could not deliver, by reason (index), summed over CPUs.
 using DropCounts = std::array<uint64_t, IW_DROP__COUNT>;
 const char* drop_reason_name(size_t reason);
+// Records lost for good (ring full, ...); argv that could not be read lost no record.
+uint64_t records_lost(const DropCounts& drops);
 
 class Probe {
 public:

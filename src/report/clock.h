@@ -1,12 +1,10 @@
-// Events carry CLOCK_MONOTONIC; people read wall-clock time.
+// Events carry CLOCK_MONOTONIC; people read wall-clock time (util/time.h has the clocks).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 namespace initwatch::report {
-
-uint64_t monotonic_now_ns();
 
 class WallClock {
 public:
@@ -20,8 +18,5 @@ public:
 private:
     uint64_t offset_ns_;
 };
-
-// "612ms", "4.2s", "3m05s", "2h04m"
-std::string format_duration(uint64_t ns);
 
 }  // namespace initwatch::report

@@ -200,12 +200,4 @@ std::string Metrics::exposition() const {
     return out;
 }
 
-bool Health::healthz(uint64_t now_ns) const {
-    if (!attached()) return false;
-    const uint64_t last = last_drain_ns();
-    if (last == 0) return false;
-    // A drain stored after the caller read its clock is fresh, not 584 years old.
-    return now_ns <= last || now_ns - last <= kMaxDrainAgeNs;
-}
-
 }  // namespace initwatch::report

@@ -39,6 +39,9 @@ public:
         events_[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
     }
     void count_event(const model::Event& event) { count_event(static_cast<EventKind>(event.index())); }
+    void add_events(EventKind kind, uint64_t n) {
+        events_[static_cast<size_t>(kind)].fetch_add(n, std::memory_order_relaxed);
+    }
 
     // Empty strings are fine where the pod is not known (Prometheus treats them as absent).
     void count_finding(std::string_view severity, std::string_view namespace_name, std::string_view pod,
@@ -82,29 +85,5 @@ static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(Even
 static_assert(
     std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::snapshot), model::Event>,
                    model::SnapshotEvent>);
-
-// What /healthz and /readyz answer, written by the collector thread, read by the HTTP one.
-class Health {
-public:
-    // Longer than this without draining the ring buffer means the collector is stuck.
-    static constexpr uint64_t kMaxDrainAgeNs = 5'000'000'000ULL;
-
-    void set_attached() { attached_.store(true, std::memory_order_relaxed); }
-    void set_drained(uint64_t monotonic_ns) { last_drain_ns_.store(monotonic_ns, std::memory_order_relaxed); }
-    void set_snapshot_done() { snapshot_done_.store(true, std::memory_order_relaxed); }
-
-    bool attached() const { return attached_.load(std::memory_order_relaxed); }
-    uint64_t last_drain_ns() const { return last_drain_ns_.load(std::memory_order_relaxed); }
-
-    // Probes attached and the ring buffer drained within kMaxDrainAgeNs of now.
-    bool healthz(uint64_t now_ns) const;
-    // The startup snapshot is in the model: findings from now on know pre-existing processes.
-    bool readyz() const { return snapshot_done_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<bool> attached_{false};
-    std::atomic<uint64_t> last_drain_ns_{0};
-    std::atomic<bool> snapshot_done_{false};
-};
 
 }  // namespace initwatch::report

@@ -2,6 +2,11 @@
 
 namespace initwatch::report {
 
+Output::~Output() {
+    flush();
+    if (owns_file_) std::fclose(out_);
+}
+
 void Output::write_line(const std::string& line) {
     if (broken_) return;
     if (std::fwrite(line.data(), 1, line.size(), out_) != line.size() || std::fputc('\n', out_) == EOF)

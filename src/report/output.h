@@ -1,5 +1,6 @@
-// Where findings, per-event lines and lost-event notices go: text for people, JSON lines
-// for machines. Reporters only format; the model decides what to report.
+// The output sinks: findings, per-event lines (--events) and lost-event notices as text for
+// people or JSON lines for machines, on stdout or a file. They only format; the model
+// decides what to report, the pipeline when.
 #pragma once
 
 #include <cstdint>
@@ -13,32 +14,33 @@
 #include "meta/container.h"
 #include "model/event.h"
 #include "model/finding.h"
+#include "pipeline/sink.h"
 #include "report/clock.h"
 
 namespace initwatch::report {
 
-using LostCounts = std::vector<std::pair<std::string, uint64_t>>;
+using pipeline::LostCounts;
 
-class Output {
+class Output : public pipeline::Sink {
 public:
     // No line is longer: a finding lists fewer processes in full (the rest are counted)
     // rather than pass it. Text lines are far shorter (argv is at most 4 KiB).
     static constexpr size_t kMaxLineBytes = size_t{1} << 20;
 
     explicit Output(std::FILE* out) : out_(out) {}
-    virtual ~Output() = default;
+    ~Output() override;
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
 
-    virtual void finding(const model::Finding& f, const meta::FindingContext& context) = 0;
-    // `known` is what the tracker knew of the process before this event (may be null).
-    virtual void event(const model::Event& e, const model::ProcessSummary* known) = 0;
-    // Events the kernel dropped since the last notice, by reason.
-    virtual void lost(uint64_t ts_ns, const LostCounts& counts) = 0;
+    // A line per event as well (--events).
+    void print_events(bool on) { events_ = on; }
+    // The output closes its file when it is destroyed.
+    void close_on_destroy() { owns_file_ = true; }
 
-    void flush();
-    // A write failed (e.g. the reader of a pipe went away): the caller should stop.
-    bool broken() const { return broken_; }
+    bool wants_events() const override { return events_; }
+    void flush() override;
+    // A write failed (e.g. the reader of a pipe went away): the command should stop.
+    bool broken() const override { return broken_; }
 
 protected:
     void write_line(const std::string& line);
@@ -49,6 +51,8 @@ private:
     std::FILE* out_;
     WallClock clock_;
     bool broken_ = false;
+    bool events_ = false;
+    bool owns_file_ = false;
 };
 
 std::unique_ptr<Output> make_text_output(std::FILE* out, bool color);

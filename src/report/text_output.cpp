@@ -4,6 +4,7 @@
 
 #include "report/escape.h"
 #include "report/output.h"
+#include "util/time.h"
 
 namespace initwatch::report {
 
@@ -98,7 +99,7 @@ public:
         for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
         write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " + pad(pid_label(f.init.pid, f.init.ns_pid), width) +
                    "  " + format_command(f.init.argv, f.init.comm, f.init.argv_truncated) + s.dim(argv_note(f.init)) + "  " +
-                   s.dim("ran " + format_duration(f.init.ran_ns) + ", " + f.init.status.describe()));
+                   s.dim("ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe()));
         tree(f, width);
         if (!f.unlisted.empty()) {
             std::string groups;
@@ -204,7 +205,7 @@ private:
         const size_t col = width > used ? width - used : 0;
         write_line(std::string(13, ' ') + branch + pad(pid_label(p.pid, p.ns_pid), col) + "  " +
                    format_command(p.argv, p.comm, p.argv_truncated) + "  " +
-                   style_.dim("age " + format_duration(p.age_ns) + ", ") +
+                   style_.dim("age " + util::format_duration(p.age_ns) + ", ") +
                    style_.bold(model::to_string(p.how)) + style_.dim(flags_of(p) + argv_note(p)));
     }
 

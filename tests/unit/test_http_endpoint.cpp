@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "../common/raw_http.h"
-#include "cli/http_endpoint.h"
+#include "http/endpoint.h"
+#include "pipeline/health.h"
+#include "util/time.h"
 #include "report/clock.h"
 #include "report/metrics.h"
 
@@ -36,8 +38,8 @@ std::vector<std::string> attacker_addresses(size_t count) {
 }
 
 size_t addresses_for(size_t clients) {
-    return (clients + cli::HttpEndpoint::kMaxConnectionsPerAddress - 1) /
-           cli::HttpEndpoint::kMaxConnectionsPerAddress;
+    return (clients + http::HttpEndpoint::kMaxConnectionsPerAddress - 1) /
+           http::HttpEndpoint::kMaxConnectionsPerAddress;
 }
 
 double seconds_since(Clock::time_point start) {
@@ -46,10 +48,10 @@ double seconds_since(Clock::time_point start) {
 
 struct Healthy {
     report::Metrics metrics;
-    report::Health health;
+    pipeline::Health health;
     Healthy() {
         health.set_attached();
-        health.set_drained(report::monotonic_now_ns());
+        health.set_drained(util::monotonic_now_ns());
         health.set_snapshot_done();
     }
 };
@@ -58,7 +60,7 @@ struct Healthy {
 
 TEST_CASE("64 clients trickling a request line do not slow /healthz or /readyz", "[http][hostile]") {
     Healthy state;
-    cli::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
+    http::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
     SlowClients slow("127.0.0.1", endpoint.port(), kSlowClients,
                      attacker_addresses(addresses_for(kSlowClients) * 2));
     REQUIRE(slow.connected() == kSlowClients);
@@ -66,7 +68,7 @@ TEST_CASE("64 clients trickling a request line do not slow /healthz or /readyz",
     double worst = 0;
     const auto start = Clock::now();
     for (int round = 0; round < 30 && seconds_since(start) < 4; ++round) {
-        state.health.set_drained(report::monotonic_now_ns());
+        state.health.set_drained(util::monotonic_now_ns());
         for (const char* path : {"/healthz", "/readyz"}) {
             CAPTURE(path, round);
             const HttpReply reply = http_get("127.0.0.1", endpoint.port(), path, 3 * kProbeDeadline);
@@ -84,7 +86,7 @@ TEST_CASE("64 clients trickling a request line do not slow /healthz or /readyz",
 TEST_CASE("64 MiB of header lines: the sender is cut off, memory stays flat, probes answer",
           "[http][hostile]") {
     Healthy state;
-    cli::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
+    http::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
     for (int i = 0; i < 3; ++i) REQUIRE(http_get("127.0.0.1", endpoint.port(), "/metrics").status == 200);
 
     constexpr uint64_t kFlood = 64ULL << 20;
@@ -136,7 +138,7 @@ TEST_CASE("64 MiB of header lines: the sender is cut off, memory stays flat, pro
 
 TEST_CASE("destroying the endpoint with 64 slow clients connected returns within 1 s", "[http][hostile]") {
     Healthy state;
-    auto endpoint = std::make_unique<cli::HttpEndpoint>("127.0.0.1:0", state.metrics, state.health);
+    auto endpoint = std::make_unique<http::HttpEndpoint>("127.0.0.1:0", state.metrics, state.health);
     const uint16_t port = endpoint->port();
     SlowClients slow("127.0.0.1", port, kSlowClients, attacker_addresses(addresses_for(kSlowClients) * 2));
     REQUIRE(slow.connected() == kSlowClients);
@@ -168,8 +170,8 @@ TEST_CASE("destroying the endpoint with 64 slow clients connected returns within
 
 TEST_CASE("one address cannot take more than its share of connections", "[http][hostile]") {
     Healthy state;
-    cli::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
-    constexpr size_t kShare = cli::HttpEndpoint::kMaxConnectionsPerAddress;
+    http::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
+    constexpr size_t kShare = http::HttpEndpoint::kMaxConnectionsPerAddress;
     SlowClients held("127.0.0.1", endpoint.port(), kShare, {"127.0.0.1"});
     REQUIRE(held.connected() == kShare);
 
@@ -190,12 +192,12 @@ TEST_CASE("one address cannot take more than its share of connections", "[http][
 
 TEST_CASE("a connection that sends nothing is closed after the idle timeout", "[http][hostile]") {
     Healthy state;
-    cli::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
+    http::HttpEndpoint endpoint("127.0.0.1:0", state.metrics, state.health);
     const int fd = tcp_connect("127.0.0.1", endpoint.port(), 1);
     REQUIRE(fd >= 0);
     const auto start = Clock::now();
-    CHECK(closed_by_peer(fd, cli::HttpEndpoint::kIdleTimeoutSeconds + 2.0));
+    CHECK(closed_by_peer(fd, http::HttpEndpoint::kIdleTimeoutSeconds + 2.0));
     const double took = seconds_since(start);
     close(fd);
-    CHECK(took > cli::HttpEndpoint::kIdleTimeoutSeconds - 0.5);
+    CHECK(took > http::HttpEndpoint::kIdleTimeoutSeconds - 0.5);
 }

@@ -13,7 +13,9 @@
 
 #include <initwatch/error.h>
 
-#include "cli/http_endpoint.h"
+#include "http/endpoint.h"
+#include "pipeline/health.h"
+#include "util/time.h"
 #include "report/clock.h"
 #include "report/metrics.h"
 #include "../common/prometheus_text.h"
@@ -208,15 +210,15 @@ TEST_CASE("counting while another thread renders", "[metrics]") {
 }
 
 TEST_CASE("health: attached and drained recently; ready after the snapshot", "[metrics]") {
-    report::Health h;
+    pipeline::Health h;
     const uint64_t t = 100'000'000'000ULL;
     CHECK_FALSE(h.healthz(t));
     h.set_attached();
     CHECK_FALSE(h.healthz(t));  // never drained
     h.set_drained(t);
     CHECK(h.healthz(t));
-    CHECK(h.healthz(t + report::Health::kMaxDrainAgeNs));
-    CHECK_FALSE(h.healthz(t + report::Health::kMaxDrainAgeNs + 1));
+    CHECK(h.healthz(t + pipeline::Health::kMaxDrainAgeNs));
+    CHECK_FALSE(h.healthz(t + pipeline::Health::kMaxDrainAgeNs + 1));
     CHECK(h.healthz(t - 1));  // drained after the caller read its clock
     CHECK_FALSE(h.readyz());
     h.set_snapshot_done();
@@ -225,7 +227,7 @@ TEST_CASE("health: attached and drained recently; ready after the snapshot", "[m
 
 TEST_CASE("listen addresses: the forms --metrics-address takes", "[metrics][http]") {
     const auto parse = [](const char* s) {
-        const cli::ListenAddress a = cli::parse_listen_address(s);
+        const http::ListenAddress a = http::parse_listen_address(s);
         return a.host + "|" + std::to_string(a.port);
     };
     CHECK(parse(":9090") == "|9090");
@@ -237,15 +239,15 @@ TEST_CASE("listen addresses: the forms --metrics-address takes", "[metrics][http
     for (const char* bad : {"", "9090", ":", "host:", ":65536", ":123456", ":-1", ":9o90", "::1:9090",
                             "[::1]", "[::1]9090", "[]:9090", "[::1:9090", "host:+80"}) {
         CAPTURE(bad);
-        CHECK_THROWS_AS(cli::parse_listen_address(bad), Error);
+        CHECK_THROWS_AS(http::parse_listen_address(bad), Error);
     }
 }
 
 TEST_CASE("the HTTP endpoint serves /metrics, /healthz and /readyz", "[metrics][http]") {
     report::Metrics m;
-    report::Health h;
+    pipeline::Health h;
     m.count_finding("warning", "shop", "web", "server");
-    cli::HttpEndpoint endpoint("127.0.0.1:0", m, h);
+    http::HttpEndpoint endpoint("127.0.0.1:0", m, h);
     REQUIRE(endpoint.port() != 0);
 
     const auto get = [&](const std::string& path) { return http_get("127.0.0.1", endpoint.port(), path); };
@@ -260,11 +262,11 @@ TEST_CASE("the HTTP endpoint serves /metrics, /healthz and /readyz", "[metrics][
     CHECK(res.status == 503);
     CHECK(res.body == "probes not attached\n");
     h.set_attached();
-    h.set_drained(report::monotonic_now_ns() - 10'000'000'000ULL);
+    h.set_drained(util::monotonic_now_ns() - 10'000'000'000ULL);
     res = get("/healthz");
     CHECK(res.status == 503);
     CHECK(res.body.find("ring buffer last drained") == 0);
-    h.set_drained(report::monotonic_now_ns());
+    h.set_drained(util::monotonic_now_ns());
     res = get("/healthz");
     CHECK(res.status == 200);
     CHECK(res.body == "ok\n");
@@ -288,10 +290,10 @@ TEST_CASE("the HTTP endpoint serves /metrics, /healthz and /readyz", "[metrics][
 
 TEST_CASE("the HTTP endpoint serves IPv6 loopback", "[metrics][http]") {
     report::Metrics m;
-    report::Health h;
-    std::unique_ptr<cli::HttpEndpoint> endpoint;
+    pipeline::Health h;
+    std::unique_ptr<http::HttpEndpoint> endpoint;
     try {
-        endpoint = std::make_unique<cli::HttpEndpoint>("[::1]:0", m, h);
+        endpoint = std::make_unique<http::HttpEndpoint>("[::1]:0", m, h);
     } catch (const Error& e) {
         WARN("no IPv6 loopback here: " << e.what());
         return;
@@ -301,11 +303,11 @@ TEST_CASE("the HTTP endpoint serves IPv6 loopback", "[metrics][http]") {
 
 TEST_CASE("a port in use is a one-line initwatch::Error", "[metrics][http]") {
     report::Metrics m;
-    report::Health h;
-    cli::HttpEndpoint first("127.0.0.1:0", m, h);
+    pipeline::Health h;
+    http::HttpEndpoint first("127.0.0.1:0", m, h);
     const std::string address = "127.0.0.1:" + std::to_string(first.port());
     try {
-        cli::HttpEndpoint second(address, m, h);
+        http::HttpEndpoint second(address, m, h);
         FAIL("a second endpoint bound " << address);
     } catch (const Error& e) {
         const std::string what = e.what();

@@ -11,11 +11,12 @@
 #include <string>
 #include <string_view>
 
+#include "pipeline/health.h"
 #include "report/metrics.h"
 
 struct MHD_Daemon;
 
-namespace initwatch::cli {
+namespace initwatch::http {
 
 struct ListenAddress {
     std::string host;   // "" for every interface
@@ -42,7 +43,7 @@ public:
 
     // Binds now (a busy port or a foreign address throws initwatch::Error), then serves on
     // a background thread. metrics and health must outlive the endpoint.
-    HttpEndpoint(const std::string& address, const report::Metrics& metrics, const report::Health& health);
+    HttpEndpoint(const std::string& address, const report::Metrics& metrics, const pipeline::Health& health);
     // Closes every connection, whatever state its client left it in, and joins the thread.
     ~HttpEndpoint();
     HttpEndpoint(const HttpEndpoint&) = delete;
@@ -58,4 +59,4 @@ private:
     uint16_t port_ = 0;
 };
 
-}  // namespace initwatch::cli
+}  // namespace initwatch::http

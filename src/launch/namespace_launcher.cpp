@@ -1,4 +1,4 @@
-#include "cli/launcher.h"
+#include "launch/namespace_launcher.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,13 +21,15 @@
 
 #include <initwatch/error.h>
 
-namespace initwatch::cli {
+#include "util/errno_text.h"
+
+namespace initwatch::launch {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string errno_text(int err) { return std::strerror(err); }
+using util::errno_text;
 
 Clock::time_point deadline_in(double seconds) {
     return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -260,4 +262,4 @@ void NamespaceLauncher::remove_cgroup() {
     cgroup_dir_.clear();
 }
 
-}  // namespace initwatch::cli
+}  // namespace initwatch::launch

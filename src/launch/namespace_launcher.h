@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace initwatch::cli {
+namespace initwatch::launch {
 
 // How long the kill phase of a stop may take: the init reaped and its cgroup empty. A
 // process the kernel cannot kill in this time (stuck in the kernel, or a zombie whose
@@ -63,4 +63,4 @@ private:
     std::optional<int> status_;
 };
 
-}  // namespace initwatch::cli
+}  // namespace initwatch::launch

@@ -1,4 +1,4 @@
-#include "cli/http_endpoint.h"
+#include "http/endpoint.h"
 
 #include <initwatch/error.h>
 #include <microhttpd.h>
@@ -11,9 +11,10 @@
 #include <cstring>
 #include <vector>
 
-#include "report/clock.h"
+#include "util/errno_text.h"
+#include "util/time.h"
 
-namespace initwatch::cli {
+namespace initwatch::http {
 
 namespace {
 
@@ -44,7 +45,7 @@ int listen_on(const std::string& host, uint16_t port, std::string& error) {
     for (const addrinfo* ai = found; ai && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) {
-            error = std::strerror(errno);
+            error = util::errno_text(errno);
             continue;
         }
         // SO_REUSEADDR for a quick restart; never SO_REUSEPORT, which would let a second
@@ -55,7 +56,7 @@ int listen_on(const std::string& host, uint16_t port, std::string& error) {
         // "::" takes IPv4 too, whatever net.ipv6.bindv6only says.
         if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &no, sizeof no);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-            error = std::strerror(errno);
+            error = util::errno_text(errno);
             close(fd);
             fd = -1;
         }
@@ -115,7 +116,7 @@ ListenAddress parse_listen_address(std::string_view text) {
 
 struct HttpEndpoint::Handlers {
     const report::Metrics& metrics;
-    const report::Health& health;
+    const pipeline::Health& health;
 
     // MHD calls this on its thread once the request line and headers are in (and again for
     // each piece of a body, which no answer here waits for).
@@ -137,7 +138,7 @@ struct HttpEndpoint::Handlers {
     }
 
     MHD_Result healthz(MHD_Connection* connection) const {
-        const uint64_t now = report::monotonic_now_ns();
+        const uint64_t now = util::monotonic_now_ns();
         if (health.healthz(now)) return reply(connection, MHD_HTTP_OK, "ok\n");
         if (!health.attached())
             return reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "probes not attached\n");
@@ -145,12 +146,12 @@ struct HttpEndpoint::Handlers {
             return reply(connection, MHD_HTTP_SERVICE_UNAVAILABLE, "ring buffer never drained\n");
         return reply(
             connection, MHD_HTTP_SERVICE_UNAVAILABLE,
-            "ring buffer last drained " + report::format_duration(now - health.last_drain_ns()) + " ago\n");
+            "ring buffer last drained " + util::format_duration(now - health.last_drain_ns()) + " ago\n");
     }
 };
 
 HttpEndpoint::HttpEndpoint(const std::string& address, const report::Metrics& metrics,
-                           const report::Health& health)
+                           const pipeline::Health& health)
     : handlers_(std::make_unique<Handlers>(Handlers{metrics, health})) {
     const ListenAddress where = parse_listen_address(address);
     // ":PORT" means every interface: IPv6 with IPv4 mapped where the node has IPv6, else IPv4.
@@ -187,4 +188,4 @@ HttpEndpoint::HttpEndpoint(const std::string& address, const report::Metrics& me
 // listening socket too.
 HttpEndpoint::~HttpEndpoint() { MHD_stop_daemon(daemon_); }
 
-}  // namespace initwatch::cli
+}  // namespace initwatch::http

@@ -1,0 +1,242 @@
+#include "pipeline/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "pipeline/queued_sink.h"
+#include "util/time.h"
+
+namespace initwatch::pipeline {
+
+namespace {
+
+// A snapshot process's cmdline read gets this long; then its argv stays unknown.
+constexpr std::chrono::milliseconds kCmdlineDeadline{1000};
+constexpr uint64_t kSecondNs = 1'000'000'000ULL;
+
+int rank(model::Severity s) {
+    switch (s) {
+        case model::Severity::info: return 0;
+        case model::Severity::warning: return 1;
+        case model::Severity::error: return 2;
+    }
+    return 0;
+}
+
+}  // namespace
+
+Pipeline::Pipeline(const PipelineOptions& options)
+    : ring_buffer_bytes_(options.probe.ring_buffer_bytes),
+      redactor_(options.redact, options.redact_next_after),
+      probe_(options.probe),
+      tracker_(options.limits),
+      catalog_(options.catalog),
+      cmdline_reader_(probe::kMaxArgvBytes, kCmdlineDeadline) {
+    if (catalog_.cgroup2_root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
+    health_.set_attached();
+    spdlog::info("probes attached: watching fork, exec and exit");
+}
+
+Pipeline::~Pipeline() {
+    for (auto& route : sinks_) route.sink->flush();
+}
+
+void Pipeline::add_sink(std::unique_ptr<Sink> sink, model::Severity min) {
+    events_wanted_ = events_wanted_ || sink->wants_events();
+    has_queues_ = has_queues_ || dynamic_cast<QueuedSink*>(sink.get()) != nullptr;
+    sinks_.push_back({std::move(sink), min});
+}
+
+bool Pipeline::sinks_broken() const {
+    return std::any_of(sinks_.begin(), sinks_.end(), [](const Route& r) { return r.sink->broken(); });
+}
+
+// What ran before the probes were attached; events since then wait in the ring buffer and
+// are applied after it, each process merged by its key. argv is read from /proc off the
+// event loop (a read can hang) and arrives in later steps.
+void Pipeline::start() {
+    snapshot_started_ns_ = util::monotonic_now_ns();
+    std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
+    snapshot_size_ = tasks.size();
+    read_argv_later(tasks);
+    for (auto& snap : tasks) {
+        model::Event ev = std::move(snap);
+        redactor_.apply(ev);  // comm
+        count(ev);
+        if (events_wanted_)
+            for (auto& route : sinks_)
+                if (route.sink->wants_events()) route.sink->event(ev, nullptr);
+        tracker_.apply(ev);
+    }
+    for (auto& route : sinks_) route.sink->events_counted(event_counts_);
+    health_.set_drained(util::monotonic_now_ns());  // the loop drains from here on
+}
+
+void Pipeline::read_argv_later(const std::vector<model::SnapshotEvent>& tasks) {
+    std::vector<meta::CmdlineReader::Request> requests;
+    requests.reserve(tasks.size());
+    for (const auto& snap : tasks)
+        requests.push_back({snap.task.key, static_cast<pid_t>(snap.task.key.tgid)});
+    cmdline_reader_.submit(std::move(requests));
+}
+
+void Pipeline::apply_read_argv() {
+    read_argv_.clear();
+    cmdline_reader_.take(read_argv_);
+    for (auto& r : read_argv_) {
+        if (r.timed_out) continue;  // stays argv unknown
+        redactor_.apply(r.argv);
+        tracker_.set_snapshot_argv(r.key, std::move(r.argv), r.truncated);
+    }
+    read_argv_.clear();
+    if (snapshot_pending_ && cmdline_reader_.idle()) {
+        snapshot_pending_ = false;
+        health_.set_snapshot_done();
+        spdlog::info("snapshot: {} processes in {} ms ({} command lines not read in time)", snapshot_size_,
+                     (util::monotonic_now_ns() - snapshot_started_ns_) / 1'000'000, cmdline_reader_.timed_out());
+    }
+}
+
+std::vector<model::Finding> Pipeline::step(int timeout_ms) {
+    batch_.clear();
+    apply_read_argv();
+    // While the reader is busy, poll briefly: its results are applied between polls.
+    const int wait_ms = more_records_ ? 0 : snapshot_pending_ ? std::min(timeout_ms, 10) : timeout_ms;
+    more_records_ = probe_.poll(wait_ms, batch_);
+    const uint64_t now_ns_of_batch = util::monotonic_now_ns();
+    health_.set_drained(now_ns_of_batch);
+    std::vector<model::Finding> findings;
+    for (auto& ev : batch_) {
+        if (!redactor_.empty()) redactor_.apply(ev);
+        count(ev);
+        if (events_wanted_) {
+            const model::ProcessSummary* known = tracker_.summary(model::task_of(ev).key);
+            for (auto& route : sinks_)
+                if (route.sink->wants_events()) route.sink->event(ev, known);
+        }
+        learn_cgroup(ev, now_ns_of_batch);
+        if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
+    }
+    learn_pending_cgroups(now_ns_of_batch);
+    if (!batch_.empty())
+        for (auto& route : sinks_) {
+            route.sink->events_counted(event_counts_);
+            if (route.sink->wants_events()) route.sink->flush();
+        }
+    batch_.clear();  // the argv it holds counts against the budget
+
+    const uint64_t now = util::monotonic_now_ns();
+    if (now - last_housekeeping_ns_ >= kSecondNs) housekeeping(now);
+    return findings;
+}
+
+void Pipeline::housekeeping(uint64_t now_ns) {
+    last_housekeeping_ns_ = now_ns;
+    // Records the kernel dropped leave the table wrong; a full table is no reason (a
+    // snapshot could not add to it either).
+    check_drops(now_ns);
+    if (const uint64_t kernel = probe::records_lost(probe_.drops()); kernel > resynced_kernel_drops_) {
+        resynced_kernel_drops_ = kernel;
+        resync(now_ns);
+    }
+    tracker_.expire(now_ns);
+    Stats stats;
+    stats.lost = lost_totals();
+    const model::TrackerStats t = tracker_.stats();
+    stats.processes = t.processes;
+    stats.containers = t.namespaces + t.cgroups;
+    stats.bpf_run_time_ns = probe_.run_time_ns();
+    for (auto& route : sinks_) route.sink->stats(stats);
+}
+
+// Cheap when known (a hash lookup); a miss walks the cgroup tree at most every 200 ms, so a
+// cgroup missed now is retried in later steps, for a few seconds, while it may still exist.
+void Pipeline::learn_cgroup(const model::Event& ev, uint64_t now_ns) {
+    constexpr size_t kMaxUnresolved = 1024;
+    const auto* exec = std::get_if<model::ExecEvent>(&ev);
+    if (!exec || exec->task.cgroup_id <= 1 || unresolved_cgroups_.count(exec->task.cgroup_id)) return;
+    if (!catalog_.learn(exec->task.cgroup_id, now_ns) && unresolved_cgroups_.size() < kMaxUnresolved)
+        unresolved_cgroups_.emplace(exec->task.cgroup_id, now_ns);
+}
+
+void Pipeline::learn_pending_cgroups(uint64_t now_ns) {
+    constexpr uint64_t kRetryNs = 3'000'000'000ULL;
+    for (auto it = unresolved_cgroups_.begin(); it != unresolved_cgroups_.end();) {
+        if (catalog_.learn(it->first, now_ns) || now_ns - it->second > kRetryNs)
+            it = unresolved_cgroups_.erase(it);
+        else
+            ++it;
+    }
+}
+
+LostCounts Pipeline::lost_totals() const {
+    LostCounts totals;
+    const probe::DropCounts drops = probe_.drops();
+    for (size_t r = 0; r < drops.size(); ++r) totals.emplace_back(probe::drop_reason_name(r), drops[r]);
+    totals.emplace_back("malformed", probe_.malformed());
+    const model::TrackerStats stats = tracker_.stats();
+    totals.emplace_back("process_table_full", stats.untracked);
+    // Processes tracked with less than their argv: no record lost, but said.
+    totals.emplace_back("argv_dropped", stats.argv_dropped);
+    totals.emplace_back("argv_read_timeout", cmdline_reader_.timed_out());
+    if (has_queues_) {
+        uint64_t dropped = 0;
+        for (const auto& route : sinks_) dropped += route.sink->dropped();
+        totals.emplace_back("sink_queue_full", dropped);
+    }
+    return totals;
+}
+
+// Drops are never silent: a notice to the sinks, and the next findings say incomplete.
+// Returns true when records were lost (not for argv that could not be read, nor for what a
+// sink's queue dropped).
+bool Pipeline::check_drops(uint64_t now_ns) {
+    LostCounts totals = lost_totals();
+    LostCounts delta;
+    for (size_t i = 0; i < totals.size(); ++i) {
+        const uint64_t before = i < reported_lost_.size() ? reported_lost_[i].second : 0;
+        if (totals[i].second > before) delta.emplace_back(totals[i].first, totals[i].second - before);
+    }
+    if (delta.empty()) return false;
+    const uint64_t records_lost =
+        probe::records_lost(probe_.drops()) + probe_.malformed() + tracker_.stats().untracked;
+    const bool lost_records = records_lost > reported_records_lost_;
+    reported_records_lost_ = records_lost;
+    reported_lost_ = std::move(totals);
+    for (auto& route : sinks_) route.sink->lost(now_ns, delta);
+    if (lost_records) tracker_.mark_incomplete();
+    return lost_records;
+}
+
+// Lost events leave the table with processes that exited unseen and without some that
+// were born: a fresh snapshot puts it right. At most every few seconds: drops come in storms.
+void Pipeline::resync(uint64_t now_ns) {
+    constexpr uint64_t kMinInterval = 5'000'000'000ULL;
+    if (last_resync_ns_ && now_ns - last_resync_ns_ < kMinInterval) return;
+    last_resync_ns_ = now_ns;
+    std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
+    for (auto& snap : tasks) redactor_.apply(snap);  // comm
+    std::vector<model::SnapshotEvent> unknown;  // not tracked yet: their argv is read later
+    for (const auto& snap : tasks)
+        if (!tracker_.summary(snap.task.key)) unknown.push_back(snap);
+    read_argv_later(unknown);
+    const size_t forgotten = tracker_.resync(tasks, now_ns);
+    spdlog::info("events were lost: resynchronised with a snapshot of {} processes ({} exited unseen)",
+                 tasks.size(), forgotten);
+}
+
+void Pipeline::report(model::Finding finding) {
+    const uint64_t now = util::monotonic_now_ns();
+    // Drops since the last check make this finding incomplete too.
+    if (check_drops(now)) finding.incomplete = true;
+    meta::FindingContext context;
+    context.container = catalog_.describe(finding.cgroup_id, now);
+    context.node = catalog_.node();
+    context.repeat = catalog_.record_finding(context.container, now);
+    for (auto& route : sinks_)
+        if (rank(finding.severity) >= rank(route.min)) route.sink->finding(finding, context);
+}
+
+}  // namespace initwatch::pipeline

@@ -1,0 +1,117 @@
+// The tracing pipeline: probe -> redaction -> model -> metadata -> sinks. Independent of the
+// command line: `watch` and `run` build one, add their sinks and step it.
+//
+// One thread (the caller's) drives it. A step waits for records, decodes a bounded batch,
+// redacts it, applies it to the model and returns the findings it made; report() gives a
+// finding its container, pod and repeat count and hands it to every sink whose severity
+// threshold it meets. Lost records are never silent: a `lost` notice to the sinks, and the
+// next findings say incomplete.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "meta/cmdline_reader.h"
+#include "meta/container_catalog.h"
+#include "model/redactor.h"
+#include "model/tracker.h"
+#include "pipeline/health.h"
+#include "pipeline/sink.h"
+#include "probe/probe.h"
+
+namespace initwatch::pipeline {
+
+struct PipelineOptions {
+    probe::ProbeOptions probe;
+    model::TrackerLimits limits;
+    meta::CatalogOptions catalog;
+    std::vector<std::string> redact;             // RE2 patterns (model::Redactor)
+    std::vector<std::string> redact_next_after;  // flags whose next argument is masked
+};
+
+class Pipeline {
+public:
+    // Compiles the redaction patterns, then loads and attaches the probes: from here on no
+    // process is missed. Throws initwatch::Error with a one-line reason.
+    explicit Pipeline(const PipelineOptions& options);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    // Findings below `min` are not handed to this sink (every sink sees lost notices).
+    void add_sink(std::unique_ptr<Sink> sink, model::Severity min = model::Severity::info);
+
+    // Takes the startup snapshot (what ran before the probes), after the sinks are added.
+    void start();
+
+    // Waits up to timeout_ms for events and applies them; returns the findings they made.
+    std::vector<model::Finding> step(int timeout_ms);
+    // Gives the finding its context and hands it to the sinks.
+    void report(model::Finding finding);
+
+    // A command line as every sink shows it (--redact applied).
+    std::vector<std::string> redacted(std::vector<std::string> argv) const {
+        redactor_.apply(argv);
+        return argv;
+    }
+
+    // The last step left records in the ring (steps drain a bounded number of bytes).
+    bool backlog() const { return more_records_; }
+    // The steps needed to drain a full ring.
+    size_t max_drain_steps() const { return ring_buffer_bytes_ / probe::Probe::kDefaultPollBytes + 2; }
+    // A sink can no longer write (e.g. stdout's reader went away).
+    bool sinks_broken() const;
+    const std::string& cgroup2_root() const { return catalog_.cgroup2_root(); }
+    const Health& health() const { return health_; }
+
+private:
+    struct Route {
+        std::unique_ptr<Sink> sink;
+        model::Severity min;
+    };
+
+    void apply(model::Event& ev, uint64_t now_ns, bool events_wanted);
+    void count(const model::Event& ev) { ++event_counts_[ev.index()]; }
+    // Hands the snapshot's processes to the cmdline reader; their argv follows.
+    void read_argv_later(const std::vector<model::SnapshotEvent>& tasks);
+    // argv the reader has read since the last step; the snapshot is done when none is left.
+    void apply_read_argv();
+    // Resolves the cgroup of every program exec'd in a container cgroup while it exists.
+    void learn_cgroup(const model::Event& ev, uint64_t now_ns);
+    void learn_pending_cgroups(uint64_t now_ns);
+    // Cumulative counts of everything lost, by reason.
+    LostCounts lost_totals() const;
+    // Reports losses counted since the last call; true if records were lost.
+    bool check_drops(uint64_t now_ns);
+    void resync(uint64_t now_ns);
+    void housekeeping(uint64_t now_ns);
+
+    size_t ring_buffer_bytes_;
+    model::Redactor redactor_;  // before the probe: a bad pattern fails before BPF is loaded
+    probe::Probe probe_;
+    model::Tracker tracker_;
+    meta::ContainerCatalog catalog_;
+    meta::CmdlineReader cmdline_reader_;
+    Health health_;
+    std::vector<Route> sinks_;
+    bool events_wanted_ = false;  // a sink wants every event
+    bool has_queues_ = false;     // a sink may drop (QueuedSink): its drops are counted
+
+    std::vector<model::Event> batch_;
+    std::vector<meta::CmdlineReader::Result> read_argv_;
+    bool snapshot_pending_ = true;  // argv of the startup snapshot still being read
+    uint64_t snapshot_started_ns_ = 0;
+    size_t snapshot_size_ = 0;
+    bool more_records_ = false;  // the last poll left records in the ring
+    std::unordered_map<uint64_t, uint64_t> unresolved_cgroups_;  // cgroup id -> first exec seen there
+    EventCounts event_counts_{};
+    LostCounts reported_lost_;  // what the last lost notice had counted, by reason
+    uint64_t reported_records_lost_ = 0;
+    uint64_t resynced_kernel_drops_ = 0;  // the kernel's drops when the table was last put right
+    uint64_t last_resync_ns_ = 0;
+    uint64_t last_housekeeping_ns_ = 0;
+};
+
+}  // namespace initwatch::pipeline

@@ -1,0 +1,58 @@
+// Where the pipeline's results go. Text, JSON lines and metrics are sinks; a sink that can
+// be slow (the network) is wrapped in a QueuedSink, so that the event loop never waits.
+//
+// Every call comes from the pipeline's thread, in the order things happened.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "meta/container.h"
+#include "model/event.h"
+#include "model/finding.h"
+
+namespace initwatch::pipeline {
+
+// Counts by reason ("ringbuf_full", "argv_dropped", ...), in a fixed order.
+using LostCounts = std::vector<std::pair<std::string, uint64_t>>;
+
+// In the order of model::Event's alternatives.
+enum class EventKind { fork, exec, exit, snapshot };
+inline constexpr size_t kEventKinds = 4;
+using EventCounts = std::array<uint64_t, kEventKinds>;
+
+// What the pipeline has counted since it started, once a second.
+struct Stats {
+    LostCounts lost;            // cumulative: kernel drops, process_table_full, argv_dropped, ...
+    size_t processes = 0;       // in the process table
+    size_t containers = 0;      // namespaces and container cgroups tracked
+    std::vector<std::pair<std::string, uint64_t>> bpf_run_time_ns;  // per program; empty if not counted
+};
+
+class Sink {
+public:
+    virtual ~Sink() = default;
+
+    virtual void finding(const model::Finding& f, const meta::FindingContext& context) = 0;
+    // Every event, when wants_events(); `known` is what the model knew of the process
+    // before this event (may be null).
+    virtual bool wants_events() const { return false; }
+    virtual void event(const model::Event& /*e*/, const model::ProcessSummary* /*known*/) {}
+    // Events counted so far, by kind (cumulative), after each step that had events.
+    virtual void events_counted(const EventCounts& /*totals*/) {}
+    // What was lost since the last notice (a delta), as soon as it is seen.
+    virtual void lost(uint64_t /*ts_ns*/, const LostCounts& /*delta*/) {}
+    virtual void stats(const Stats& /*totals*/) {}
+    // End of a step that wrote something: make it visible.
+    virtual void flush() {}
+    // A write failed for good (the reader of a pipe went away): the command should stop.
+    virtual bool broken() const { return false; }
+    // Records this sink had to drop (a full queue): counted as lost "sink_queue_full".
+    virtual uint64_t dropped() const { return 0; }
+};
+
+}  // namespace initwatch::pipeline
