@@ -40,3 +40,20 @@ bool is_unsafe_codepoint(uint32_t cp) {
 }
 
 }  // namespace initwatch::util
+
+namespace initwatch::util {
+
+size_t utf8_prefix_length(std::string_view s, size_t max_bytes) {
+    if (s.size() <= max_bytes) return s.size();
+    size_t i = 0;
+    while (i < max_bytes) {
+        uint32_t cp = 0;
+        const size_t len = decode_utf8(s, i, cp);
+        const size_t step = len ? len : 1;  // an invalid byte is one unit (escaped by the outputs)
+        if (i + step > max_bytes) break;
+        i += step;
+    }
+    return i;
+}
+
+}  // namespace initwatch::util

@@ -17,4 +17,7 @@ size_t decode_utf8(std::string_view s, size_t i, uint32_t& cp);
 // zero-width characters, line/paragraph separators and U+FEFF. Both outputs escape them.
 bool is_unsafe_codepoint(uint32_t cp);
 
+// The longest prefix of s of at most max_bytes that does not cut a UTF-8 sequence.
+size_t utf8_prefix_length(std::string_view s, size_t max_bytes);
+
 }  // namespace initwatch::util

@@ -1,0 +1,71 @@
+#include "k8s/note.h"
+
+#include <string_view>
+
+#include "report/escape.h"
+#include "util/utf8.h"
+
+namespace initwatch::k8s {
+
+namespace {
+
+// One command line's share of the note.
+constexpr size_t kMaxCommandBytes = 160;
+
+std::string cut(std::string s, size_t max_bytes) {
+    if (s.size() <= max_bytes) return s;
+    constexpr std::string_view kEllipsis = "…";
+    if (max_bytes < kEllipsis.size()) return {};
+    s.resize(util::utf8_prefix_length(s, max_bytes - kEllipsis.size()));
+    return s += kEllipsis;
+}
+
+std::string command(const model::ProcessSummary& p) {
+    return "`" + cut(report::format_command(p.argv, p.comm, p.argv_truncated || p.argv_dropped), kMaxCommandBytes) +
+           "`";
+}
+
+std::string how_phrase(const model::LiveProcess& p) {
+    std::string how = model::to_string(p.how);
+    if (p.sighup_ignored) how += ", nohup";
+    if (p.session_leader) how += ", setsid";
+    return how;
+}
+
+}  // namespace
+
+std::string event_reason(const model::Finding& f) {
+    const std::string who = f.scope == model::Scope::pidns ? "Init" : "MainProcess";
+    switch (f.severity) {
+        case model::Severity::warning: return who + "ExitedLeavingProcesses";
+        case model::Severity::error: return who + "CrashedLeavingProcesses";
+        case model::Severity::info: return who + "StoppedLeavingProcesses";
+    }
+    return who + "ExitedLeavingProcesses";
+}
+
+std::string finding_note(const model::Finding& f, size_t max_bytes) {
+    const std::string who = f.scope == model::Scope::pidns ? "init " : "main process ";
+    const std::string head = who + command(f.init) + " ended (" + f.init.status.describe() + ") leaving " +
+                             std::to_string(f.live_count) + (f.live_count == 1 ? " process: " : " processes: ");
+    // The fix gets up to half of the note, the list what head and fix leave.
+    const std::string tail = cut(". " + report::escape_text(f.diagnosis), max_bytes / 2);
+    std::string list;
+    size_t listed = 0;
+    for (const auto& p : f.live) {
+        const std::string item = (listed ? "; " : "") + command(p) + " (" + how_phrase(p) + ")";
+        const size_t rest = f.live_count - listed - 1;
+        const std::string more = rest ? "; and " + std::to_string(rest) + " more" : "";
+        if (head.size() + list.size() + item.size() + more.size() + tail.size() > max_bytes) break;
+        list += item;
+        ++listed;
+    }
+    if (listed < f.live_count) {
+        const std::string more = listed ? "; and " + std::to_string(f.live_count - listed) + " more"
+                                        : std::to_string(f.live_count) + " not listed";
+        list += more;
+    }
+    return cut(head + list + tail, max_bytes);
+}
+
+}  // namespace initwatch::k8s
