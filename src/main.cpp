@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
     cli::Options options;
     if (const int status = cli::parse_command_line(argc, argv, options); status >= 0) return status;
 
-    spdlog::set_default_logger(spdlog::stderr_color_st("initwatch"));
+    spdlog::set_default_logger(spdlog::stderr_color_mt("initwatch"));
     spdlog::set_level(spdlog::level::from_str(options.log_level));
     spdlog::set_pattern("initwatch: %l: %v");
     cli::install_stop_handlers();

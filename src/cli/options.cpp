@@ -79,6 +79,12 @@ int parse_command_line(int argc, char** argv, Options& o) {
     add_output_options(*watch, o);
     watch->add_option("--metrics-address", o.metrics_address,
                       "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, [IPV6]:PORT or :PORT");
+    watch->add_flag("--kubernetes-events", o.kubernetes_events,
+                    "Put each warning or error finding about a pod on the pod as a Warning Event "
+                    "(events.k8s.io/v1), where `kubectl describe pod` shows it");
+    watch->add_option("--kubeconfig", o.kubeconfig,
+                      "With --kubernetes-events: the API server from this kubeconfig (default: $KUBECONFIG, "
+                      "then the pod's service account)");
 
     CLI::App* run = app.add_subcommand(
         "run", "Run CMD as PID 1 of new pid and mount namespaces (own /proc, own cgroup), like a "

@@ -37,6 +37,8 @@ struct Options {
     // watch
     uint64_t count = 0;       // stop after this many findings; 0: never
     double duration_s = 0;    // stop after this long; 0: never
+    bool kubernetes_events = false;  // findings about pods as Events on them
+    std::string kubeconfig;          // "" for $KUBECONFIG, then in-cluster
     // run
     double timeout_s = 0;     // 0: wait for init however long it runs
     double stop_grace_s = 5;  // a stop signal: SIGTERM to init, this long, then SIGKILL

@@ -10,6 +10,8 @@
 #include <initwatch/error.h>
 #include <initwatch/version.h>
 
+#include "k8s/events_sink.h"
+#include "pipeline/queued_sink.h"
 #include "report/metrics_sink.h"
 #include "util/errno_text.h"
 
@@ -50,9 +52,19 @@ model::Severity parse_severity(const std::string& s) {
 
 }  // namespace
 
-Session::Session(const Options& options) : output_(make_output(options)), pipeline_(pipeline_options(options)) {
+Session::Session(const Options& options)
+    : output_(make_output(options)),
+      kube_(options.kubernetes_events ? std::make_optional(k8s::find_config(options.kubeconfig)) : std::nullopt),
+      pipeline_(pipeline_options(options)) {
     pipeline_.add_sink(std::move(output_), parse_severity(options.min_severity));
     pipeline_.add_sink(std::make_unique<report::MetricsSink>(metrics_));  // every finding counted
+    if (kube_) {
+        // Warning and error only: a stop (info) is no crash loop. Behind a queue: the API may hang.
+        auto events = std::make_unique<k8s::EventsSink>(
+            *kube_, k8s::EventsOptions{},
+            [this](std::string_view result) { metrics_.count_kubernetes_event(result); });
+        pipeline_.add_sink(std::make_unique<pipeline::QueuedSink>(std::move(events)), model::Severity::warning);
+    }
     utsname uts{};
     uname(&uts);
     metrics_.set_build_info(kVersion, uts.release);

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "cli/options.h"
 #include "http/endpoint.h"
+#include "k8s/kube_config.h"
 #include "pipeline/pipeline.h"
 #include "report/metrics.h"
 #include "report/output.h"
@@ -24,6 +26,7 @@ private:
     report::Metrics metrics_;  // outlives the pipeline's metrics sink and the endpoint
     // Opened before the probes are loaded (a bad path fails first), then the pipeline's.
     std::unique_ptr<report::Output> output_;
+    std::optional<k8s::ClusterConfig> kube_;  // with --kubernetes-events; found before BPF is loaded too
     pipeline::Pipeline pipeline_;
     std::unique_ptr<http::HttpEndpoint> http_;
 };

@@ -127,6 +127,13 @@ void Metrics::set_lost(std::string_view reason, uint64_t total) {
     set_labelled(lost_, reason, total);
 }
 
+void Metrics::count_kubernetes_event(std::string_view result) {
+    std::lock_guard lock(mutex_);
+    auto it = kubernetes_events_.find(result);
+    if (it == kubernetes_events_.end()) it = kubernetes_events_.emplace(std::string(result), 0).first;
+    ++it->second;
+}
+
 void Metrics::set_tracked(size_t processes, size_t containers) {
     tracked_processes_.store(processes, std::memory_order_relaxed);
     tracked_containers_.store(containers, std::memory_order_relaxed);
@@ -165,6 +172,14 @@ std::string Metrics::exposition() const {
         "Events the kernel side could not deliver, by reason; findings after a loss may be incomplete.");
     for (const auto& [reason, total] : lost_)
         append_sample(out, "initwatch_lost_events_total", {{"reason", reason}}, std::to_string(total));
+
+    if (!kubernetes_events_.empty()) {
+        append_family(out, "initwatch_kubernetes_events_total", "counter",
+                      "Findings sent as Events to the pod, by result: created, patched (the series of the "
+                      "same failure again), filtered (spam filter), no_pod, failed (gave up after retries).");
+        for (const auto& [result, n] : kubernetes_events_)
+            append_sample(out, "initwatch_kubernetes_events_total", {{"result", result}}, std::to_string(n));
+    }
 
     append_family(out, "initwatch_findings_total", "counter",
                   "Namespace inits that exited while processes they started were still running.");

@@ -48,6 +48,8 @@ public:
                        std::string_view container);
     // `total` is the kernel's cumulative count for this reason (not a delta).
     void set_lost(std::string_view reason, uint64_t total);
+    // What became of a finding sent to the Kubernetes API (a fixed, small set of results).
+    void count_kubernetes_event(std::string_view result);
     void set_tracked(size_t processes, size_t containers);
     // Cumulative run time of one BPF program (kernel.bpf_stats_enabled=1).
     void set_bpf_run_time(std::string_view program, double seconds);
@@ -70,6 +72,7 @@ private:
     uint64_t finding_label_sets_dropped_ = 0;  // findings sent there by the limit
     std::map<std::string, uint64_t, std::less<>> lost_;
     std::map<std::string, double, std::less<>> bpf_run_time_;
+    std::map<std::string, uint64_t, std::less<>> kubernetes_events_;
     std::string version_;
     std::string kernel_;
     bool has_build_info_ = false;
