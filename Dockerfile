@@ -20,7 +20,7 @@ FROM debian:12-slim
 # support, which brings libgnutls30 along; initwatch serves plain HTTP only).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libbpf1 libelf1 zlib1g libspdlog1.10 libfmt9 libmicrohttpd12 libre2-9 \
+        libbpf1 libelf1 zlib1g libspdlog1.10 libfmt9 libmicrohttpd12 libre2-9 libcurl4 libyaml-cpp0.7 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/sbin/initwatch /usr/sbin/initwatch
 # Fail the build, not the pod, when a library is missing.
