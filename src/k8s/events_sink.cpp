@@ -76,7 +76,10 @@ std::string event_json(const model::Finding& f, const meta::FindingContext& cont
 }
 
 EventsSink::EventsSink(ClusterConfig config, EventsOptions options, ResultCallback on_result)
-    : client_(std::move(config)), options_(options), on_result_(std::move(on_result)) {
+    : client_(std::move(config)),
+      options_(options),
+      on_result_(std::move(on_result)),
+      spam_(options.spam_burst, options.spam_refill, options.max_tracked) {
     spdlog::info("Kubernetes Events go to {} (from {})", client_.config().server, client_.config().source);
 }
 
@@ -86,27 +89,6 @@ void EventsSink::result(std::string_view what) {
 
 void EventsSink::log_once(const std::string& what) {
     if (logged_.size() < 64 && logged_.emplace(what, true).second) spdlog::warn("Kubernetes Events: {}", what);
-}
-
-bool EventsSink::allowed(const std::string& uid) {
-    const auto now = std::chrono::steady_clock::now();
-    auto it = buckets_.find(uid);
-    if (it == buckets_.end()) {
-        buckets_lru_.push_back(uid);
-        it = buckets_.emplace(uid, Bucket{static_cast<double>(options_.spam_burst), now, std::prev(buckets_lru_.end())})
-                 .first;
-        evict(buckets_, buckets_lru_, options_.max_tracked);
-        it = buckets_.find(uid);
-    } else {
-        touch(buckets_lru_, it);
-        const double refill = std::chrono::duration<double>(now - it->second.refilled) /
-                              std::chrono::duration<double>(options_.spam_refill);
-        it->second.tokens = std::min(static_cast<double>(options_.spam_burst), it->second.tokens + refill);
-        it->second.refilled = now;
-    }
-    if (it == buckets_.end() || it->second.tokens < 1) return false;
-    it->second.tokens -= 1;
-    return true;
 }
 
 Response EventsSink::send(const std::string& method, const std::string& path, const std::string& body,
@@ -131,7 +113,7 @@ void EventsSink::finding(const model::Finding& f, const meta::FindingContext& co
     const std::string& ns = *c.pod->namespace_name;
     const std::string& pod = *c.pod->name;
     if (!dns_subdomain(ns) || !dns_subdomain(pod)) return result("no_pod");
-    if (!allowed(*c.pod->uid)) return result("filtered");
+    if (!spam_.allow(*c.pod->uid)) return result("filtered");
 
     const std::string now = clock_.rfc3339(util::monotonic_now_ns());
     const std::string key = *c.pod->uid + '\0' + c.name.value_or("") + '\0' + event_reason(f) + '\0' + finding_note(f);

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "k8s/api_client.h"
+#include "k8s/spam_filter.h"
 #include "pipeline/sink.h"
 #include "report/clock.h"
 
@@ -53,13 +54,6 @@ private:
         uint32_t count = 1;
         std::list<std::string>::iterator lru;
     };
-    struct Bucket {
-        double tokens;
-        std::chrono::steady_clock::time_point refilled;
-        std::list<std::string>::iterator lru;
-    };
-
-    bool allowed(const std::string& pod_uid);
     // Sends with retries; the final response (status 0: no answer).
     Response send(const std::string& method, const std::string& path, const std::string& body,
                   const std::string& content_type);
@@ -72,8 +66,7 @@ private:
     report::WallClock clock_;
     std::unordered_map<std::string, Series> series_;  // by pod, container, reason and note
     std::list<std::string> series_lru_;
-    std::unordered_map<std::string, Bucket> buckets_;  // by pod uid
-    std::list<std::string> buckets_lru_;
+    SpamFilter spam_;  // by pod uid
     std::unordered_map<std::string, bool> logged_;
     uint64_t names_made_ = 0;
 };

@@ -123,6 +123,11 @@ SCHEMAS = {
         "podSelector": LABEL_SELECTOR, "policyTypes": ["str"],
         "ingress": [{"from": [POLICY_PEER], "ports": [POLICY_PORT]}],
         "egress": [{"to": [POLICY_PEER], "ports": [POLICY_PORT]}]}},
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): {"apiVersion": "str", "kind": "str", "metadata": METADATA,
+        "rules": [{"apiGroups": ["str"], "resources": ["str"], "verbs": ["str"], "resourceNames": ["str"]}]},
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): {"apiVersion": "str", "kind": "str", "metadata": METADATA,
+        "roleRef": {"apiGroup": "str", "kind": "str", "name": "str"},
+        "subjects": [{"kind": "str", "name": "str", "namespace": "str", "apiGroup": "str"}]},
     ("v1", "ResourceQuota"): {"apiVersion": "str", "kind": "str", "metadata": METADATA, "spec": {
         "hard": "map", "scopes": ["str"],
         "scopeSelector": {"matchExpressions": [{"scopeName": "str", "operator": "str", "values": ["str"]}]}}},
@@ -185,18 +190,36 @@ for d in docs:
     by_kind[d["kind"]] = d
 
 # --- 2. What the agent must be ----------------------------------------------------------------
+def c_args_of(pod_spec):
+    return pod_spec["containers"][0].get("args", [])
+
+
 ns = by_kind["Namespace"]["metadata"]["name"]
 sa = by_kind["ServiceAccount"]
 ds = by_kind["DaemonSet"]
 pod = ds["spec"]["template"]["spec"]
 meta = ds["spec"]["template"]["metadata"]
-check(all(d["metadata"].get("namespace") == ns for d in docs if d["kind"] != "Namespace"),
-      f"every object is in namespace {ns}")
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+check(all(d["metadata"].get("namespace") == ns for d in docs if d["kind"] not in CLUSTER_SCOPED),
+      f"every namespaced object is in namespace {ns}")
+check(all("namespace" not in d["metadata"] for d in docs if d["kind"] in CLUSTER_SCOPED),
+      "cluster-scoped objects carry no namespace")
 check(by_kind["Namespace"]["metadata"]["labels"].get("pod-security.kubernetes.io/enforce") == "privileged",
       "the namespace admits hostPID/hostPath pods")
-check(sa["automountServiceAccountToken"] is False, "ServiceAccount: no token automount")
+check(sa["automountServiceAccountToken"] is False, "ServiceAccount: no token automount for other pods")
 check(pod["serviceAccountName"] == sa["metadata"]["name"], "the pod uses that ServiceAccount")
-check(pod.get("automountServiceAccountToken") is False, "pod: no token automount")
+# --kubernetes-events: the token where Events are on, and the rule to write them, no more.
+events_on = "--kubernetes-events" in c_args_of(pod)
+check(events_on, "args: --kubernetes-events (Events on the pod, on by default)")
+check(pod.get("automountServiceAccountToken") is events_on, "pod: the token mounted exactly when Events are on")
+role = by_kind.get("ClusterRole", {})
+check(role.get("rules") == [{"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}],
+      "ClusterRole: create and patch on events in both API groups, nothing else")
+binding = by_kind.get("ClusterRoleBinding", {})
+check(binding.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                 "name": role.get("metadata", {}).get("name")}
+      and binding.get("subjects") == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": ns}],
+      "ClusterRoleBinding: that role to the agent's ServiceAccount only")
 check(ds["spec"]["selector"]["matchLabels"].items() <= meta["labels"].items(), "the selector matches the pod labels")
 check(pod.get("hostPID") is True, "hostPID")
 check(not pod.get("hostNetwork"), "no hostNetwork")
