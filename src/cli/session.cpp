@@ -70,7 +70,7 @@ Session::Session(const Options& options)
       redactor_(options.redact, options.redact_next_after),
       probe_(probe::ProbeOptions{options.ring_buffer_bytes, options.btf_path, options.exit_probe}),
       tracker_(tracker_limits(options)),
-      catalog_(meta::CatalogOptions{options.host_root, options.node_name}),
+      catalog_(meta::CatalogOptions{options.host_root, options.node_name, "/proc/self/mountinfo", {}, options.docker_root}),
       cmdline_reader_(IW_ARGV_LEN - 1, kCmdlineDeadline) {
     if (catalog_.cgroup2_root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     health_.set_attached();
@@ -95,6 +95,7 @@ void Session::take_snapshot() {
     snapshot_size_ = tasks.size();
     read_argv_later(tasks);
     for (auto& snap : tasks) {
+        snapshot_cgroups_.insert(snap.task.cgroup_id);
         model::Event ev = std::move(snap);
         redactor_.apply(ev);  // comm
         if (options_.events) output_->event(ev, nullptr);

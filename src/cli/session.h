@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cli/http_endpoint.h"
@@ -37,6 +38,8 @@ public:
     // The last step left records in the ring (steps drain a bounded number of bytes).
     bool backlog() const { return more_records_; }
     bool output_broken() const { return output_->broken(); }
+    // A cgroup that held processes of the startup snapshot (`watch -- CMD` does not judge it).
+    bool cgroup_seen_at_start(uint64_t cgroup_id) const { return snapshot_cgroups_.count(cgroup_id) > 0; }
     const std::string& cgroup2_root() const { return catalog_.cgroup2_root(); }
 
 private:
@@ -69,6 +72,7 @@ private:
     bool snapshot_pending_ = true;  // argv of the startup snapshot still being read
     uint64_t snapshot_started_ns_ = 0;
     size_t snapshot_size_ = 0;
+    std::unordered_set<uint64_t> snapshot_cgroups_;
     bool more_records_ = false;
     std::unordered_map<uint64_t, uint64_t> unresolved_cgroups_;  // cgroup id -> first exec seen there  // the last poll left records in the ring
     std::vector<model::Event> batch_;
