@@ -183,7 +183,8 @@ TEST_CASE("gate: ctr run of the story's scripts: 3 for the backgrounded server, 
     for (const Story& story : {Story{"2-server-backgrounded.sh", {}, false}, Story{"4-fixed.sh", {}, true}}) {
         std::string script = read_file(scenario(story.script));
         for (size_t at; (at = script.find("nohup ")) != std::string::npos;) script.replace(at, 6, "");
-        CtrContainer c{daemon, "initwatch-gate", "gate-" + random_hex(8), temp_path("ctr-rootfs")};
+        // containerd's own namespace and a 64-hex id, as initwatch recognises them (/default/<id>).
+        CtrContainer c{daemon, "default", random_container_id(), temp_path("ctr-rootfs")};
         make_busybox_rootfs(c.rootfs, "#!/bin/sh\ntrap '' HUP\n" + script);
         const Result r = run_initwatch("watch",
                                        {"--timeout", "5", "--grace", "1", "--", "ctr", "-a", daemon.socket(), "-n", c.ns,
