@@ -1,6 +1,7 @@
 #include "cli/child_process.h"
 
 #include <fcntl.h>
+#include <initwatch/error.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -11,8 +12,6 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
-
-#include <initwatch/error.h>
 
 #include "cli/launcher.h"
 
@@ -83,7 +82,8 @@ ChildProcess::~ChildProcess() {
 int ChildProcess::start() {
     if (argv_.empty()) throw Error("no command to run");
     int err[2];
-    if (::pipe2(err, O_CLOEXEC) != 0) throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
+    if (::pipe2(err, O_CLOEXEC) != 0)
+        throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
     std::vector<char*> cargv;
     for (auto& a : argv_) cargv.push_back(a.data());
     cargv.push_back(nullptr);
@@ -135,7 +135,8 @@ std::optional<int> ChildProcess::try_wait() {
 }
 
 bool ChildProcess::wait_until(double seconds, const std::function<void()>& tick) {
-    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    const auto until =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     while (!try_wait()) {
         if (Clock::now() >= until) return false;
         tick();

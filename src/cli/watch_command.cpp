@@ -1,3 +1,4 @@
+#include <initwatch/error.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -5,8 +6,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include <initwatch/error.h>
 
 #include "cli/child_process.h"
 #include "cli/commands.h"
@@ -57,8 +56,7 @@ int gate(const Options& options) {
     auto drain = [&] {
         const size_t max_steps = options.ring_buffer_bytes / probe::Probe::kDefaultPollBytes + 2;
         size_t steps = 0;
-        do
-            judge(session.step(0));
+        do judge(session.step(0));
         while (session.backlog() && ++steps < max_steps);
     };
 
@@ -93,12 +91,14 @@ int gate(const Options& options) {
     const model::ExitStatus exit = decode_wait(*status);
     const std::string ran = report::format_duration(ended - start);
     if (failures) {
-        std::fprintf(stderr, "initwatch: %s ended (%s) after %s; %zu finding%s about the containers born meanwhile\n",
+        std::fprintf(stderr,
+                     "initwatch: %s ended (%s) after %s; %zu finding%s about the containers born meanwhile\n",
                      shown.c_str(), exit.describe().c_str(), ran.c_str(), failures, failures == 1 ? "" : "s");
         return kExitFinding;
     }
     const int code = entrypoint_status(exit);
-    std::fprintf(stderr, "initwatch: %s ended (%s) after %s; no container born meanwhile left processes behind%s\n",
+    std::fprintf(stderr,
+                 "initwatch: %s ended (%s) after %s; no container born meanwhile left processes behind%s\n",
                  shown.c_str(), exit.describe().c_str(), ran.c_str(),
                  code != exit.shell_status() ? "; exit status 1 (3 and 125 are initwatch's own)" : "");
     return code;

@@ -31,7 +31,8 @@ std::optional<std::string> container_name(std::string value, size_t max_bytes) {
 std::optional<std::string> image_reference(const std::string& value, size_t max_bytes) {
     if (value.empty() || value.size() > max_bytes || !alnum(value[0])) return std::nullopt;
     for (char c : value)
-        if (!alnum(c) && c != '.' && c != '_' && c != '-' && c != ':' && c != '/' && c != '@') return std::nullopt;
+        if (!alnum(c) && c != '.' && c != '_' && c != '-' && c != ':' && c != '/' && c != '@')
+            return std::nullopt;
     return value;
 }
 
@@ -49,9 +50,12 @@ public:
     bool binary(binary_t&) override { return value(); }
     bool string(string_t& s) override {
         if (!value()) return false;
-        if (depth() == 1 && key_ == "Name") name = std::move(s);
-        else if (depth() == 1 && key_ == "Image") image_id = std::move(s);
-        else if (depth() == 2 && in_config_ && key_ == "Image") config_image = std::move(s);
+        if (depth() == 1 && key_ == "Name")
+            name = std::move(s);
+        else if (depth() == 1 && key_ == "Image")
+            image_id = std::move(s);
+        else if (depth() == 2 && in_config_ && key_ == "Image")
+            config_image = std::move(s);
         return true;
     }
     bool start_object(std::size_t) override { return open(true); }
@@ -62,7 +66,9 @@ public:
         key_ = depth() <= 2 ? std::move(k) : std::string();
         return true;
     }
-    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return false;
+    }
 
     bool top_object = false;  // the text was one object
     std::optional<std::string> name, image_id, config_image;
@@ -127,8 +133,9 @@ std::optional<std::string> read_bounded(int dir_fd, const char* name, size_t max
 }  // namespace
 
 bool is_docker_container_id(std::string_view id) {
-    return id.size() == 64 &&
-           std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    return id.size() == 64 && std::all_of(id.begin(), id.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
 }
 
 std::optional<DockerContainer> parse_docker_config(std::string_view text, const DockerStateLimits& limits) {

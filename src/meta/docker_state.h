@@ -25,15 +25,16 @@ struct DockerContainer {
 
 struct DockerStateLimits {
     size_t max_file_bytes = size_t{1} << 20;
-    size_t max_depth = 32;          // config.v2.json nests 4 levels deep
-    size_t max_field_bytes = 512;   // docker's own bounds are lower: a longer value is not docker's
-    size_t max_entries = 4096;      // cached containers (found or not)
-    uint64_t idle_ns = 600'000'000'000ULL;   // an entry unused this long is dropped
-    uint64_t retry_ns = 250'000'000ULL;      // a miss is read again at most this often per id
+    size_t max_depth = 32;                  // config.v2.json nests 4 levels deep
+    size_t max_field_bytes = 512;           // docker's own bounds are lower: a longer value is not docker's
+    size_t max_entries = 4096;              // cached containers (found or not)
+    uint64_t idle_ns = 600'000'000'000ULL;  // an entry unused this long is dropped
+    uint64_t retry_ns = 250'000'000ULL;     // a miss is read again at most this often per id
 };
 
 // The fields of a config.v2.json text; nullopt when it is no JSON object within the limits.
-std::optional<DockerContainer> parse_docker_config(std::string_view text, const DockerStateLimits& limits = {});
+std::optional<DockerContainer> parse_docker_config(std::string_view text,
+                                                   const DockerStateLimits& limits = {});
 
 // Reads <docker_dir>/containers/<id>/config.v2.json as described above; nullopt when any
 // check fails or the file is not there.
@@ -45,7 +46,8 @@ bool is_docker_container_id(std::string_view id);
 class DockerStateIndex {
 public:
     // `host_root` "" or "/" for this root; `docker_root` as dockerd's --data-root (absolute).
-    DockerStateIndex(const std::string& host_root, const std::string& docker_root, DockerStateLimits limits = {});
+    DockerStateIndex(const std::string& host_root, const std::string& docker_root,
+                     DockerStateLimits limits = {});
 
     // Cached; a miss (no file yet, or a bad one) is read again once retry_ns has passed.
     std::optional<DockerContainer> lookup(std::string_view id, uint64_t now_ns);

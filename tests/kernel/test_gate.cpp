@@ -78,7 +78,9 @@ void gate_docker_run(const Story& story) {
 
     const auto began = Clock::now();
     const Result r = run_initwatch(
-        "watch", concat({"--timeout", "5", "--log-level", "info", "--docker-root", dockerd.data_root(), "--"}, docker_run),
+        "watch",
+        concat({"--timeout", "5", "--log-level", "info", "--docker-root", dockerd.data_root(), "--"},
+               docker_run),
         90);
     const double took = seconds_since(began);
     const std::string id = read_file(cidfile);
@@ -112,25 +114,31 @@ void gate_docker_run(const Story& story) {
 
 }  // namespace
 
-TEST_CASE("gate: docker run --rm of 1-original.sh (the server in the foreground) exits 0", "[container][docker]") {
+TEST_CASE("gate: docker run --rm of 1-original.sh (the server in the foreground) exits 0",
+          "[container][docker]") {
     gate_docker_run({"1-original.sh", {}, true});
 }
 
-TEST_CASE("gate: docker run --rm of 2-server-backgrounded.sh exits 3, the finding names the container", "[container][docker]") {
+TEST_CASE("gate: docker run --rm of 2-server-backgrounded.sh exits 3, the finding names the container",
+          "[container][docker]") {
     gate_docker_run({"2-server-backgrounded.sh", {"PRODUCTION_ENV=1"}, false});
 }
 
-TEST_CASE("gate: docker run --rm of 3-dev-early-exit.sh exits 3, the finding names the container", "[container][docker]") {
+TEST_CASE("gate: docker run --rm of 3-dev-early-exit.sh exits 3, the finding names the container",
+          "[container][docker]") {
     gate_docker_run({"3-dev-early-exit.sh", {}, false});
 }
 
-TEST_CASE("gate: docker run --rm of 4-fixed.sh exits 0", "[container][docker]") { gate_docker_run({"4-fixed.sh", {"PRODUCTION_ENV=1"}, true}); }
+TEST_CASE("gate: docker run --rm of 4-fixed.sh exits 0", "[container][docker]") {
+    gate_docker_run({"4-fixed.sh", {"PRODUCTION_ENV=1"}, true});
+}
 
 TEST_CASE("gate: docker run --rm of 5-fixed-launcher.sh exits 0", "[container][docker]") {
     gate_docker_run({"5-fixed-launcher.sh", {"PRODUCTION_ENV=1"}, true});
 }
 
-TEST_CASE("gate: runc run of the story's scripts: 3 for the backgrounded server, 0 for the fixed one", "[container][runc]") {
+TEST_CASE("gate: runc run of the story's scripts: 3 for the backgrounded server, 0 for the fixed one",
+          "[container][runc]") {
     require_programs({"runc", "busybox"});
     for (const Story& story : {Story{"2-server-backgrounded.sh", {}, false}, Story{"4-fixed.sh", {}, true}}) {
         RuncOptions o;
@@ -141,10 +149,11 @@ TEST_CASE("gate: runc run of the story's scripts: 3 for the backgrounded server,
         for (size_t at; (at = script.find("nohup ")) != std::string::npos;) script.replace(at, 6, "");
         o.script = "#!/bin/sh\ntrap '' HUP\n" + script;
         RuncContainer container(o);
-        const Result r = run_initwatch(
-            "watch", {"--timeout", "5", "--grace", "1", "--", "runc", "--root", container.state_root(), "run", "--bundle",
-                      container.bundle(), container.id()},
-            60);
+        const Result r =
+            run_initwatch("watch",
+                          {"--timeout", "5", "--grace", "1", "--", "runc", "--root", container.state_root(),
+                           "run", "--bundle", container.bundle(), container.id()},
+                          60);
         const auto mine = findings_in_cgroup(r, o.cgroups_path);
         INFO(story.script << ": gate stderr: " << r.err << "\nJSON:" << dump_all(r.lines));
         WARN("runc run " << story.script << ": status " << r.status << dump_all(mine));
@@ -177,7 +186,8 @@ struct CtrContainer {
 
 }  // namespace
 
-TEST_CASE("gate: ctr run of the story's scripts: 3 for the backgrounded server, 0 for the fixed one", "[container][containerd]") {
+TEST_CASE("gate: ctr run of the story's scripts: 3 for the backgrounded server, 0 for the fixed one",
+          "[container][containerd]") {
     require_programs({"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox"});
     Containerd daemon;
     for (const Story& story : {Story{"2-server-backgrounded.sh", {}, false}, Story{"4-fixed.sh", {}, true}}) {
@@ -187,8 +197,8 @@ TEST_CASE("gate: ctr run of the story's scripts: 3 for the backgrounded server, 
         CtrContainer c{daemon, "default", random_container_id(), temp_path("ctr-rootfs")};
         make_busybox_rootfs(c.rootfs, "#!/bin/sh\ntrap '' HUP\n" + script);
         const Result r = run_initwatch("watch",
-                                       {"--timeout", "5", "--grace", "1", "--", "ctr", "-a", daemon.socket(), "-n", c.ns,
-                                        "run", "--rootfs", c.rootfs, c.id, "/startup.sh"},
+                                       {"--timeout", "5", "--grace", "1", "--", "ctr", "-a", daemon.socket(),
+                                        "-n", c.ns, "run", "--rootfs", c.rootfs, c.id, "/startup.sh"},
                                        60);
         const auto mine = findings_in_cgroup(r, "/" + c.ns + "/" + c.id);
         INFO(story.script << ": gate stderr: " << r.err << "\nJSON:" << dump_all(r.lines));
@@ -208,9 +218,10 @@ TEST_CASE("gate: ctr run of the story's scripts: 3 for the backgrounded server, 
 
 TEST_CASE("gate: a pid namespace CMD makes itself is judged (unshare, no runtime)") {
     require_programs({"unshare"});
-    const Result r = run_initwatch(
-        "watch", {"--settle", "1", "--", "unshare", "--pid", "--fork", "--mount-proc", "sh", scenario("2-server-backgrounded.sh")},
-        60);
+    const Result r = run_initwatch("watch",
+                                   {"--settle", "1", "--", "unshare", "--pid", "--fork", "--mount-proc", "sh",
+                                    scenario("2-server-backgrounded.sh")},
+                                   60);
     INFO("stderr: " << r.err << dump_all(r.lines));
     CHECK(r.status == 3);
     const auto found = r.findings_with("2-server-backgrounded.sh");
@@ -230,7 +241,8 @@ TEST_CASE("gate: containers that ran before initwatch attached are not judged", 
     REQUIRE(container.wait_for_init_argv({"/bin/sh", "/startup.sh"}, 10));
     const std::string go = container.bundle() + "/rootfs/tmp/go";
     const Result r = run_initwatch(
-        "watch", {"--log-level", "info", "--settle", "2", "--", "sh", "-c", "touch " + go + "; sleep 0.5"}, 60);
+        "watch", {"--log-level", "info", "--settle", "2", "--", "sh", "-c", "touch " + go + "; sleep 0.5"},
+        60);
     INFO("stderr: " << r.err << dump_all(r.lines));
     CHECK(r.status == 0);
     CHECK(findings_in_cgroup(r, o.cgroups_path).empty());
@@ -286,7 +298,8 @@ TEST_CASE("gate: SIGTERM to initwatch goes to CMD, whose status is the gate's") 
 TEST_CASE("gate: --timeout stops a CMD that ignores SIGTERM with SIGKILL after --grace, and exits 0") {
     require_root();
     const auto began = Clock::now();
-    const Result r = run_initwatch("watch", {"--timeout", "1", "--grace", "1", "--", "sh", "-c", "trap '' TERM; sleep 30"}, 30);
+    const Result r = run_initwatch(
+        "watch", {"--timeout", "1", "--grace", "1", "--", "sh", "-c", "trap '' TERM; sleep 30"}, 30);
     const double took = seconds_since(began);
     INFO("stderr: " << r.err);
     CHECK(r.status == 0);

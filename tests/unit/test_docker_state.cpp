@@ -24,12 +24,14 @@ const std::string kOtherId = "a2b99546710122ee7912c9d9082990b1c14388188f117fd622
 constexpr uint64_t kSecond = 1'000'000'000;
 
 // What dockerd 20.10 wrote for `docker run --name keep gate-2:test sleep 100` (shortened).
-std::string config_of(const std::string& name, const std::string& config_image,
-                      const std::string& image_id = "sha256:193a99dd57036e4caa0cef59fb529197734def3dae5a8486fc155fc8e8510b72") {
+std::string config_of(
+    const std::string& name, const std::string& config_image,
+    const std::string& image_id = "sha256:193a99dd57036e4caa0cef59fb529197734def3dae5a8486fc155fc8e8510b72") {
     return R"({"StreamConfig":{},"State":{"Running":true,"Pid":13541,"Health":null},"ID":")" + kId +
            R"(","Path":"sleep","Args":["100"],"Config":{"Hostname":"a2b995467101","Env":null,"Cmd":["sleep","100"],"Image":)" +
            config_image + R"(,"Labels":{"Name":"/not-this","Image":"nor-this"}},"Image":")" + image_id +
-           R"(","NetworkSettings":{"Networks":{"none":{"Aliases":null}}},"Name":)" + name + R"(,"Driver":"overlay2"})";
+           R"(","NetworkSettings":{"Networks":{"none":{"Aliases":null}}},"Name":)" + name +
+           R"(,"Driver":"overlay2"})";
 }
 
 struct DockerRoot {
@@ -65,16 +67,17 @@ TEST_CASE("without Config.Image the image is the image id, and names and images 
 }
 
 TEST_CASE("a hostile name or image is dropped, not passed on") {
-    for (const std::string name : {R"("/web\u001b[31mred")", R"("/a\nb")", R"("/a b")", R"("/../../etc")",
-                                   R"("/\u202eevil")", R"("/")", R"("")", "42", R"(["/web"])", R"("/-leading")"}) {
+    for (const std::string name :
+         {R"("/web\u001b[31mred")", R"("/a\nb")", R"("/a b")", R"("/../../etc")", R"("/\u202eevil")",
+          R"("/")", R"("")", "42", R"(["/web"])", R"("/-leading")"}) {
         INFO(name);
         const auto c = parse_docker_config(config_of(name, R"("ok:1")"));
         REQUIRE(c);
         CHECK_FALSE(c->name);
         CHECK(c->image == "ok:1");
     }
-    for (const std::string image : {R"("busybox\u0000:1")", R"("busybox;rm -rf /")", R"x("$(id)")x", R"("a\"b")",
-                                    R"("\u00e9t\u00e9")", R"({"Image":"x"})"}) {
+    for (const std::string image : {R"("busybox\u0000:1")", R"("busybox;rm -rf /")", R"x("$(id)")x",
+                                    R"("a\"b")", R"("\u00e9t\u00e9")", R"({"Image":"x"})"}) {
         INFO(image);
         const auto c = parse_docker_config(config_of(R"("/web")", image, R"(sha256:\u0007)"));
         REQUIRE(c);
@@ -85,21 +88,24 @@ TEST_CASE("a hostile name or image is dropped, not passed on") {
     const auto c = parse_docker_config(config_of(long_name, "\"" + std::string(600, 'b') + "\""));
     REQUIRE(c);
     CHECK_FALSE(c->name);
-    CHECK(c->image == "sha256:193a99dd57036e4caa0cef59fb529197734def3dae5a8486fc155fc8e8510b72");  // the fallback
+    CHECK(c->image ==
+          "sha256:193a99dd57036e4caa0cef59fb529197734def3dae5a8486fc155fc8e8510b72");  // the fallback
 }
 
 TEST_CASE("bad JSON, another top-level value or deep nesting gives nothing") {
     const std::string good = config_of(R"("/keep")", R"("gate-2:test")");
     CHECK_FALSE(parse_docker_config(good.substr(0, good.size() - 1)));  // cut short
-    CHECK_FALSE(parse_docker_config(good + "{}"));                       // trailing garbage
+    CHECK_FALSE(parse_docker_config(good + "{}"));                      // trailing garbage
     CHECK_FALSE(parse_docker_config(""));
     CHECK_FALSE(parse_docker_config("[" + good + "]"));
     CHECK_FALSE(parse_docker_config(R"("/keep")"));
     CHECK_FALSE(parse_docker_config(R"({"Name":"/keep",})"));
     // A nesting this deep would overflow a recursive parser's stack; the handler stops at 32.
-    const std::string deep = R"({"Name":"/keep","x":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
+    const std::string deep =
+        R"({"Name":"/keep","x":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
     CHECK_FALSE(parse_docker_config(deep));
-    const std::string ok_depth = R"({"Name":"/keep","x":)" + std::string(30, '[') + std::string(30, ']') + "}";
+    const std::string ok_depth =
+        R"({"Name":"/keep","x":)" + std::string(30, '[') + std::string(30, ']') + "}";
     const auto c = parse_docker_config(ok_depth);
     REQUIRE(c);
     CHECK(c->name == "keep");
@@ -134,8 +140,8 @@ TEST_CASE("an id that is not 64 lowercase hex is refused before any file is open
     fs::create_directories(root.containers() / "x");
     std::ofstream(root.containers() / "x" / "config.v2.json") << config_of(R"("/keep")", R"("a:1")");
     for (const std::string& id : {std::string("x"), kId.substr(0, 63), kId + "0", std::string(64, 'A'),
-                                 "../containers/x/" + std::string(48, '0'), std::string(63, '0') + "/",
-                                 std::string(32, '0') + std::string(1, '\0') + std::string(31, '0')}) {
+                                  "../containers/x/" + std::string(48, '0'), std::string(63, '0') + "/",
+                                  std::string(32, '0') + std::string(1, '\0') + std::string(31, '0')}) {
         INFO(id);
         CHECK_FALSE(is_docker_container_id(id));
         CHECK_FALSE(read_docker_config(root.docker_dir(), id));
@@ -218,7 +224,7 @@ TEST_CASE("the index drops entries unused for 10 minutes and never holds more th
     root.write(kId, config_of(R"("/keep")", R"("gate-2:test")"));
     REQUIRE(idle.lookup(kId, kSecond));
     fs::remove_all(root.containers() / kId);
-    CHECK(idle.lookup(kId, 500 * kSecond));   // used: kept
+    CHECK(idle.lookup(kId, 500 * kSecond));  // used: kept
     CHECK(idle.lookup(kOtherId, 1000 * kSecond) == std::nullopt);
     CHECK(idle.size() == 2);
     CHECK_FALSE(idle.lookup(kOtherId, 1101 * kSecond));  // the sweep: kId unused for 601 s
@@ -230,7 +236,8 @@ TEST_CASE("the catalog names a docker container's cgroup with its name and image
     const fs::path cgroups = dir.path / "cgroup";
     fs::create_directories(cgroups / "docker" / kId);
     fs::create_directories(cgroups / "docker" / kOtherId);
-    std::ofstream(dir.path / "mountinfo") << "26 25 0:23 / " << cgroups.string() << " rw,nosuid - cgroup2 cgroup2 rw\n";
+    std::ofstream(dir.path / "mountinfo")
+        << "26 25 0:23 / " << cgroups.string() << " rw,nosuid - cgroup2 cgroup2 rw\n";
     const fs::path host = dir.path / "host";
     const fs::path state = host / "srv/docker/containers" / kId;
     fs::create_directories(state);
@@ -244,7 +251,7 @@ TEST_CASE("the catalog names a docker container's cgroup with its name and image
     struct stat st {};
     REQUIRE(stat((cgroups / "docker" / kId).c_str(), &st) == 0);
     REQUIRE(catalog.learn(st.st_ino, kSecond));  // at the container's first exec
-    fs::remove_all(state);                         // `docker run --rm`: gone by its init's exit
+    fs::remove_all(state);                       // `docker run --rm`: gone by its init's exit
     const auto info = catalog.describe(st.st_ino, 2 * kSecond);
     CHECK(info.runtime == "docker");
     CHECK(info.id == kId);
