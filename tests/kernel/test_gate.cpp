@@ -50,15 +50,22 @@ std::vector<json> warnings(const std::vector<json>& findings) {
     return out;
 }
 
-// The server the story's scripts leave behind: `nohup sleep 3600 &`.
-void check_server_left_behind(const json& f) {
+// The server the story's scripts leave behind: `nohup sleep 3600 &`. 3-dev-early-exit.sh
+// exits within a millisecond of the `&`: its server may then still be the script's fork, or
+// the nohup wrapper, when the kernel kills it (`starting`).
+void check_server_left_behind(const json& f, bool starting = false) {
     CHECK(f.value("severity", "") == "warning");
     CHECK(f.value("scope", "") == "pidns");
     CHECK(f.at("init").value("exit_code", -1) == 0);
     REQUIRE(f.at("live").size() == 1);
     const json& server = f.at("live")[0];
-    CHECK(server.at("argv") == json::array({"sleep", "3600"}));
     CHECK(server.value("how", "") == "background");
+    CHECK(server.at("chain") == json::array({f.at("init").at("pid")}));
+    if (starting && server.at("argv") != json::array({"sleep", "3600"})) {
+        WARN("the server was still starting: " << server.dump());
+        return;
+    }
+    CHECK(server.at("argv") == json::array({"sleep", "3600"}));
     CHECK(server.value("sighup_ignored", false));
 }
 
@@ -102,7 +109,7 @@ void gate_docker_run(const Story& story) {
     CHECK(r.err.find("ended (exit 0)") != std::string::npos);
     REQUIRE(mine.size() == 1);
     const json& f = mine[0];
-    check_server_left_behind(f);
+    check_server_left_behind(f, story.script == "3-dev-early-exit.sh");
     const json& c = f.at("container");
     CHECK(c.value("id", "") == id);
     CHECK(c.value("runtime", "") == "docker");
