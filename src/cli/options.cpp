@@ -39,6 +39,9 @@ void add_output_options(CLI::App& app, Options& o) {
         ->allow_extra_args(false);
     app.add_option("--host-root", o.host_root,
                    "Where the host's / is mounted (a DaemonSet's /host): kubelet logs and cgroup2 are read there");
+    app.add_option("--docker-root", o.docker_root,
+                   "dockerd's --data-root on the host, below --host-root: docker containers' names and images "
+                   "(default /var/lib/docker)");
     app.add_option("--node-name", o.node_name, "Node name in findings (default: $NODE_NAME, then the hostname)");
     app.add_option("--max-memory", o.max_memory_bytes,
                    "Bytes the process table and the argv store may take (default 64MiB; suffixes KiB, MiB, GiB); "
@@ -66,16 +69,38 @@ void add_output_options(CLI::App& app, Options& o) {
 int parse_command_line(int argc, char** argv, Options& o) {
     CLI::App app{"initwatch: reports container init processes that exit while the processes "
                  "they started are still running (the cause of many CrashLoopBackOffs).\n"
-                 "Exit status: 0 ok, 2 error of initwatch itself; `run`: 3 finding, 125 error of initwatch "
-                 "itself, 126/127 CMD not executable/found, else init's status (its own 3 or 125 become 1)",
+                 "Exit status: 0 ok, 2 error of initwatch itself; `run` and `watch -- CMD`: 3 finding, 125 error "
+                 "of initwatch itself, 126/127 CMD not executable/found, else init's (CMD's) status (its own 3 or "
+                 "125 become 1); 0 when --timeout stopped it healthy",
                  "initwatch"};
     app.set_version_flag("--version", std::string("initwatch ") + kVersion);
     app.require_subcommand(0, 1);
     add_output_options(app, o);
 
-    CLI::App* watch = app.add_subcommand("watch", "Trace the whole host until interrupted (the default)");
-    watch->add_option("--count", o.count, "Exit after N findings")->check(CLI::PositiveNumber);
-    watch->add_option("--duration", o.duration_s, "Exit after SECONDS")->check(CLI::PositiveNumber);
+    CLI::App* watch = app.add_subcommand(
+        "watch", "Trace the whole host until interrupted (the default). With -- CMD, a CI gate: run CMD (e.g. "
+                 "`docker run IMAGE`), judge the containers born meanwhile, exit 3 if one's init exited leaving "
+                 "processes behind, else CMD's status");
+    CLI::Option* gate_command =
+        watch->add_option("command", o.argv, "-- CMD [ARGS...]: run CMD as a child and judge what it starts")
+            ->allow_extra_args();
+    watch->add_option("--count", o.count, "Exit after N findings")->check(CLI::PositiveNumber)->excludes(gate_command);
+    watch->add_option("--duration", o.duration_s, "Exit after SECONDS")
+        ->check(CLI::PositiveNumber)
+        ->excludes(gate_command);
+    watch->add_option("--timeout", o.timeout_s,
+                      "With CMD: seconds after which a still-running CMD means healthy containers: stop it, exit 0 "
+                      "unless a finding came")
+        ->check(CLI::PositiveNumber)
+        ->needs(gate_command);
+    watch->add_option("--settle", o.settle_s,
+                      "With CMD: seconds to go on tracing after CMD ended, for exits that follow it (default 2)")
+        ->check(CLI::NonNegativeNumber)
+        ->needs(gate_command);
+    watch->add_option("--grace", o.stop_grace_s,
+                      "With CMD: seconds between SIGTERM and SIGKILL when --timeout stops it (default 5)")
+        ->check(CLI::NonNegativeNumber)
+        ->needs(gate_command);
     add_output_options(*watch, o);
     watch->add_option("--metrics-address", o.metrics_address,
                       "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, [IPV6]:PORT or :PORT");
@@ -103,17 +128,28 @@ int parse_command_line(int argc, char** argv, Options& o) {
         "check", "Load and attach the probes, print which probes and fallbacks this kernel gets, exit");
     add_output_options(*check, o);
 
+    // `watch -- CMD` wraps a command, as `run` does: its own errors are 125 (2 is a command's).
+    bool double_dash = false;
+    for (int i = 1; i < argc; ++i) double_dash |= std::string(argv[i]) == "--";
+    auto usage_error = [&](const std::string& what) {
+        std::fprintf(stderr, "initwatch: %s (see initwatch --help)\n", what.c_str());
+        const bool gate = watch->parsed() && (double_dash || !o.argv.empty());
+        return run->parsed() || gate ? kExitRunError : kExitError;
+    };
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         const std::string what = e.what();
-        std::fprintf(stderr, "initwatch: %s (see initwatch --help)\n",
-                     what.empty() ? e.get_name().c_str() : what.c_str());
-        return run->parsed() ? kExitRunError : kExitError;
+        return usage_error(what.empty() ? e.get_name() : what);
     }
     o.command = run->parsed() ? Command::run : check->parsed() ? Command::check : Command::watch;
+    if (o.command == Command::watch && !o.argv.empty()) {
+        if (!double_dash) return usage_error("watch: put -- before the command to run: watch [OPTIONS] -- CMD");
+        // The report goes beside CMD's own output, into a CI log for people: text unless --json.
+        if (o.format == Format::automatic) o.format = Format::text;
+    }
     return -1;
 }
 

@@ -33,15 +33,17 @@ struct Options {
     std::string metrics_address;        // "" for no HTTP endpoint
     std::string min_severity = "info";  // findings below it are not printed (still counted)
     std::string host_root;            // where the host's / is mounted (DaemonSet)
+    std::string docker_root = "/var/lib/docker";  // dockerd's --data-root, below host_root
     std::string node_name;            // "" for $NODE_NAME, then the hostname
     // watch
     uint64_t count = 0;       // stop after this many findings; 0: never
     double duration_s = 0;    // stop after this long; 0: never
     bool kubernetes_events = false;  // findings about pods as Events on them
     std::string kubeconfig;          // "" for $KUBECONFIG, then in-cluster
-    // run
-    double timeout_s = 0;     // 0: wait for init however long it runs
-    double stop_grace_s = 5;  // a stop signal: SIGTERM to init, this long, then SIGKILL
+    // run, and watch -- CMD (argv not empty: the gate)
+    double timeout_s = 0;     // 0: wait for init (CMD) however long it runs
+    double stop_grace_s = 5;  // a stop: SIGTERM to init (CMD), this long, then SIGKILL
+    double settle_s = 2;      // watch -- CMD: how long to go on tracing after CMD ended
     std::vector<std::string> argv;
 };
 

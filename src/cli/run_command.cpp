@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/session.h"
 #include "cli/signals.h"
+#include "launch/child_process.h"
 #include "launch/namespace_launcher.h"
 #include "model/exit_status.h"
 #include "report/escape.h"
@@ -16,30 +17,6 @@
 #include "util/time.h"
 
 namespace initwatch::cli {
-
-namespace {
-
-// The wait status as the model decodes a kernel exit code: same layout.
-model::ExitStatus decode_wait(int status) { return model::ExitStatus::decode(static_cast<uint32_t>(status)); }
-
-// `run`'s exit status is what CI branches on, and it must tell apart, whatever the
-// entrypoint itself returns: the finding (fail the build: the entrypoint leaves work
-// behind), the entrypoint's own failure, and initwatch being unable to run at all. Init's
-// status is passed through, so every status initwatch claims for itself is taken from
-// init's range; the claimed ones are kept few and the same as established wrappers':
-//   3    a finding: initwatch's verdict, and what CI asked for. Kept from before.
-//   125  initwatch itself failed, as `docker run`, `env`, `timeout` and `nice` use it (2,
-//        initwatch's status elsewhere, is too common an entrypoint status: `sh` uses it).
-//   126, 127  CMD not executable / not found; an init's own 126/127 mean the same thing.
-// An init that itself exits 3 or 125 makes `run` exit 1: still "the entrypoint failed",
-// never a verdict of initwatch's. Its real status is on stderr. Every other status N, and
-// 128+S for a signal, is passed through unchanged.
-int entrypoint_status(const model::ExitStatus& exit) {
-    const int status = exit.shell_status();
-    return status == kExitFinding || status == kExitRunError ? kExitEntrypointFailed : status;
-}
-
-}  // namespace
 
 int run_command(const Options& options) {
     // A second signal must hurry the stop, not skip it: the cgroup would be left behind.
@@ -114,9 +91,9 @@ int run_command(const Options& options) {
     // The init's exit record is in the ring before the init can be reaped: drain it.
     drain();
 
-    const model::ExitStatus exit = decode_wait(*status);
+    const model::ExitStatus exit = launch::decode_wait(*status);
     if (found_at) return kExitFinding;
-    const int code = entrypoint_status(exit);
+    const int code = launch::entrypoint_status(exit);
     std::fprintf(stderr, "initwatch: %s ended (%s) after %s, leaving nothing running%s\n", shown.c_str(),
                  exit.describe().c_str(), util::format_duration(util::monotonic_now_ns() - start).c_str(),
                  code != exit.shell_status() ? "; exit status 1 (3 and 125 are initwatch's own)" : "");

@@ -25,7 +25,7 @@ pipeline::PipelineOptions pipeline_options(const Options& o) {
     p.limits.max_memory_bytes = o.max_memory_bytes;
     p.limits.max_processes = o.max_processes;
     p.limits.max_listed = o.max_listed;
-    p.catalog = meta::CatalogOptions{o.host_root, o.node_name};
+    p.catalog = meta::CatalogOptions{o.host_root, o.node_name, "/proc/self/mountinfo", {}, o.docker_root};
     p.redact = o.redact;
     p.redact_next_after = o.redact_next_after;
     return p;

@@ -18,7 +18,8 @@ struct ContainerInfo {
     std::optional<std::string> cgroup_path;  // relative to the cgroup2 mount
     std::optional<std::string> id;           // the runtime's container id
     std::optional<std::string> runtime;      // "containerd", "cri-o", "docker", "podman", "runc"
-    std::optional<std::string> name;         // Kubernetes container name
+    std::optional<std::string> name;         // Kubernetes container name; docker's container name
+    std::optional<std::string> image;        // docker: the image it runs, as `docker run` was given it
     std::optional<PodRef> pod;
 };
 

@@ -23,6 +23,7 @@ std::string node_name(const std::string& given) {
 ContainerCatalog::ContainerCatalog(const CatalogOptions& options)
     : cgroups_(find_cgroup2_mount(options.mountinfo_path, options.host_root)),
       pods_(options.host_root),
+      docker_(options.host_root, options.docker_root),
       node_(node_name(options.node_name)),
       node_cgroup_roots_(options.node_cgroup_roots) {}
 
@@ -35,6 +36,11 @@ ContainerInfo ContainerCatalog::describe(uint64_t cgroup_id, uint64_t now_ns) {
     if (!ref) return info;
     info.id = ref->id;
     info.runtime = ref->runtime;
+    if (ref->runtime == "docker")
+        if (const auto docker = docker_.lookup(ref->id, now_ns)) {
+            info.name = docker->name;
+            info.image = docker->image;
+        }
     // An id outside an anchored pod may be made up (a copy of another pod's): it gets no names.
     if (!ref->pod_uid) return info;
     info.pod = PodRef{std::nullopt, std::nullopt, ref->pod_uid};
@@ -44,6 +50,16 @@ ContainerInfo ContainerCatalog::describe(uint64_t cgroup_id, uint64_t now_ns) {
         info.pod->namespace_name = pod->namespace_name;
     }
     return info;
+}
+
+bool ContainerCatalog::learn(uint64_t cgroup_id, uint64_t now_ns) {
+    const auto path = cgroups_.path_of(cgroup_id, now_ns);
+    if (!path) return false;
+    // Called for every exec: only a path that may be docker's is parsed (a cached lookup after).
+    if (path->find("docker") != std::string::npos)
+        if (const auto ref = parse_cgroup_path(*path, node_cgroup_roots_); ref && ref->runtime == "docker")
+            docker_.lookup(ref->id, now_ns);
+    return true;
 }
 
 // A restarted container has a new id but the same pod and name: the story is theirs. Without a name,

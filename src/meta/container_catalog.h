@@ -8,6 +8,7 @@
 
 #include "meta/cgroup_resolver.h"
 #include "meta/container.h"
+#include "meta/docker_state.h"
 #include "meta/kubelet_logs.h"
 #include "meta/restart_tracker.h"
 
@@ -20,6 +21,8 @@ struct CatalogOptions {
     // Cgroup paths of whole Kubernetes nodes running as containers whose pods are to be named (a kind
     // node seen from its host): see parse_cgroup_path. Empty: a node container is one container.
     std::vector<std::string> node_cgroup_roots = {};
+    // dockerd's --data-root on the host (below host_root): names and images of docker containers.
+    std::string docker_root = "/var/lib/docker";
 };
 
 class ContainerCatalog {
@@ -29,9 +32,10 @@ public:
     // Pod and container names come from kubelet's logs only for a container of an anchored pod
     // cgroup (container_id.h), and only when the log's pod UID, if it has one, is that pod's.
     ContainerInfo describe(uint64_t cgroup_id, uint64_t now_ns);
-    // Learns the cgroup's path while it exists (true once known): a container's findings are
-    // described as it is torn down, and a short-lived cgroup may be gone by then.
-    bool learn(uint64_t cgroup_id, uint64_t now_ns) { return cgroups_.path_of(cgroup_id, now_ns).has_value(); }
+    // Learns the cgroup's path while it exists (true once known), and a docker container's name
+    // and image: a container's findings are described as it is torn down, and a short-lived
+    // cgroup (or a `docker run --rm` container's state) may be gone by then.
+    bool learn(uint64_t cgroup_id, uint64_t now_ns);
     // Records one more finding for the container and says how often it happened.
     RepeatInfo record_finding(const ContainerInfo& container, uint64_t now_ns);
 
@@ -41,6 +45,7 @@ public:
 private:
     CgroupResolver cgroups_;
     KubeletLogIndex pods_;
+    DockerStateIndex docker_;
     RestartTracker restarts_;
     std::string node_;
     std::vector<std::string> node_cgroup_roots_;

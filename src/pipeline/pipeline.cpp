@@ -62,6 +62,7 @@ void Pipeline::start() {
     snapshot_size_ = tasks.size();
     read_argv_later(tasks);
     for (auto& snap : tasks) {
+        snapshot_cgroups_.insert(snap.task.cgroup_id);
         model::Event ev = std::move(snap);
         redactor_.apply(ev);  // comm
         count(ev);

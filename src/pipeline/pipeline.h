@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "meta/cmdline_reader.h"
@@ -64,6 +65,8 @@ public:
     // A sink can no longer write (e.g. stdout's reader went away).
     bool sinks_broken() const;
     const std::string& cgroup2_root() const { return catalog_.cgroup2_root(); }
+    // A cgroup that held processes of the startup snapshot (`watch -- CMD` does not judge it).
+    bool cgroup_seen_at_start(uint64_t cgroup_id) const { return snapshot_cgroups_.count(cgroup_id) > 0; }
     const Health& health() const { return health_; }
 
 private:
@@ -104,6 +107,7 @@ private:
     bool snapshot_pending_ = true;  // argv of the startup snapshot still being read
     uint64_t snapshot_started_ns_ = 0;
     size_t snapshot_size_ = 0;
+    std::unordered_set<uint64_t> snapshot_cgroups_;
     bool more_records_ = false;  // the last poll left records in the ring
     std::unordered_map<uint64_t, uint64_t> unresolved_cgroups_;  // cgroup id -> first exec seen there
     EventCounts event_counts_{};

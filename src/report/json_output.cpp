@@ -58,6 +58,7 @@ public:
         w_.key("container").begin_object();
         w_.field("cgroup_id", c.cgroup_id).field("cgroup_path", c.cgroup_path).field("id", c.id);
         w_.field("runtime", c.runtime).field("name", c.name);
+        w_.field("image", c.image);
         w_.end_object();
         w_.key("pod");
         if (c.pod) {

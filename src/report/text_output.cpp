@@ -91,6 +91,9 @@ public:
                                      : ""));
         std::string where = "cgroup " + escape_text(container.cgroup_path.value_or("?")) + "  (";
         if (container.id) where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
+        // A Kubernetes container's name is in the headline already.
+        if (container.name && !container.pod) where += "name " + escape_text(*container.name) + ", ";
+        if (container.image) where += "image " + escape_text(*container.image) + ", ";
         where += "cgroup id " + std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum);
         if (!context.node.empty()) where += ", node " + escape_text(context.node);
         write_line("  " + s.dim("container ") + " " + where + ")");

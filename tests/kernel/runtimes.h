@@ -105,6 +105,9 @@ public:
 
     const std::string& id() const { return options_.id; }
     const std::string& cgroup_path() const { return options_.cgroups_path; }
+    // For `runc --root STATE run --bundle BUNDLE ID` run by someone else (a gate's CMD).
+    const std::string& bundle() const { return bundle_; }
+    const std::string& state_root() const { return state_; }
     uint64_t cgroup_id() const { return cgroup_id_; }  // recorded by start()
     std::string log() const;  // runc's output
 
