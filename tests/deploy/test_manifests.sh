@@ -57,6 +57,7 @@ proven=$(sed -n 's/^minimal=(\(.*\))$/\1/p' "$top/tests/deploy/test_capabilities
 
 python3 - "$rendered" "$top/deploy/kubernetes/daemonset.yaml" "$top/Dockerfile" "$proven" "$overlay.yaml" "$digest" <<'PYTHON'
 import json
+import os
 import re
 import sys
 
@@ -332,6 +333,14 @@ raw_ds = next(d for d in yaml.safe_load_all(open(raw_path)) if d and d["kind"] =
 raw_image = raw_ds["spec"]["template"]["spec"]["containers"][0]["image"].split(":")[0]
 kustomization = yaml.safe_load(open(raw_path.replace("daemonset.yaml", "kustomization.yaml")))
 check(raw_image in {i["name"] for i in kustomization["images"]}, "kustomization.yaml sets the container's image")
+# The version is written once, in project(VERSION): the tag, set by kustomization.yaml only, is it.
+raw_tag = raw_ds["spec"]["template"]["spec"]["containers"][0]["image"].partition(":")[2]
+check(raw_tag == "", f"daemonset.yaml names the image without a tag, kustomization.yaml sets it (tag: {raw_tag or 'none'})")
+cmake = open(os.path.join(os.path.dirname(dockerfile_path), "CMakeLists.txt")).read()
+version = re.search(r"^project\(initwatch VERSION ([0-9][0-9.]*)", cmake, re.M)
+tags = [i.get("newTag") for i in kustomization["images"] if i["name"] == raw_image]
+check(version is not None and tags == [version.group(1)],
+      f"kustomization.yaml's newTag {tags} is project(VERSION) {version.group(1) if version else None}")
 
 if failures:
     print(f"test_manifests: {len(failures)} failed", file=sys.stderr)
