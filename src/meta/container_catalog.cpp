@@ -21,7 +21,7 @@ std::string node_name(const std::string& given) {
 }  // namespace
 
 ContainerCatalog::ContainerCatalog(const CatalogOptions& options)
-    : cgroups_(find_cgroup2_mount(options.mountinfo_path, options.host_root)),
+    : cgroups_(find_cgroup2(options.mountinfo_path, options.host_root)),
       pods_(options.host_root),
       node_(node_name(options.node_name)),
       node_cgroup_roots_(options.node_cgroup_roots) {}
