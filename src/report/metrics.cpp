@@ -108,8 +108,7 @@ namespace {
 Counter& labelled(Family<Counter>& family, std::map<std::string, Counter*, std::less<>>& series,
                   std::string_view label, std::string_view value) {
     if (auto it = series.find(value); it != series.end()) return *it->second;
-    std::string valid = valid_utf8(value);
-    Counter& counter = family.Add({{std::string(label), valid}});
+    Counter& counter = family.Add({{std::string(label), valid_utf8(value)}});
     series.emplace(std::string(value), &counter);
     return counter;
 }
@@ -131,9 +130,9 @@ void Metrics::count_finding(std::string_view severity, std::string_view namespac
                                     {"namespace", valid_utf8(namespace_name)},
                                     {"pod", valid_utf8(pod)},
                                     {"container", valid_utf8(container)}};
-    const std::string other(kOverflowLabel);
+    static const std::string kOther(kOverflowLabel);
     static const prometheus::Labels kOverflow{
-        {"severity", other}, {"namespace", other}, {"pod", other}, {"container", other}};
+        {"severity", kOther}, {"namespace", kOther}, {"pod", kOther}, {"container", kOther}};
     Registry& r = *registry_;
     std::lock_guard lock(r.mutex);
     // A finding whose labels are all "_other" is counted in the overflow series, where it
