@@ -17,10 +17,12 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr 
 FROM debian:12-slim
 # What `ldd initwatch` lists beyond libc/libstdc++/libgcc (already in the base):
 # libbpf (+ libelf, zlib), spdlog (+ fmt), libmicrohttpd (Debian builds it with HTTPS
-# support, which brings libgnutls30 along; initwatch serves plain HTTP only).
+# support, which brings libgnutls30 along; initwatch serves plain HTTP only), RE2,
+# prometheus-cpp's core (not its pull/push libraries) and libmount (+ libblkid, libselinux).
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libbpf1 libelf1 zlib1g libspdlog1.10 libfmt9 libmicrohttpd12 libre2-9 libcurl4 libyaml-cpp0.7 \
+        libprometheus-cpp-core1.0 libmount1 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/sbin/initwatch /usr/sbin/initwatch
 # Fail the build, not the pod, when a library is missing.

@@ -8,44 +8,39 @@
 #include <algorithm>
 #include <cerrno>
 #include <deque>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 namespace initwatch::meta {
 
-std::string find_cgroup2_mount(const std::string& mountinfo_path, const std::string& host_root) {
-    std::string prefix = host_root;
-    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-    std::ifstream in(mountinfo_path);
-    std::string line, first;
-    // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
-    while (std::getline(in, line)) {
-        std::istringstream fields(line);
-        std::string id, parent, dev, root, mountpoint, word;
-        if (!(fields >> id >> parent >> dev >> root >> mountpoint)) continue;
-        while (fields >> word && word != "-") {
-        }
-        std::string fstype;
-        if (!(fields >> fstype) || fstype != "cgroup2") continue;
-        if (!prefix.empty() && mountpoint.rfind(prefix + "/", 0) == 0) return mountpoint;
-        if (first.empty()) first = mountpoint;
-    }
-    return first;
+namespace {
+
+// The cgroup a mount's root field names, or "/" when it is outside this cgroup namespace.
+std::string mounted_cgroup(const std::optional<Mount>& m) {
+    if (!m || m->root.empty() || m->root[0] != '/') return "/";
+    const std::string r = m->root + "/";
+    return r.find("/../") == std::string::npos ? m->root : "/";
 }
 
-CgroupResolver::CgroupResolver(std::string root, CgroupResolverLimits limits)
-    : root_(std::move(root)), limits_(limits) {
+}  // namespace
+
+CgroupResolver::CgroupResolver(std::string root, CgroupResolverLimits limits, std::string root_path)
+    : root_(std::move(root)), prefix_(std::move(root_path)), limits_(limits), rescans_(limits.min_rescan_ns) {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+    while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
 }
+
+CgroupResolver::CgroupResolver(const std::optional<Mount>& cgroup2, CgroupResolverLimits limits)
+    : CgroupResolver(cgroup2 ? cgroup2->target : "", limits, mounted_cgroup(cgroup2)) {}
 
 std::optional<std::string> CgroupResolver::path_of(uint64_t cgroup_id, uint64_t now_ns) {
     if (root_.empty()) return std::nullopt;
-    if (auto it = paths_.find(cgroup_id); it != paths_.end()) return it->second.path;
-    if (scanned_ && now_ns - last_scan_ns_ < limits_.min_rescan_ns) return std::nullopt;
-    last_scan_ns_ = now_ns;
-    scanned_ = true;
-    return rescan(cgroup_id, now_ns);
+    return rescans_.lookup(
+        now_ns,
+        [&]() -> std::optional<std::string> {
+            if (auto it = paths_.find(cgroup_id); it != paths_.end()) return it->second.path;
+            return std::nullopt;
+        },
+        [&] { rescan(cgroup_id, now_ns); });
 }
 
 void CgroupResolver::see(uint64_t id, const std::string& path, size_t depth, uint64_t now_ns) {
@@ -100,14 +95,12 @@ private:
 
 }  // namespace
 
-std::optional<std::string> CgroupResolver::rescan(uint64_t wanted, uint64_t now_ns) {
+void CgroupResolver::rescan(uint64_t wanted, uint64_t now_ns) {
     ++walk_;
     last_walk_ = {};
-    std::optional<std::string> found;
     struct stat st {};
-    if (::stat(root_.c_str(), &st) != 0) return std::nullopt;
-    see(st.st_ino, "/", 0, now_ns);
-    if (st.st_ino == wanted) found = "/";
+    if (::stat(root_.c_str(), &st) != 0) return;
+    see(st.st_ino, prefix_.empty() ? "/" : prefix_, 0, now_ns);
 
     std::deque<Pending> pending;
     pending.push_back({"", 0});
@@ -131,8 +124,7 @@ std::optional<std::string> CgroupResolver::rescan(uint64_t wanted, uint64_t now_
             }
             ++last_walk_.directories;
             std::string path = dir.path + "/" + name;
-            see(st.st_ino, path, dir.depth + 1, now_ns);
-            if (st.st_ino == wanted) found = path;
+            see(st.st_ino, prefix_ + path, dir.depth + 1, now_ns);
             if (paths_.size() >= 2 * limits_.max_entries) forget(wanted, now_ns);
             if (dir.depth + 1 < limits_.max_depth)
                 pending.push_back({std::move(path), dir.depth + 1});
@@ -146,7 +138,6 @@ std::optional<std::string> CgroupResolver::rescan(uint64_t wanted, uint64_t now_
         for (auto& [id, e] : paths_)
             if (e.seen_walk != walk_ && e.gone_ns == 0) e.gone_ns = now_ns;
     forget(wanted, now_ns);
-    return found;
 }
 
 // Removed cgroups keep their entry for the grace period, then go; beyond max_entries the ones gone

@@ -8,13 +8,10 @@
 #include <string>
 #include <unordered_map>
 
-namespace initwatch::meta {
+#include "meta/mountinfo.h"
+#include "util/throttled_rescan.h"
 
-// The cgroup2 mount point from a mountinfo file ("" when there is none). With a host root
-// (a DaemonSet mounting the host at /host), a cgroup2 mount under it is the host's and wins
-// over the container's own, which a cgroup namespace may have narrowed.
-std::string find_cgroup2_mount(const std::string& mountinfo_path = "/proc/self/mountinfo",
-                               const std::string& host_root = "");
+namespace initwatch::meta {
 
 // Bounds of the cache and of one walk of the hierarchy: a container allowed to create cgroups can
 // create many, and deep ones.
@@ -35,7 +32,13 @@ struct CgroupResolverLimits {
 class CgroupResolver {
 public:
     // `root` is the cgroup2 mount (or any directory tree standing in for one); "" disables resolution.
-    explicit CgroupResolver(std::string root, CgroupResolverLimits limits = {});
+    // `root_path` is the cgroup that directory is: "/" for a mount of the whole hierarchy, "/a/b"
+    // for a bind mount of a subtree (mountinfo's root field), so that paths are whole either way.
+    explicit CgroupResolver(std::string root, CgroupResolverLimits limits = {}, std::string root_path = "/");
+    // The mount find_cgroup2 chose (none: resolution disabled). A root field with ".." in it names
+    // a cgroup outside this process's cgroup namespace, which has no path here: paths are then
+    // relative to the mount, as for "/".
+    explicit CgroupResolver(const std::optional<Mount>& cgroup2, CgroupResolverLimits limits = {});
 
     // The path relative to the cgroup2 root ("/" for the root), or nullopt when unknown.
     // A miss rescans the hierarchy, at most once per min_rescan_ns of the caller's clock.
@@ -60,18 +63,18 @@ private:
         size_t depth;
     };
 
-    // Walks the tree; returns the path of `wanted` when the walk saw it.
-    std::optional<std::string> rescan(uint64_t wanted, uint64_t now_ns);
+    // Walks the tree; `wanted` stays in the cache whatever the bounds.
+    void rescan(uint64_t wanted, uint64_t now_ns);
     void see(uint64_t id, const std::string& path, size_t depth, uint64_t now_ns);
     void forget(uint64_t keep, uint64_t now_ns);
 
     std::string root_;
+    std::string prefix_;  // root_path without its trailing '/': "" for the whole hierarchy
     CgroupResolverLimits limits_;
     std::unordered_map<uint64_t, Entry> paths_;
     WalkStats last_walk_;
     uint64_t walk_ = 0;
-    uint64_t last_scan_ns_ = 0;
-    bool scanned_ = false;
+    util::ThrottledRescan rescans_;
 };
 
 }  // namespace initwatch::meta

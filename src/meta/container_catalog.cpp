@@ -21,7 +21,7 @@ std::string node_name(const std::string& given) {
 }  // namespace
 
 ContainerCatalog::ContainerCatalog(const CatalogOptions& options)
-    : cgroups_(find_cgroup2_mount(options.mountinfo_path, options.host_root)),
+    : cgroups_(find_cgroup2(options.mountinfo_path, options.host_root)),
       pods_(options.host_root),
       docker_(options.host_root, options.docker_root),
       node_(node_name(options.node_name)),

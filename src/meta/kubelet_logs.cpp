@@ -86,23 +86,20 @@ uint64_t mtime_ns(const std::string& path) {
 }  // namespace
 
 KubeletLogIndex::KubeletLogIndex(std::string host_root, KubeletLogLimits limits)
-    : root_(std::move(host_root)), limits_(limits) {
+    : root_(std::move(host_root)), limits_(limits), rescans_(limits.min_rescan_ns) {
     while (!root_.empty() && root_.back() == '/') root_.pop_back();
 }
 
 std::optional<PodInfo> KubeletLogIndex::lookup(const std::string& container_id, uint64_t now_ns) {
-    if (auto it = entries_.find(container_id); it != entries_.end()) return it->second.pod;
     // A miss rescans when kubelet added a link since the last scan (one stat), or at most
     // every min_rescan_ns otherwise: containers crash-looping fast must still be named.
-    const uint64_t dir_mtime = mtime_ns(root_ + "/var/log/containers");
-    const bool changed = dir_mtime != last_dir_mtime_ns_;
-    if (scanned_ && !changed && now_ns - last_scan_ns_ < limits_.min_rescan_ns) return std::nullopt;
-    last_dir_mtime_ns_ = dir_mtime;
-    last_scan_ns_ = now_ns;
-    scanned_ = true;
-    rescan(now_ns);
-    if (auto it = entries_.find(container_id); it != entries_.end()) return it->second.pod;
-    return std::nullopt;
+    return rescans_.lookup(
+        now_ns,
+        [&]() -> std::optional<PodInfo> {
+            if (auto it = entries_.find(container_id); it != entries_.end()) return it->second.pod;
+            return std::nullopt;
+        },
+        [&] { rescan(now_ns); }, [&] { return mtime_ns(root_ + "/var/log/containers"); });
 }
 
 void KubeletLogIndex::rescan(uint64_t now_ns) {

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "util/throttled_rescan.h"
+
 namespace initwatch::meta {
 
 struct PodInfo {
@@ -69,9 +71,7 @@ private:
     std::string root_;  // without a trailing '/'
     KubeletLogLimits limits_;
     std::unordered_map<std::string, Entry> entries_;
-    uint64_t last_scan_ns_ = 0;
-    uint64_t last_dir_mtime_ns_ = 0;
-    bool scanned_ = false;
+    util::ThrottledRescan rescans_;  // versioned by the mtime of var/log/containers
 };
 
 }  // namespace initwatch::meta

@@ -1,8 +1,17 @@
 #include "report/metrics.h"
 
-#include <charconv>
-#include <cmath>
-#include <initializer_list>
+#include <prometheus/client_metric.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <mutex>
 
 #include "util/utf8.h"
 
@@ -13,9 +22,9 @@ namespace {
 constexpr std::array<std::string_view, kEventKinds> kEventKindNames = {"fork", "exec", "exit", "snapshot"};
 
 // Prometheus rejects a whole scrape over one label value that is not UTF-8, so invalid
-// bytes become U+FFFD. Done when a value is stored, not when it is rendered, so that two
-// values differing only in invalid bytes share one series instead of rendering as two
-// series with the same labels.
+// bytes become U+FFFD (prometheus-cpp escapes only \\, \" and newlines). Done when a value
+// is stored, so that two values differing only in invalid bytes share one series instead
+// of rendering as two series with the same labels.
 std::string valid_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size());
@@ -32,187 +41,165 @@ std::string valid_utf8(std::string_view s) {
     return out;
 }
 
-// The three escapes the text format defines for label values.
-void append_label_value(std::string& out, std::string_view value) {
-    for (char c : value) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '"':
-                out += "\\\"";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
-        }
+// Brings a counter of a cumulative total (the kernel's, a program's run time) up to `total`.
+void raise_to(prometheus::Counter& counter, double total) {
+    if (total > counter.Value()) counter.Increment(total - counter.Value());
+}
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+
+}  // namespace
+
+struct Metrics::Registry {
+    explicit Registry(size_t max_sets) : max_finding_label_sets(max_sets) {}
+
+    Family<Counter>& counters(const std::string& name, const std::string& help) {
+        return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
     }
-}
+    Family<Gauge>& gauges(const std::string& name, const std::string& help) {
+        return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+    }
 
-std::string format_value(double v) {
-    if (std::isnan(v)) return "NaN";
-    if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-    char buf[32];
-    const auto result = std::to_chars(buf, buf + sizeof buf, v);  // shortest round trip, no locale
-    return std::string(buf, result.ptr);
-}
+    prometheus::Registry registry;
+    const size_t max_finding_label_sets;
 
-struct Label {
-    std::string_view name;
-    std::string_view value;
+    Family<Counter>& events =
+        counters("initwatch_events_total", "Process events applied to the model, by type.");
+    Family<Counter>& lost = counters(
+        "initwatch_lost_events_total",
+        "Events the kernel side could not deliver, by reason; findings after a loss may be incomplete.");
+    Family<Counter>& findings =
+        counters("initwatch_findings_total",
+                 "Namespace inits that exited while processes they started were still running.");
+    Counter& finding_label_sets_dropped =
+        counters("initwatch_findings_label_sets_dropped_total",
+                 "Findings counted under the _other label set because the label-set limit was reached.")
+            .Add({});
+    Family<Counter>& bpf_run_time =
+        counters("initwatch_bpf_run_time_seconds_total",
+                 "CPU time spent in each BPF program (needs kernel.bpf_stats_enabled=1).");
+    Family<Counter>& kubernetes_events =
+        counters("initwatch_kubernetes_events_total",
+                 "Findings sent as Events to their pod, by result: created, patched (the series of the same "
+                 "failure again), filtered (spam filter), no_pod, failed (given up after retries).");
+    Family<Gauge>& build_info =
+        gauges("initwatch_build_info", "Always 1: the initwatch version and the running kernel.");
+    Gauge& tracked_processes =
+        gauges("initwatch_tracked_processes", "Processes in the model's process table.").Add({});
+    Gauge& tracked_containers =
+        gauges("initwatch_tracked_containers", "PID namespaces (containers) in the model.").Add({});
+    std::array<Counter*, kEventKinds> event_counters = [this] {
+        std::array<Counter*, kEventKinds> out{};
+        for (size_t k = 0; k < kEventKinds; ++k)
+            out[k] = &events.Add({{"type", std::string(kEventKindNames[k])}});
+        return out;
+    }();
+
+    // Taken by the rarer updates and by the scrape, so that a scrape sees the findings and
+    // the dropped count of the same moment.
+    std::mutex mutex;
+    size_t finding_label_sets = 0;  // series of `findings` other than the "_other" one
+    std::map<std::string, Counter*, std::less<>> lost_by_reason;
+    std::map<std::string, Counter*, std::less<>> run_time_by_program;
+    std::map<std::string, Counter*, std::less<>> kubernetes_events_by_result;
+    Gauge* build_info_series = nullptr;
 };
 
-void append_family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-}
+namespace {
 
-void append_sample(std::string& out, std::string_view name, std::initializer_list<Label> labels,
-                   std::string_view value) {
-    out.append(name);
-    if (labels.size()) {
-        out += '{';
-        bool first = true;
-        for (const Label& l : labels) {
-            if (!first) out += ',';
-            first = false;
-            out.append(l.name).append("=\"");
-            append_label_value(out, l.value);
-            out += '"';
-        }
-        out += '}';
-    }
-    out.append(" ").append(value).append("\n");
-}
-
-// Sets the value of one label (a reason, a program), adding it the first time it is seen.
-template <typename Value>
-void set_labelled(std::map<std::string, Value, std::less<>>& values, std::string_view label, Value value) {
-    if (auto it = values.find(label); it != values.end())
-        it->second = value;
-    else
-        values.emplace(valid_utf8(label), value);
+// The series of one label value (a reason, a program), added the first time it is seen.
+Counter& labelled(Family<Counter>& family, std::map<std::string, Counter*, std::less<>>& series,
+                  std::string_view label, std::string_view value) {
+    if (auto it = series.find(value); it != series.end()) return *it->second;
+    Counter& counter = family.Add({{std::string(label), valid_utf8(value)}});
+    series.emplace(std::string(value), &counter);
+    return counter;
 }
 
 }  // namespace
 
-Metrics::Metrics(size_t max_finding_label_sets) : max_finding_label_sets_(max_finding_label_sets) {}
+Metrics::Metrics(size_t max_finding_label_sets)
+    : registry_(std::make_unique<Registry>(max_finding_label_sets)) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::count_event(EventKind kind) {
+    registry_->event_counters[static_cast<size_t>(kind)]->Increment();
+}
+
+void Metrics::add_events(EventKind kind, uint64_t n) {
+    registry_->event_counters[static_cast<size_t>(kind)]->Increment(static_cast<double>(n));
+}
+
+void Metrics::count_kubernetes_event(std::string_view result) {
+    std::lock_guard lock(registry_->mutex);
+    labelled(registry_->kubernetes_events, registry_->kubernetes_events_by_result, "result", result).Increment();
+}
 
 void Metrics::count_finding(std::string_view severity, std::string_view namespace_name, std::string_view pod,
                             std::string_view container) {
-    FindingLabels labels{valid_utf8(severity), valid_utf8(namespace_name), valid_utf8(pod),
-                         valid_utf8(container)};
-    const bool is_overflow_set =
-        labels == FindingLabels{std::string(kOverflowLabel), std::string(kOverflowLabel),
-                                std::string(kOverflowLabel), std::string(kOverflowLabel)};
-    std::lock_guard lock(mutex_);
-    if (is_overflow_set) {
-        ++findings_overflow_;  // the same series the overflow renders as: never a duplicate
-        return;
-    }
-    if (auto it = findings_.find(labels); it != findings_.end()) {
-        ++it->second;
-    } else if (findings_.size() < max_finding_label_sets_) {
-        findings_.emplace(std::move(labels), 1);
+    const prometheus::Labels labels{{"severity", valid_utf8(severity)},
+                                    {"namespace", valid_utf8(namespace_name)},
+                                    {"pod", valid_utf8(pod)},
+                                    {"container", valid_utf8(container)}};
+    static const std::string kOther(kOverflowLabel);
+    static const prometheus::Labels kOverflow{
+        {"severity", kOther}, {"namespace", kOther}, {"pod", kOther}, {"container", kOther}};
+    Registry& r = *registry_;
+    std::lock_guard lock(r.mutex);
+    // A finding whose labels are all "_other" is counted in the overflow series, where it
+    // would render anyway: it takes no label set.
+    if (labels == kOverflow || r.findings.Has(labels)) {
+        r.findings.Add(labels).Increment();
+    } else if (r.finding_label_sets < r.max_finding_label_sets) {
+        r.findings.Add(labels).Increment();
+        ++r.finding_label_sets;
     } else {
-        ++findings_overflow_;
-        ++finding_label_sets_dropped_;
+        r.findings.Add(kOverflow).Increment();
+        r.finding_label_sets_dropped.Increment();
     }
 }
 
 void Metrics::set_lost(std::string_view reason, uint64_t total) {
-    std::lock_guard lock(mutex_);
-    set_labelled(lost_, reason, total);
-}
-
-void Metrics::count_kubernetes_event(std::string_view result) {
-    std::lock_guard lock(mutex_);
-    auto it = kubernetes_events_.find(result);
-    if (it == kubernetes_events_.end()) it = kubernetes_events_.emplace(std::string(result), 0).first;
-    ++it->second;
+    std::lock_guard lock(registry_->mutex);
+    raise_to(labelled(registry_->lost, registry_->lost_by_reason, "reason", reason),
+             static_cast<double>(total));
 }
 
 void Metrics::set_tracked(size_t processes, size_t containers) {
-    tracked_processes_.store(processes, std::memory_order_relaxed);
-    tracked_containers_.store(containers, std::memory_order_relaxed);
+    registry_->tracked_processes.Set(static_cast<double>(processes));
+    registry_->tracked_containers.Set(static_cast<double>(containers));
 }
 
 void Metrics::set_bpf_run_time(std::string_view program, double seconds) {
-    std::lock_guard lock(mutex_);
-    set_labelled(bpf_run_time_, program, seconds);
+    std::lock_guard lock(registry_->mutex);
+    raise_to(labelled(registry_->bpf_run_time, registry_->run_time_by_program, "program", program), seconds);
 }
 
 void Metrics::set_build_info(std::string_view version, std::string_view kernel) {
-    std::lock_guard lock(mutex_);
-    version_ = valid_utf8(version);
-    kernel_ = valid_utf8(kernel);
-    has_build_info_ = true;
+    Registry& r = *registry_;
+    std::lock_guard lock(r.mutex);
+    if (r.build_info_series) r.build_info.Remove(r.build_info_series);
+    r.build_info_series =
+        &r.build_info.Add({{"version", valid_utf8(version)}, {"kernel", valid_utf8(kernel)}});
+    r.build_info_series->Set(1);
 }
 
 std::string Metrics::exposition() const {
-    std::string out;
-    out.reserve(4096);
-    std::lock_guard lock(mutex_);
-
-    if (has_build_info_) {
-        append_family(out, "initwatch_build_info", "gauge",
-                      "Always 1: the initwatch version and the running kernel.");
-        append_sample(out, "initwatch_build_info", {{"version", version_}, {"kernel", kernel_}}, "1");
+    std::vector<prometheus::MetricFamily> families;
+    {
+        std::lock_guard lock(registry_->mutex);
+        families = registry_->registry.Collect();
     }
-
-    append_family(out, "initwatch_events_total", "counter", "Process events applied to the model, by type.");
-    for (size_t k = 0; k < kEventKinds; ++k)
-        append_sample(out, "initwatch_events_total", {{"type", kEventKindNames[k]}},
-                      std::to_string(events_[k].load(std::memory_order_relaxed)));
-
-    append_family(
-        out, "initwatch_lost_events_total", "counter",
-        "Events the kernel side could not deliver, by reason; findings after a loss may be incomplete.");
-    for (const auto& [reason, total] : lost_)
-        append_sample(out, "initwatch_lost_events_total", {{"reason", reason}}, std::to_string(total));
-
-    if (!kubernetes_events_.empty()) {
-        append_family(out, "initwatch_kubernetes_events_total", "counter",
-                      "Findings sent as Events to the pod, by result: created, patched (the series of the "
-                      "same failure again), filtered (spam filter), no_pod, failed (gave up after retries).");
-        for (const auto& [result, n] : kubernetes_events_)
-            append_sample(out, "initwatch_kubernetes_events_total", {{"result", result}}, std::to_string(n));
-    }
-
-    append_family(out, "initwatch_findings_total", "counter",
-                  "Namespace inits that exited while processes they started were still running.");
-    for (const auto& [l, count] : findings_)
-        append_sample(out, "initwatch_findings_total",
-                      {{"severity", l[0]}, {"namespace", l[1]}, {"pod", l[2]}, {"container", l[3]}},
-                      std::to_string(count));
-    if (findings_overflow_)
-        append_sample(out, "initwatch_findings_total",
-                      {{"severity", kOverflowLabel},
-                       {"namespace", kOverflowLabel},
-                       {"pod", kOverflowLabel},
-                       {"container", kOverflowLabel}},
-                      std::to_string(findings_overflow_));
-
-    append_family(out, "initwatch_findings_label_sets_dropped_total", "counter",
-                  "Findings counted under the _other label set because the label-set limit was reached.");
-    append_sample(out, "initwatch_findings_label_sets_dropped_total", {},
-                  std::to_string(finding_label_sets_dropped_));
-
-    append_family(out, "initwatch_tracked_processes", "gauge", "Processes in the model's process table.");
-    append_sample(out, "initwatch_tracked_processes", {},
-                  std::to_string(tracked_processes_.load(std::memory_order_relaxed)));
-    append_family(out, "initwatch_tracked_containers", "gauge", "PID namespaces (containers) in the model.");
-    append_sample(out, "initwatch_tracked_containers", {},
-                  std::to_string(tracked_containers_.load(std::memory_order_relaxed)));
-
-    append_family(out, "initwatch_bpf_run_time_seconds_total", "counter",
-                  "CPU time spent in each BPF program (needs kernel.bpf_stats_enabled=1).");
-    for (const auto& [program, seconds] : bpf_run_time_)
-        append_sample(out, "initwatch_bpf_run_time_seconds_total", {{"program", program}},
-                      format_value(seconds));
-    return out;
+    // prometheus-cpp keeps a family's series in a hash map: sorted, one scrape reads like the next.
+    for (auto& family : families)
+        std::sort(family.metric.begin(), family.metric.end(),
+                  [](const prometheus::ClientMetric& a, const prometheus::ClientMetric& b) {
+                      return a.label < b.label;
+                  });
+    return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace initwatch::report

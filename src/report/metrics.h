@@ -1,15 +1,13 @@
 // Prometheus metrics for the node agent: the collector thread counts, the HTTP thread
-// renders them (text exposition format 0.0.4). Event counters are relaxed atomics, so
-// counting on the hot path neither locks nor allocates; the rarer updates take a mutex.
+// renders them. The registry, its families and the text exposition (format 0.0.4) are
+// prometheus-cpp's core; what is ours is the bound on finding label sets and making label
+// values valid UTF-8. Counting an event takes no lock and allocates nothing.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <map>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -32,24 +30,21 @@ public:
     static constexpr std::string_view kOverflowLabel = "_other";
 
     explicit Metrics(size_t max_finding_label_sets = kDefaultMaxFindingLabelSets);
+    ~Metrics();
     Metrics(const Metrics&) = delete;
     Metrics& operator=(const Metrics&) = delete;
 
-    void count_event(EventKind kind) {
-        events_[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
-    }
+    void count_event(EventKind kind);
     void count_event(const model::Event& event) { count_event(static_cast<EventKind>(event.index())); }
-    void add_events(EventKind kind, uint64_t n) {
-        events_[static_cast<size_t>(kind)].fetch_add(n, std::memory_order_relaxed);
-    }
+    void add_events(EventKind kind, uint64_t n);
+    // What became of a finding sent to the Kubernetes API (a fixed, small set of results).
+    void count_kubernetes_event(std::string_view result);
 
     // Empty strings are fine where the pod is not known (Prometheus treats them as absent).
     void count_finding(std::string_view severity, std::string_view namespace_name, std::string_view pod,
                        std::string_view container);
     // `total` is the kernel's cumulative count for this reason (not a delta).
     void set_lost(std::string_view reason, uint64_t total);
-    // What became of a finding sent to the Kubernetes API (a fixed, small set of results).
-    void count_kubernetes_event(std::string_view result);
     void set_tracked(size_t processes, size_t containers);
     // Cumulative run time of one BPF program (kernel.bpf_stats_enabled=1).
     void set_bpf_run_time(std::string_view program, double seconds);
@@ -59,23 +54,8 @@ public:
     std::string exposition() const;
 
 private:
-    using FindingLabels = std::array<std::string, 4>;  // severity, namespace, pod, container
-
-    const size_t max_finding_label_sets_;
-    std::array<std::atomic<uint64_t>, kEventKinds> events_{};
-    std::atomic<uint64_t> tracked_processes_{0};
-    std::atomic<uint64_t> tracked_containers_{0};
-
-    mutable std::mutex mutex_;  // guards everything below
-    std::map<FindingLabels, uint64_t> findings_;
-    uint64_t findings_overflow_ = 0;           // the "_other" series
-    uint64_t finding_label_sets_dropped_ = 0;  // findings sent there by the limit
-    std::map<std::string, uint64_t, std::less<>> lost_;
-    std::map<std::string, double, std::less<>> bpf_run_time_;
-    std::map<std::string, uint64_t, std::less<>> kubernetes_events_;
-    std::string version_;
-    std::string kernel_;
-    bool has_build_info_ = false;
+    struct Registry;  // prometheus-cpp's registry, the families in it and the label-set bound
+    const std::unique_ptr<Registry> registry_;
 };
 
 static_assert(std::variant_size_v<model::Event> == kEventKinds);

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "meta/mountinfo.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -193,38 +194,13 @@ bool is_static_elf(const std::string& path) {
     return true;
 }
 
-std::string unescape_mountinfo(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size()) {
-            const std::string oct = s.substr(i + 1, 3);
-            if (oct.size() == 3 && oct.find_first_not_of("01234567") == std::string::npos) {
-                out += static_cast<char>(std::stoi(oct, nullptr, 8));
-                i += 3;
-                continue;
-            }
-        }
-        out += s[i];
-    }
-    return out;
-}
-
 struct MountEntry {
     std::string root, point, fstype;
 };
 
 std::vector<MountEntry> mountinfo() {
     std::vector<MountEntry> out;
-    for (const auto& line : split_lines(read_file("/proc/self/mountinfo"))) {
-        std::istringstream in(line);
-        std::vector<std::string> f;
-        std::string w;
-        while (in >> w) f.push_back(w);
-        size_t dash = 0;
-        while (dash < f.size() && f[dash] != "-") ++dash;
-        if (f.size() < 5 || dash + 1 >= f.size()) continue;
-        out.push_back({unescape_mountinfo(f[3]), unescape_mountinfo(f[4]), f[dash + 1]});
-    }
+    for (const auto& m : meta::find_mounts("/proc/self/mountinfo")) out.push_back({m.root, m.target, m.fstype});
     return out;
 }
 
@@ -691,17 +667,16 @@ std::string kubepods_systemd_path(const std::string& qos, const std::string& pod
 std::vector<std::string> cgroup_mounts() {
     std::vector<std::string> out;
     std::set<std::string> seen;
-    for (const auto& m : mountinfo()) {
-        if (m.fstype != "cgroup" && m.fstype != "cgroup2") continue;
+    for (const auto& m : meta::find_mounts("/proc/self/mountinfo", "cgroup,cgroup2")) {
         if (m.root != "/") continue;  // a view of part of a hierarchy: paths would not match
-        if (seen.insert(m.point).second) out.push_back(m.point);
+        if (seen.insert(m.target).second) out.push_back(m.target);
     }
     return out;
 }
 
 std::string cgroup2_mount() {
-    for (const auto& m : mountinfo())
-        if (m.fstype == "cgroup2" && m.root == "/") return m.point;
+    for (const auto& m : meta::find_mounts("/proc/self/mountinfo", "cgroup2"))
+        if (m.root == "/") return m.target;
     return "";
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "meta/mountinfo.h"
 
 using namespace initwatch::ktest;
 using nlohmann::json;
@@ -23,22 +24,14 @@ namespace {
 class MemoryCgroup {
 public:
     explicit MemoryCgroup(uint64_t limit_bytes) {
-        std::ifstream mountinfo("/proc/self/mountinfo");
-        std::string line;
-        while (std::getline(mountinfo, line) && dir_.empty()) {
-            std::istringstream f(line);
-            std::string id, parent, dev, root, mountpoint, word, fstype, source, opts;
-            f >> id >> parent >> dev >> root >> mountpoint;
-            while (f >> word && word != "-") {
-            }
-            f >> fstype >> source >> opts;
-            if (fstype == "cgroup2" && read_file(mountpoint + "/cgroup.controllers").find("memory") != std::string::npos) {
-                dir_ = mountpoint;
+        // A controller is in one hierarchy at a time: cgroup2's when it lists it, else v1's.
+        for (const auto& m : initwatch::meta::find_mounts("/proc/self/mountinfo", "cgroup2"))
+            if (dir_.empty() && read_file(m.target + "/cgroup.controllers").find("memory") != std::string::npos) {
+                dir_ = m.target;
                 v2_ = true;
-            } else if (fstype == "cgroup" && ("," + opts + ",").find(",memory,") != std::string::npos) {
-                dir_ = mountpoint;
             }
-        }
+        for (const auto& m : initwatch::meta::find_mounts("/proc/self/mountinfo", "cgroup", "memory"))
+            if (dir_.empty()) dir_ = m.target;
         REQUIRE_FALSE(dir_.empty());
         if (v2_) std::ofstream(dir_ + "/cgroup.subtree_control") << "+memory\n";
         dir_ += "/initwatch-test-memory-" + std::to_string(getpid());

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "meta/mountinfo.h"
 
 using namespace initwatch::ktest;
 using nlohmann::json;
@@ -227,24 +228,14 @@ namespace {
 class PidsLimitedCgroup {
 public:
     explicit PidsLimitedCgroup(int max) {
-        std::ifstream mountinfo("/proc/self/mountinfo");
-        std::string line;
-        while (std::getline(mountinfo, line)) {
-            std::istringstream f(line);
-            std::string id, parent, dev, root, mountpoint, word, fstype, source, opts;
-            f >> id >> parent >> dev >> root >> mountpoint;
-            while (f >> word && word != "-") {
-            }
-            f >> fstype >> source >> opts;
-            if (fstype == "cgroup" && ("," + opts + ",").find(",pids,") != std::string::npos) {
-                dir_ = mountpoint;
-                break;
-            }
-            if (fstype == "cgroup2" && read_file(mountpoint + "/cgroup.controllers").find("pids") != std::string::npos) {
-                dir_ = mountpoint;
+        // A controller is in one hierarchy at a time: v1's when mounted there, else cgroup2's.
+        for (const auto& m : initwatch::meta::find_mounts("/proc/self/mountinfo", "cgroup", "pids"))
+            if (dir_.empty()) dir_ = m.target;
+        for (const auto& m : initwatch::meta::find_mounts("/proc/self/mountinfo", "cgroup2"))
+            if (dir_.empty() && read_file(m.target + "/cgroup.controllers").find("pids") != std::string::npos) {
+                dir_ = m.target;
                 v2_ = true;
             }
-        }
         REQUIRE_FALSE(dir_.empty());
         // cgroup2 without systemd: a child gets pids.* only once its parent enables the controller.
         if (v2_) std::ofstream(dir_ + "/cgroup.subtree_control") << "+pids\n";

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "meta/mountinfo.h"
 
 using namespace initwatch::ktest;
 using nlohmann::json;
@@ -26,19 +27,8 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::string cgroup2_root() {
-    std::ifstream mountinfo("/proc/self/mountinfo");
-    for (std::string line; std::getline(mountinfo, line);) {
-        std::istringstream f(line);
-        std::string id, parent, dev, root, mountpoint, word, fstype;
-        f >> id >> parent >> dev >> root >> mountpoint;
-        while (f >> word && word != "-") {
-        }
-        f >> fstype;
-        if (fstype == "cgroup2") return mountpoint;
-    }
-    return "";
-}
+// The mount `initwatch run` makes its cgroups under: the product's own choice.
+std::string cgroup2_root() { return initwatch::meta::find_cgroup2_mount(); }
 
 // The cgroup `initwatch run` with this pid makes for its init.
 std::string run_cgroup(pid_t run_pid) { return cgroup2_root() + "/initwatch/run-" + std::to_string(run_pid); }

@@ -14,7 +14,6 @@
 
 using initwatch::meta::CgroupResolver;
 using initwatch::meta::CgroupResolverLimits;
-using initwatch::meta::find_cgroup2_mount;
 namespace fs = std::filesystem;
 
 namespace {
@@ -28,31 +27,6 @@ uint64_t inode_of(const fs::path& p) {
 }
 
 }  // namespace
-
-TEST_CASE("the cgroup2 mount is found in mountinfo, hybrid or unified") {
-    TempDir dir;
-    const auto hybrid = dir.path / "hybrid";
-    std::ofstream(hybrid)
-        << "25 30 0:22 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755\n"
-           "26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid,nodev shared:10 - cgroup2 cgroup2 rw\n"
-           "27 25 0:24 / /sys/fs/cgroup/cpu rw shared:11 - cgroup cgroup rw,cpu\n";
-    CHECK(find_cgroup2_mount(hybrid) == "/sys/fs/cgroup/unified");
-
-    const auto unified = dir.path / "unified";
-    std::ofstream(unified) << "30 1 0:26 / /host/sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
-    CHECK(find_cgroup2_mount(unified) == "/host/sys/fs/cgroup");
-
-    const auto daemonset = dir.path / "daemonset";
-    std::ofstream(daemonset) << "30 1 0:26 / /sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n"
-                                "31 1 0:26 / /host/sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n";
-    CHECK(find_cgroup2_mount(daemonset) == "/sys/fs/cgroup");
-    CHECK(find_cgroup2_mount(daemonset, "/host") == "/host/sys/fs/cgroup");
-    CHECK(find_cgroup2_mount(daemonset, "/host/") == "/host/sys/fs/cgroup");
-
-    const auto none = dir.path / "none";
-    std::ofstream(none) << "22 1 0:21 / /proc rw - proc proc rw\n";
-    CHECK(find_cgroup2_mount(none).empty());
-}
 
 TEST_CASE("a cgroup id is the inode of its directory") {
     TempDir dir;
@@ -73,6 +47,18 @@ TEST_CASE("a cgroup id is the inode of its directory") {
         CHECK(r.path_of(id, 2'000'000'000) == "/kubepods/burstable/pod123/abc");
     }
     SECTION("unknown ids are unknown") { CHECK_FALSE(r.path_of(1, 3'000'000'000)); }
+    SECTION("misses walk the tree at most once per min_rescan_ns") {
+        fs::create_directories(dir.path / "late");
+        const uint64_t late = inode_of(dir.path / "late");
+        CHECK_FALSE(r.path_of(1, 1'000'000'000));  // a walk: "late" is seen, 1 is not
+        CHECK(r.last_walk().directories == 5);
+        fs::create_directories(dir.path / "later");
+        CHECK(r.path_of(late, 1'050'000'000) == "/late");  // a hit
+        CHECK_FALSE(r.path_of(inode_of(dir.path / "later"), 1'199'999'999));  // too soon: no walk
+        CHECK(r.last_walk().directories == 5);
+        CHECK(r.path_of(inode_of(dir.path / "later"), 1'200'000'000) == "/later");
+        CHECK(r.last_walk().directories == 6);
+    }
 }
 
 namespace {
