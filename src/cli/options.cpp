@@ -39,6 +39,11 @@ void add_output_options(CLI::App& app, Options& o) {
         ->allow_extra_args(false);
     app.add_option("--host-root", o.host_root,
                    "Where the host's / is mounted (a DaemonSet's /host): kubelet logs and cgroup2 are read there");
+    app.add_flag("--termination-message", o.termination_message,
+                 "Append each finding about a pod to its container's termination message (kubectl describe pod: "
+                 "Last State, Message); needs <host-root><kubelet-root-dir>/pods writable");
+    app.add_option("--kubelet-root-dir", o.kubelet_root_dir,
+                   "kubelet's --root-dir on the host (default /var/lib/kubelet), under --host-root");
     app.add_option("--node-name", o.node_name, "Node name in findings (default: $NODE_NAME, then the hostname)");
     app.add_option("--max-memory", o.max_memory_bytes,
                    "Bytes the process table and the argv store may take (default 64MiB; suffixes KiB, MiB, GiB); "

@@ -34,6 +34,8 @@ struct Options {
     std::string min_severity = "info";  // findings below it are not printed (still counted)
     std::string host_root;            // where the host's / is mounted (DaemonSet)
     std::string node_name;            // "" for $NODE_NAME, then the hostname
+    bool termination_message = false;  // append findings to kubelet's termination message files
+    std::string kubelet_root_dir = "/var/lib/kubelet";  // on the host, under host_root
     // watch
     uint64_t count = 0;       // stop after this many findings; 0: never
     double duration_s = 0;    // stop after this long; 0: never

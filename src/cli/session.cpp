@@ -10,6 +10,7 @@
 #include <initwatch/error.h>
 #include <initwatch/version.h>
 
+#include "k8s/termination_message.h"
 #include "report/metrics_sink.h"
 #include "util/errno_text.h"
 
@@ -53,6 +54,9 @@ model::Severity parse_severity(const std::string& s) {
 Session::Session(const Options& options) : output_(make_output(options)), pipeline_(pipeline_options(options)) {
     pipeline_.add_sink(std::move(output_), parse_severity(options.min_severity));
     pipeline_.add_sink(std::make_unique<report::MetricsSink>(metrics_));  // every finding counted
+    if (options.termination_message)
+        pipeline_.add_sink(std::make_unique<k8s::TerminationMessageSink>(
+            k8s::TerminationMessageOptions{options.host_root, options.kubelet_root_dir}));
     utsname uts{};
     uname(&uts);
     metrics_.set_build_info(kVersion, uts.release);

@@ -806,6 +806,7 @@ RuncContainer::RuncContainer(RuncOptions options) : options_(std::move(options))
             }
         REQUIRE(found);
     }
+    for (const auto& m : options_.mounts) config["mounts"].push_back(m);
     write_file(bundle_ + "/config.json", config.dump(2));
 }
 

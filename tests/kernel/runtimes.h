@@ -79,6 +79,7 @@ struct RuncOptions {
     std::string script;                              // /startup.sh; empty: none
     std::vector<std::string> args{"/startup.sh"};    // process.args
     std::string join_pidns;                          // e.g. "/proc/PID/ns/pid": share that namespace
+    std::vector<nlohmann::json> mounts;              // appended to config.json's mounts
 };
 
 class RuncContainer {
