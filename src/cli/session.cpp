@@ -54,9 +54,12 @@ model::Severity parse_severity(const std::string& s) {
 Session::Session(const Options& options) : output_(make_output(options)), pipeline_(pipeline_options(options)) {
     pipeline_.add_sink(std::move(output_), parse_severity(options.min_severity));
     pipeline_.add_sink(std::make_unique<report::MetricsSink>(metrics_));  // every finding counted
-    if (options.termination_message)
-        pipeline_.add_sink(std::make_unique<k8s::TerminationMessageSink>(
-            k8s::TerminationMessageOptions{options.host_root, options.kubelet_root_dir}));
+    if (options.termination_message) {
+        k8s::TerminationMessageOptions termination;
+        termination.host_root = options.host_root;
+        termination.kubelet_root = options.kubelet_root_dir;
+        pipeline_.add_sink(std::make_unique<k8s::TerminationMessageSink>(std::move(termination)));
+    }
     utsname uts{};
     uname(&uts);
     metrics_.set_build_info(kVersion, uts.release);

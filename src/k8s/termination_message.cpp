@@ -153,7 +153,8 @@ int open_components(int dirfd, const std::vector<std::string>& dirs, const std::
         const int next = openat(at, d.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (next < 0) {
             struct stat st {};
-            if (errno == ENOTDIR && fstatat(at, d.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            if (errno == ENOTDIR && fstatat(at, d.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(st.st_mode))
                 errno = ELOOP;
             return -1;
         }
@@ -208,17 +209,28 @@ std::optional<TerminationFile> find_termination_mount(const std::string& mountin
 
 const char* to_string(TermResult r) {
     switch (r) {
-        case TermResult::written: return "written";
-        case TermResult::shortened: return "shortened";
-        case TermResult::no_room: return "no_room";
-        case TermResult::no_mount: return "no_mount";
-        case TermResult::mountinfo_unreadable: return "mountinfo_unreadable";
-        case TermResult::device_mismatch: return "device_mismatch";
-        case TermResult::wrong_pod: return "wrong_pod";
-        case TermResult::symlink: return "symlink";
-        case TermResult::not_regular_file: return "not_regular_file";
-        case TermResult::open_failed: return "open_failed";
-        case TermResult::write_failed: return "write_failed";
+        case TermResult::written:
+            return "written";
+        case TermResult::shortened:
+            return "shortened";
+        case TermResult::no_room:
+            return "no_room";
+        case TermResult::no_mount:
+            return "no_mount";
+        case TermResult::mountinfo_unreadable:
+            return "mountinfo_unreadable";
+        case TermResult::device_mismatch:
+            return "device_mismatch";
+        case TermResult::wrong_pod:
+            return "wrong_pod";
+        case TermResult::symlink:
+            return "symlink";
+        case TermResult::not_regular_file:
+            return "not_regular_file";
+        case TermResult::open_failed:
+            return "open_failed";
+        case TermResult::write_failed:
+            return "write_failed";
     }
     return "unknown";
 }
@@ -227,7 +239,10 @@ TerminationMessageSink::TerminationMessageSink(TerminationMessageOptions options
     : options_(std::move(options)) {
     std::string root = options_.host_root;
     while (!root.empty() && root.back() == '/') root.pop_back();
-    pods_dir_ = root + options_.kubelet_root + "/pods";
+    std::string kubelet = options_.kubelet_root;
+    if (kubelet.empty() || kubelet.front() != '/') kubelet.insert(0, "/");  // always below the host root
+    while (kubelet.size() > 1 && kubelet.back() == '/') kubelet.pop_back();
+    pods_dir_ = root + (kubelet == "/" ? "" : kubelet) + "/pods";
 }
 
 void TerminationMessageSink::event(const model::Event& e, const model::ProcessSummary*) {
@@ -262,7 +277,8 @@ TerminationMessageSink::Entry TerminationMessageSink::read_mounts(uint32_t pid, 
     }
     // A table past the bound: its whole lines only (kubelet's mount is among the runtime's,
     // which come first).
-    if (truncated) mountinfo.resize(mountinfo.rfind('\n') == std::string::npos ? 0 : mountinfo.rfind('\n') + 1);
+    if (truncated)
+        mountinfo.resize(mountinfo.rfind('\n') == std::string::npos ? 0 : mountinfo.rfind('\n') + 1);
     struct stat pods {};
     if (stat(pods_dir_.c_str(), &pods) != 0) {
         entry.failure = TermResult::device_mismatch;  // no kubelet pods/ to compare with
@@ -321,7 +337,8 @@ TermResult TerminationMessageSink::append(const TerminationFile& file, const mod
     // O_RDWR to read its last byte; O_NONBLOCK so that a FIFO planted there cannot block
     // the loop (it is refused as not a regular file).
     const int flags = O_RDWR | O_APPEND | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
-    int raw = open_beneath(pods.get(), file.pod_uid + "/containers/" + file.container + "/" + file.file, flags);
+    int raw =
+        open_beneath(pods.get(), file.pod_uid + "/containers/" + file.container + "/" + file.file, flags);
     if (raw < 0 && errno == ENOSYS)
         raw = open_components(pods.get(), {file.pod_uid, "containers", file.container}, file.file, flags);
     Fd fd(raw);
@@ -329,8 +346,8 @@ TermResult TerminationMessageSink::append(const TerminationFile& file, const mod
         const int err = errno;
         if (err == ELOOP) return TermResult::symlink;
         if (err == EISDIR || err == ENXIO) return TermResult::not_regular_file;
-        spdlog::debug("termination message: {}/{}/containers/{}/{}: {}", pods_dir_, file.pod_uid, file.container,
-                      file.file, util::errno_text(err));
+        spdlog::debug("termination message: {}/{}/containers/{}/{}: {}", pods_dir_, file.pod_uid,
+                      file.container, file.file, util::errno_text(err));
         return TermResult::open_failed;
     }
     struct stat st {};
@@ -367,14 +384,16 @@ void TerminationMessageSink::count(TermResult r) {
     if (options_.on_result) options_.on_result(r);
     if (r == TermResult::written || r == TermResult::shortened || logged_[i]) return;
     logged_[i] = true;
-    spdlog::warn("termination message not written: {} (counted in initwatch_termination_messages_total; "
-                 "logged once)",
-                 to_string(r));
+    spdlog::warn(
+        "termination message not written: {} (counted in initwatch_termination_messages_total; "
+        "logged once)",
+        to_string(r));
 }
 
 std::vector<std::pair<std::string, uint64_t>> TerminationMessageSink::results() const {
     std::vector<std::pair<std::string, uint64_t>> out;
-    for (size_t i = 0; i < kTermResults; ++i) out.emplace_back(to_string(static_cast<TermResult>(i)), counts_[i]);
+    for (size_t i = 0; i < kTermResults; ++i)
+        out.emplace_back(to_string(static_cast<TermResult>(i)), counts_[i]);
     return out;
 }
 

@@ -17,6 +17,10 @@
 //   - the host file is opened beneath <host-root><kubelet-root>/pods/<uid>/containers/<name>/
 //     without following any symlink, must be a regular file, and is only appended to.
 // Every failure is counted by result and logged once per result, never fatal.
+//
+// The device check compares the mount's major:minor with stat(2)'s st_dev of pods/: they
+// agree on ext4 (tested), xfs and tmpfs; on btrfs a subvolume's st_dev may differ from the
+// superblock's number that mountinfo shows, and containers then count as device_mismatch.
 #pragma once
 
 #include <sys/types.h>
@@ -67,28 +71,28 @@ std::optional<TerminationFile> find_termination_mount(const std::string& mountin
 
 // The outcome of each finding about a pod (and of mount tables read), counted by name.
 enum class TermResult {
-    written,             // the whole note appended
-    shortened,           // a shorter note appended: the file had less room
-    no_room,             // the application's text left no room for ours
-    no_mount,            // the init's mount table named no termination file
+    written,               // the whole note appended
+    shortened,             // a shorter note appended: the file had less room
+    no_room,               // the application's text left no room for ours
+    no_mount,              // the init's mount table named no termination file
     mountinfo_unreadable,  // the init was gone, or its mount table could not be read
-    device_mismatch,     // a termination file was named on another device than kubelet's pods/
-    wrong_pod,           // the file named another pod uid or container name than the finding's
-    symlink,             // a symlink in the path or in place of the file
-    not_regular_file,    // the file is a directory, a FIFO, a device...
-    open_failed,         // any other error opening it (gone, permission)
-    write_failed,        // I/O error, or a short write
+    device_mismatch,       // a termination file was named on another device than kubelet's pods/
+    wrong_pod,             // the file named another pod uid or container name than the finding's
+    symlink,               // a symlink in the path or in place of the file
+    not_regular_file,      // the file is a directory, a FIFO, a device...
+    open_failed,           // any other error opening it (gone, permission)
+    write_failed,          // I/O error, or a short write
 };
 inline constexpr size_t kTermResults = 11;
 const char* to_string(TermResult r);
 
 struct TerminationMessageOptions {
-    std::string host_root;                      // where the host's / is mounted; "" for /
+    std::string host_root;  // where the host's / is mounted; "" for /
     std::string kubelet_root = "/var/lib/kubelet";
-    std::string proc_root = "/proc";            // host pids: hostPID, or the host itself
-    size_t max_entries = 4096;                  // container instances remembered
+    std::string proc_root = "/proc";                 // host pids: hostPID, or the host itself
+    size_t max_entries = 4096;                       // container instances remembered
     uint64_t max_exited_age_ns = 60'000'000'000ULL;  // kept this long after init's exit
-    std::function<void(TermResult)> on_result;  // each result, as it happens (metrics)
+    std::function<void(TermResult)> on_result;       // each result, as it happens (metrics)
 };
 
 class TerminationMessageSink : public pipeline::Sink {
@@ -118,9 +122,9 @@ private:
     void count(TermResult r);
 
     TerminationMessageOptions options_;
-    std::string pods_dir_;  // <host-root><kubelet-root>/pods
+    std::string pods_dir_;                         // <host-root><kubelet-root>/pods
     std::unordered_map<uint64_t, Entry> entries_;  // by cgroup id
-    uint64_t remembered_ = 0;  // entries ever added: every 64th sweeps the exited ones
+    uint64_t remembered_ = 0;                      // entries ever added: every 64th sweeps the exited ones
     std::array<uint64_t, kTermResults> counts_{};
     std::array<bool, kTermResults> logged_{};
 };

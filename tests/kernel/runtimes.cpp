@@ -806,7 +806,12 @@ RuncContainer::RuncContainer(RuncOptions options) : options_(std::move(options))
             }
         REQUIRE(found);
     }
-    for (const auto& m : options_.mounts) config["mounts"].push_back(m);
+    write_file(bundle_ + "/config.json", config.dump(2));
+}
+
+void RuncContainer::add_mount(const json& mount) {
+    json config = json::parse(read_file(bundle_ + "/config.json"));
+    config["mounts"].push_back(mount);
     write_file(bundle_ + "/config.json", config.dump(2));
 }
 

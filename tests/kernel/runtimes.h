@@ -79,13 +79,14 @@ struct RuncOptions {
     std::string script;                              // /startup.sh; empty: none
     std::vector<std::string> args{"/startup.sh"};    // process.args
     std::string join_pidns;                          // e.g. "/proc/PID/ns/pid": share that namespace
-    std::vector<nlohmann::json> mounts;              // appended to config.json's mounts
 };
 
 class RuncContainer {
 public:
     // Builds the bundle (rootfs, `runc spec` edited); does not start it.
     explicit RuncContainer(RuncOptions options);
+    // Appends an OCI mount (e.g. a bind mount of a host file) to the bundle's config.json.
+    void add_mount(const nlohmann::json& mount);
     ~RuncContainer();
     RuncContainer(const RuncContainer&) = delete;
     RuncContainer& operator=(const RuncContainer&) = delete;

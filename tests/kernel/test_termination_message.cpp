@@ -60,12 +60,12 @@ struct PodContainer {
         std::filesystem::create_directories(dir);
         host_file = dir + "/" + file;
         write_host_file(host_file, initial);
-        RuncOptions o{id, kubepods_cgroupfs_path("burstable", pod.uid, id), script, {"/startup.sh"}, ""};
-        o.mounts.push_back({{"destination", "/dev/termination-log"},
-                            {"type", "bind"},
-                            {"source", host_file},
-                            {"options", {"rbind", "rw"}}});
-        container = std::make_unique<RuncContainer>(o);
+        container = std::make_unique<RuncContainer>(
+            RuncOptions{id, kubepods_cgroupfs_path("burstable", pod.uid, id), script, {"/startup.sh"}, ""});
+        container->add_mount({{"destination", "/dev/termination-log"},
+                              {"type", "bind"},
+                              {"source", host_file},
+                              {"options", {"rbind", "rw"}}});
     }
 };
 
@@ -74,10 +74,10 @@ struct PodContainer {
 // and initwatch's stderr.
 std::pair<json, std::string> watch_finding(PodContainer& pc, const std::function<void()>& before_exit = {}) {
     const std::string output = temp_path("termination.json");
-    Background watch({"watch", "--json", "--output", output, "--count", std::to_string(1 + kForeignFindings),
-                      "--duration", "60", "--log-level", "info", "--host-root", pc.logs.host_root(),
-                      "--termination-message"},
-                     output);
+    Background watch(
+        {"watch", "--json", "--output", output, "--count", std::to_string(1 + kForeignFindings), "--duration",
+         "60", "--log-level", "info", "--host-root", pc.logs.host_root(), "--termination-message"},
+        output);
     REQUIRE(watch.wait_for_output("probes attached", 30));
     pc.container->start();
     if (before_exit) before_exit();
@@ -88,7 +88,8 @@ std::pair<json, std::string> watch_finding(PodContainer& pc, const std::function
         const std::string text = read_file(output);
         const size_t end = text.rfind('\n');
         for (const auto& l : parse_json_lines(end == std::string::npos ? "" : text.substr(0, end + 1)))
-            if (l.value("type", "") == "init_exit" && cgroup_path_of(l) == pc.container->cgroup_path()) found = l;
+            if (l.value("type", "") == "init_exit" && cgroup_path_of(l) == pc.container->cgroup_path())
+                found = l;
         if (found.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     kill(watch.pid(), SIGINT);
@@ -101,7 +102,8 @@ std::pair<json, std::string> watch_finding(PodContainer& pc, const std::function
 
 // The note of the story's finding, as it starts.
 const std::string kStoryNote =
-    "initwatch: init `/bin/sh /startup.sh` ended (exit 0) leaving 1 process: `sleep 3600` (background, nohup). ";
+    "initwatch: init `/bin/sh /startup.sh` ended (exit 0) leaving 1 process: `sleep 3600` (background, "
+    "nohup). ";
 
 }  // namespace
 
@@ -126,8 +128,10 @@ TEST_CASE("termination message: a container that wrote its own message keeps it,
     require_root();
     require_programs(kRunc);
     const std::string own = "config /etc/app.yaml: missing key `listen`";
-    PodContainer pc("#!/bin/sh\n"
-                    "echo '" + own + "' > /dev/termination-log\n" + container_asset("server-backgrounded.sh"));
+    PodContainer pc(
+        "#!/bin/sh\n"
+        "echo '" +
+        own + "' > /dev/termination-log\n" + container_asset("server-backgrounded.sh"));
     const auto [finding, err] = watch_finding(pc);
     INFO("finding: " << finding.dump() << "\nstderr: " << err);
     const std::string text = read_file(pc.host_file);

@@ -193,7 +193,7 @@ TEST_CASE("termination message: the root field names kubelet's file, and nothing
              "/var/lib/kubelet/pod/" + kUid + "/containers/server/5eed0a1b",
              "/var/lib/kubelet/pods/" + kUid + "/containers/../5eed0a1b",
              "/var/lib/kubelet/pods/../containers/server/5eed0a1b",
-             "/var/lib/kubelet/pods/" + kUid + "/containers/Server/5eed0a1b",   // not a DNS label
+             "/var/lib/kubelet/pods/" + kUid + "/containers/Server/5eed0a1b",  // not a DNS label
              "/var/lib/kubelet/pods/" + kUid + "/containers/-server/5eed0a1b",
              "/var/lib/kubelet/pods/" + kUid + "/containers/ser ver/5eed0a1b",
              "/var/lib/kubelet/pods/" + kUid + "/containers/" + std::string(64, 'a') + "/5eed0a1b",
@@ -221,29 +221,33 @@ TEST_CASE("termination message: the mount table is parsed by libmount, hostile l
         CHECK_FALSE(mismatched);
     }
     SECTION("escaped spaces (\\040) in the root and the mount point: unescaped, then checked") {
-        const std::string spaced = Node::line(n.dev(), "/srv/my\\040kubelet/pods/" + kUid + "/containers/server/" + kFile,
-                                              "/my\\040dir/termination\\040log");
+        const std::string spaced =
+            Node::line(n.dev(), "/srv/my\\040kubelet/pods/" + kUid + "/containers/server/" + kFile,
+                       "/my\\040dir/termination\\040log");
         auto f = k8s::find_termination_mount(n.runtime_mounts() + spaced, n.pods_dev, mismatched);
         REQUIRE(f);
         CHECK(f->container == "server");
         // A name that is not a DNS label once unescaped is no kubelet file.
-        const std::string bad = Node::line(n.dev(), "/var/lib/kubelet/pods/" + kUid + "/containers/ser\\040ver/" + kFile);
+        const std::string bad =
+            Node::line(n.dev(), "/var/lib/kubelet/pods/" + kUid + "/containers/ser\\040ver/" + kFile);
         CHECK_FALSE(k8s::find_termination_mount(n.runtime_mounts() + bad, n.pods_dev, mismatched));
     }
     SECTION("the right path on another device (a bind mount of the container's own filesystem)") {
-        const std::string fake = Node::line("0:52", "/var/lib/kubelet/pods/" + kUid + "/containers/server/" + kFile);
+        const std::string fake =
+            Node::line("0:52", "/var/lib/kubelet/pods/" + kUid + "/containers/server/" + kFile);
         CHECK_FALSE(k8s::find_termination_mount(n.runtime_mounts() + fake, n.pods_dev, mismatched));
         CHECK(mismatched);
         // ... and the real one after it still counts.
-        auto f = k8s::find_termination_mount(n.runtime_mounts() + fake + n.kubelet_line(), n.pods_dev, mismatched);
+        auto f =
+            k8s::find_termination_mount(n.runtime_mounts() + fake + n.kubelet_line(), n.pods_dev, mismatched);
         REQUIRE(f);
         CHECK(f->dev == n.pods_dev);
     }
     SECTION("garbage lines between the mounts") {
         const std::string garbage = "garbage\n\n\x01\x02\xff\xfe\n1 2 3\n1200 1100 notadev / /x - \n" +
                                     std::string(5000, 'x') + "\n  \t \n";
-        auto f = k8s::find_termination_mount(n.runtime_mounts() + garbage + n.kubelet_line() + garbage, n.pods_dev,
-                                             mismatched);
+        auto f = k8s::find_termination_mount(n.runtime_mounts() + garbage + n.kubelet_line() + garbage,
+                                             n.pods_dev, mismatched);
         REQUIRE(f);
         CHECK(f->file == kFile);
         CHECK_FALSE(k8s::find_termination_mount(garbage, n.pods_dev, mismatched));
@@ -251,8 +255,8 @@ TEST_CASE("termination message: the mount table is parsed by libmount, hostile l
         CHECK_FALSE(k8s::find_termination_mount(std::string(1000, '\0'), n.pods_dev, mismatched));
     }
     SECTION("the first of several: the runtime's mounts come before any the container makes") {
-        auto f = k8s::find_termination_mount(n.kubelet_line() + n.kubelet_line(kUid, kName, "00000000"), n.pods_dev,
-                                             mismatched);
+        auto f = k8s::find_termination_mount(n.kubelet_line() + n.kubelet_line(kUid, kName, "00000000"),
+                                             n.pods_dev, mismatched);
         REQUIRE(f);
         CHECK(f->file == kFile);
     }
@@ -336,7 +340,8 @@ TEST_CASE("termination message: hostile files are not followed, not written") {
         fs::remove_all(n.pods + "/" + kUid + "/containers/" + kName);
         fs::create_directories(n.dir + "/elsewhere");
         fs::copy_file(target, n.dir + "/elsewhere/" + kFile);
-        REQUIRE(symlink((n.dir + "/elsewhere").c_str(), (n.pods + "/" + kUid + "/containers/" + kName).c_str()) == 0);
+        REQUIRE(symlink((n.dir + "/elsewhere").c_str(),
+                        (n.pods + "/" + kUid + "/containers/" + kName).c_str()) == 0);
         CHECK(n.run() == "symlink=1");
         CHECK(read_all(n.dir + "/elsewhere/" + kFile) == "precious\n");
     }
@@ -389,8 +394,8 @@ TEST_CASE("termination message: every failure at the exec is the finding's resul
         CHECK(n.run() == "no_mount=1");
     }
     SECTION("only on another device") {
-        n.set_mountinfo(n.runtime_mounts() + Node::line("0:52", "/var/lib/kubelet/pods/" + kUid + "/containers/server/" +
-                                                                    kFile));
+        n.set_mountinfo(n.runtime_mounts() +
+                        Node::line("0:52", "/var/lib/kubelet/pods/" + kUid + "/containers/server/" + kFile));
         CHECK(n.run() == "device_mismatch=1");
     }
     SECTION("the process is gone") {
