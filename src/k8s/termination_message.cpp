@@ -337,8 +337,10 @@ TermResult TerminationMessageSink::append(const TerminationFile& file, const mod
     // O_RDWR to read its last byte; O_NONBLOCK so that a FIFO planted there cannot block
     // the loop (it is refused as not a regular file).
     const int flags = O_RDWR | O_APPEND | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
-    int raw =
-        open_beneath(pods.get(), file.pod_uid + "/containers/" + file.container + "/" + file.file, flags);
+    int raw = -1;
+    errno = ENOSYS;
+    if (options_.use_openat2)
+        raw = open_beneath(pods.get(), file.pod_uid + "/containers/" + file.container + "/" + file.file, flags);
     if (raw < 0 && errno == ENOSYS)
         raw = open_components(pods.get(), {file.pod_uid, "containers", file.container}, file.file, flags);
     Fd fd(raw);

@@ -93,6 +93,9 @@ struct TerminationMessageOptions {
     size_t max_entries = 4096;                       // container instances remembered
     uint64_t max_exited_age_ns = 60'000'000'000ULL;  // kept this long after init's exit
     std::function<void(TermResult)> on_result;       // each result, as it happens (metrics)
+    // false: open component by component (openat, O_NOFOLLOW), as on kernels without
+    // openat2 (before 5.6), which fall back to it by themselves.
+    bool use_openat2 = true;
 };
 
 class TerminationMessageSink : public pipeline::Sink {

@@ -91,6 +91,7 @@ struct Node {
     std::string dir, host_root, pods, proc;
     dev_t pods_dev = 0;
     std::vector<std::pair<std::string, uint64_t>> results;
+    bool use_openat2 = true;
 
     Node() {
         char tmpl[] = "/tmp/initwatch-unit-termmsg-XXXXXX";
@@ -155,6 +156,7 @@ struct Node {
         o.host_root = host_root;
         o.proc_root = proc;
         o.max_entries = max_entries;
+        o.use_openat2 = use_openat2;
         return o;
     }
 
@@ -327,11 +329,19 @@ TEST_CASE("termination message: at most 4,096 bytes in all, ours at most 1,024, 
 
 TEST_CASE("termination message: hostile files are not followed, not written") {
     Node n;
+    // openat2 (5.6+), and the component-wise openat of older kernels.
+    n.use_openat2 = GENERATE(true, false);
+    INFO("openat2: " << n.use_openat2);
     n.set_mountinfo(n.runtime_mounts() + n.kubelet_line());
     const std::string target = n.dir + "/target";
     write_all(target, "precious\n");
     fs::create_directories(n.pods + "/" + kUid + "/containers/" + kName);
 
+    SECTION("kubelet's file itself: appended to") {
+        write_all(n.host_path(), "theirs\n");
+        CHECK(n.run() == "written=1");
+        CHECK(read_all(n.host_path()).rfind("theirs\n\ninitwatch: init `sh /startup.sh` ended (exit 0)", 0) == 0);
+    }
     SECTION("a symlink in place of the file") {
         REQUIRE(symlink(target.c_str(), n.host_path().c_str()) == 0);
         CHECK(n.run() == "symlink=1");
