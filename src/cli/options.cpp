@@ -42,6 +42,11 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--docker-root", o.docker_root,
                    "dockerd's --data-root on the host, below --host-root: docker containers' names and images "
                    "(default /var/lib/docker)");
+    app.add_flag("--termination-message", o.termination_message,
+                 "Append each finding about a pod to its container's termination message (kubectl describe pod: "
+                 "Last State, Message); needs <host-root><kubelet-root-dir>/pods writable");
+    app.add_option("--kubelet-root-dir", o.kubelet_root_dir,
+                   "kubelet's --root-dir on the host (default /var/lib/kubelet), under --host-root");
     app.add_option("--node-name", o.node_name, "Node name in findings (default: $NODE_NAME, then the hostname)");
     app.add_option("--max-memory", o.max_memory_bytes,
                    "Bytes the process table and the argv store may take (default 64MiB; suffixes KiB, MiB, GiB); "

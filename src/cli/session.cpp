@@ -12,6 +12,7 @@
 
 #include "k8s/events_sink.h"
 #include "pipeline/queued_sink.h"
+#include "k8s/termination_message.h"
 #include "report/metrics_sink.h"
 #include "util/errno_text.h"
 
@@ -64,6 +65,13 @@ Session::Session(const Options& options)
             *kube_, k8s::EventsOptions{},
             [this](std::string_view result) { metrics_.count_kubernetes_event(result); });
         pipeline_.add_sink(std::make_unique<pipeline::QueuedSink>(std::move(events)), model::Severity::warning);
+    }
+    if (options.termination_message) {
+        k8s::TerminationMessageOptions termination;
+        termination.host_root = options.host_root;
+        termination.kubelet_root = options.kubelet_root_dir;
+        termination.on_result = [this](k8s::TermResult r) { metrics_.count_termination_message(k8s::to_string(r)); };
+        pipeline_.add_sink(std::make_unique<k8s::TerminationMessageSink>(std::move(termination)));
     }
     utsname uts{};
     uname(&uts);

@@ -84,6 +84,10 @@ struct Metrics::Registry {
         counters("initwatch_kubernetes_events_total",
                  "Findings sent as Events to their pod, by result: created, patched (the series of the same "
                  "failure again), filtered (spam filter), no_pod, failed (given up after retries).");
+    Family<Counter>& termination_messages =
+        counters("initwatch_termination_messages_total",
+                 "Findings appended to their container's termination message, by result: written, shortened, "
+                 "or why not (no_room, no_mount, device_mismatch, wrong_pod, symlink, ...).");
     Family<Gauge>& build_info =
         gauges("initwatch_build_info", "Always 1: the initwatch version and the running kernel.");
     Gauge& tracked_processes =
@@ -104,6 +108,7 @@ struct Metrics::Registry {
     std::map<std::string, Counter*, std::less<>> lost_by_reason;
     std::map<std::string, Counter*, std::less<>> run_time_by_program;
     std::map<std::string, Counter*, std::less<>> kubernetes_events_by_result;
+    std::map<std::string, Counter*, std::less<>> termination_messages_by_result;
     Gauge* build_info_series = nullptr;
 };
 
@@ -136,6 +141,12 @@ void Metrics::add_events(EventKind kind, uint64_t n) {
 void Metrics::count_kubernetes_event(std::string_view result) {
     std::lock_guard lock(registry_->mutex);
     labelled(registry_->kubernetes_events, registry_->kubernetes_events_by_result, "result", result).Increment();
+}
+
+void Metrics::count_termination_message(std::string_view result) {
+    std::lock_guard lock(registry_->mutex);
+    labelled(registry_->termination_messages, registry_->termination_messages_by_result, "result", result)
+        .Increment();
 }
 
 void Metrics::count_finding(std::string_view severity, std::string_view namespace_name, std::string_view pod,

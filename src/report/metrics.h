@@ -39,6 +39,8 @@ public:
     void add_events(EventKind kind, uint64_t n);
     // What became of a finding sent to the Kubernetes API (a fixed, small set of results).
     void count_kubernetes_event(std::string_view result);
+    // What became of a finding appended to a container's termination message.
+    void count_termination_message(std::string_view result);
 
     // Empty strings are fine where the pod is not known (Prometheus treats them as absent).
     void count_finding(std::string_view severity, std::string_view namespace_name, std::string_view pod,

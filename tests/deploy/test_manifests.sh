@@ -11,6 +11,8 @@
 #      port only from the monitoring namespace, and so on.
 #   2b. An overlay as the README's deploy steps make it (image by digest, another monitoring
 #      namespace through the patch kustomization.yaml documents) renders and changes that.
+#   2c. An overlay with components/termination-message renders; it adds only the flag and
+#      a writable mount of the host's /var/lib/kubelet/pods, which the base has not.
 #   3. The Dockerfile agrees: entrypoint, metrics port.
 #   4. With INITWATCH_BUILD_IMAGE=1, `buildah bud` builds the image, if the base images
 #      (debian:12, debian:12-slim) are in local storage; there is no registry to pull from
@@ -344,6 +346,89 @@ check(version is not None and tags == [version.group(1)],
 
 if failures:
     print(f"test_manifests: {len(failures)} failed", file=sys.stderr)
+    sys.exit(1)
+PYTHON
+
+# --- 2c. The termination-message component (opt-in): an overlay using it renders, and its
+# DaemonSet differs from the base's only by the flag and one writable hostPath mount of the
+# host's /var/lib/kubelet/pods; the base has neither.
+component="$top/deploy/kubernetes/components/termination-message"
+with_component=$(mktemp -d)
+trap 'rm -rf "$rendered" "$overlay" "$overlay.yaml" "$with_component"' EXIT
+cat >"$with_component/kustomization.yaml" <<OVERLAY
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$top/deploy/kubernetes" "$with_component")
+components:
+  - $(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$component" "$with_component")
+OVERLAY
+kubectl kustomize "$with_component" >"$with_component/rendered.yaml"
+echo "ok   kubectl kustomize of an overlay with components/termination-message"
+python3 - "$rendered" "$with_component/rendered.yaml" "$component/kustomization.yaml" <<'PYTHON'
+import copy
+import sys
+
+import yaml
+
+base_path, with_path, component_path = sys.argv[1:]
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def by_kind(path):
+    return {d["kind"]: d for d in yaml.safe_load_all(open(path)) if d}
+
+
+base, with_c = by_kind(base_path), by_kind(with_path)
+component = yaml.safe_load(open(component_path))
+check(component.get("kind") == "Component" and component.get("apiVersion") == "kustomize.config.k8s.io/v1alpha1",
+      "termination-message: a kustomize Component")
+check("PRIVILEGE" in open(component_path).read(), "termination-message: the privilege is documented in the component")
+FLAG, HOST, MOUNT = "--termination-message", "/var/lib/kubelet/pods", "/host/var/lib/kubelet/pods"
+
+
+def parts(ds):
+    pod = ds["spec"]["template"]["spec"]
+    return pod, pod["containers"][0]
+
+
+pod, c = parts(with_c["DaemonSet"])
+pods_volumes = [v for v in pod["volumes"] if v.get("hostPath", {}).get("path") == HOST]
+check(len(pods_volumes) == 1 and pods_volumes[0]["hostPath"].get("type") == "Directory",
+      f"component: one hostPath volume of the host's {HOST} (type Directory)")
+name = pods_volumes[0]["name"] if pods_volumes else None
+mounts = [m for m in c["volumeMounts"] if m["name"] == name]
+check(len(mounts) == 1 and mounts[0]["mountPath"] == MOUNT and mounts[0].get("readOnly") is False,
+      f"component: mounted writable at {MOUNT} (under --host-root /host)")
+check(c["args"].count(FLAG) == 1 and c["args"][:2] == ["--host-root", "/host"], f"component: args add {FLAG}")
+check(all(m.get("readOnly") is True for m in c["volumeMounts"] if m["name"] != name),
+      "component: every other mount still read-only")
+
+# Nothing else changes: capabilities, securityContext, the other objects.
+stripped = copy.deepcopy(with_c["DaemonSet"])
+spod, sc = parts(stripped)
+spod["volumes"] = [v for v in spod["volumes"] if v["name"] != name]
+sc["volumeMounts"] = [m for m in sc["volumeMounts"] if m["name"] != name]
+sc["args"] = [a for a in sc["args"] if a != FLAG]
+check(stripped == base["DaemonSet"], "component: the DaemonSet is the base's but for the flag and that mount")
+check({k: v for k, v in with_c.items() if k != "DaemonSet"} == {k: v for k, v in base.items() if k != "DaemonSet"},
+      "component: every other object is the base's")
+
+bpod, bc = parts(base["DaemonSet"])
+check(FLAG not in bc.get("args", []), f"base: no {FLAG}")
+check(not any(v.get("hostPath", {}).get("path", "").startswith(("/var/lib/kubelet", "/var/lib/"))
+              or v.get("hostPath", {}).get("path") in ("/var", "/") for v in bpod["volumes"]),
+      "base: no hostPath of /var/lib/kubelet (nor a parent of it)")
+check(all(m.get("readOnly") is True for m in bc["volumeMounts"]), "base: no writable mount")
+
+if failures:
+    print(f"test_manifests: {len(failures)} failed (termination-message component)", file=sys.stderr)
     sys.exit(1)
 PYTHON
 

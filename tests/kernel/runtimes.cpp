@@ -784,6 +784,12 @@ RuncContainer::RuncContainer(RuncOptions options) : options_(std::move(options))
     write_file(bundle_ + "/config.json", config.dump(2));
 }
 
+void RuncContainer::add_mount(const json& mount) {
+    json config = json::parse(read_file(bundle_ + "/config.json"));
+    config["mounts"].push_back(mount);
+    write_file(bundle_ + "/config.json", config.dump(2));
+}
+
 RuncContainer::~RuncContainer() {
     if (cleanup_) cleanup_->finish();
 }

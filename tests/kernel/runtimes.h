@@ -85,6 +85,8 @@ class RuncContainer {
 public:
     // Builds the bundle (rootfs, `runc spec` edited); does not start it.
     explicit RuncContainer(RuncOptions options);
+    // Appends an OCI mount (e.g. a bind mount of a host file) to the bundle's config.json.
+    void add_mount(const nlohmann::json& mount);
     ~RuncContainer();
     RuncContainer(const RuncContainer&) = delete;
     RuncContainer& operator=(const RuncContainer&) = delete;
