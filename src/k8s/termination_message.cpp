@@ -1,7 +1,6 @@
 #include "k8s/termination_message.h"
 
 #include <fcntl.h>
-#include <libmount/libmount.h>
 #include <linux/openat2.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -13,6 +12,7 @@
 #include <memory>
 
 #include "k8s/note.h"
+#include "meta/mountinfo.h"
 #include "util/errno_text.h"
 
 namespace initwatch::k8s {
@@ -117,19 +117,6 @@ bool still_ns_init(int proc_dirfd, uint32_t ns_level) {
     return fields == ns_level + 1 && last == "1";
 }
 
-struct TableFree {
-    void operator()(libmnt_table* t) const { mnt_unref_table(t); }
-};
-struct IterFree {
-    void operator()(libmnt_iter* i) const { mnt_free_iter(i); }
-};
-struct FileClose {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
-// A line libmount cannot parse is skipped: the rest of the table still counts.
-int skip_bad_line(libmnt_table*, const char*, int) { return 1; }
-
 // openat2(2) (Linux 5.6+) through syscall(): glibc 2.36 has no wrapper. -1 with errno
 // ENOSYS on older kernels.
 int open_beneath(int dirfd, const std::string& path, int flags) {
@@ -182,22 +169,10 @@ std::optional<TerminationFile> parse_termination_root(std::string_view root) {
 std::optional<TerminationFile> find_termination_mount(const std::string& mountinfo, dev_t pods_dev,
                                                       bool& mismatched) {
     mismatched = false;
-    if (mountinfo.empty()) return std::nullopt;
-    std::unique_ptr<std::FILE, FileClose> stream(
-        fmemopen(const_cast<char*>(mountinfo.data()), mountinfo.size(), "r"));
-    std::unique_ptr<libmnt_table, TableFree> table(mnt_new_table());
-    std::unique_ptr<libmnt_iter, IterFree> iter(mnt_new_iter(MNT_ITER_FORWARD));
-    if (!stream || !table || !iter) return std::nullopt;
-    mnt_table_set_parser_errcb(table.get(), skip_bad_line);
-    // A mountinfo line has 10+ fields; libmount tells the format from the first line.
-    if (mnt_table_parse_stream(table.get(), stream.get(), "mountinfo") != 0) return std::nullopt;
-    libmnt_fs* fs = nullptr;
-    while (mnt_table_next_fs(table.get(), iter.get(), &fs) == 0) {
-        const char* root = mnt_fs_get_root(fs);
-        if (!root) continue;
-        auto file = parse_termination_root(root);
+    for (const meta::Mount& m : meta::parse_mountinfo(mountinfo)) {
+        auto file = parse_termination_root(m.root);
         if (!file) continue;
-        file->dev = mnt_fs_get_devno(fs);
+        file->dev = m.devno;
         if (file->dev != pods_dev) {
             mismatched = true;
             continue;

@@ -74,13 +74,16 @@ struct FileCloser {
 
 std::vector<Mount> find_mounts(const std::string& mountinfo_path, const std::string& fstypes,
                                const std::string& options, const MountinfoLimits& limits) {
-    std::string text = read_bounded(mountinfo_path, limits);
+    return parse_mountinfo(read_bounded(mountinfo_path, limits), fstypes, options);
+}
+
+std::vector<Mount> parse_mountinfo(std::string text, const std::string& fstypes, const std::string& options) {
     if (text.empty()) return {};
     const std::unique_ptr<FILE, FileCloser> stream(fmemopen(text.data(), text.size(), "r"));
     const std::unique_ptr<libmnt_table, TableDeleter> table(mnt_new_table());
     if (!stream || !table) return {};
     // Without an error callback, libmount skips the lines it cannot parse.
-    mnt_table_parse_stream(table.get(), stream.get(), mountinfo_path.c_str());
+    mnt_table_parse_stream(table.get(), stream.get(), "mountinfo");
 
     std::vector<Mount> out;
     const std::unique_ptr<libmnt_iter, IterDeleter> it(mnt_new_iter(MNT_ITER_FORWARD));
@@ -89,7 +92,7 @@ std::vector<Mount> find_mounts(const std::string& mountinfo_path, const std::str
     libmnt_fs* fs = nullptr;
     while (mnt_table_find_next_fs(table.get(), it.get(), matches, &query, &fs) == 0)
         out.push_back({field(mnt_fs_get_root(fs)), field(mnt_fs_get_target(fs)), field(mnt_fs_get_fstype(fs)),
-                       field(mnt_fs_get_source(fs)), field(mnt_fs_get_options(fs))});
+                       field(mnt_fs_get_source(fs)), field(mnt_fs_get_options(fs)), mnt_fs_get_devno(fs)});
     return out;
 }
 

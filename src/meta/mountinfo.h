@@ -2,6 +2,8 @@
 // that can mount in the namespace read can make the table large and its paths hostile.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@ struct Mount {
     std::string fstype;
     std::string source;
     std::string options;  // the mount's and the superblock's, comma-separated
+    dev_t devno = 0;      // major:minor of the filesystem
 };
 
 // What one read of a mount table costs at most. The kernel allows 100,000 mounts per
@@ -32,6 +35,9 @@ struct MountinfoLimits {
 // `limits` is read.
 std::vector<Mount> find_mounts(const std::string& mountinfo_path, const std::string& fstypes = "",
                                const std::string& options = "", const MountinfoLimits& limits = {});
+
+// The same for a table already read (bounded by the caller).
+std::vector<Mount> parse_mountinfo(std::string text, const std::string& fstypes = "", const std::string& options = "");
 
 // The cgroup2 mount to resolve cgroup ids with. With a host root (a DaemonSet mounting the
 // host at /host), a cgroup2 mount under it is the host's and wins over the container's own,
