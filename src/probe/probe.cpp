@@ -4,6 +4,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,26 +38,90 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// 6.16 added `group_dead` to sched_process_exit; read the arity from the kernel's BTF.
-bool exit_tracepoint_has_group_dead(const std::string& btf_path) {
+// What the kernel's BTF says about the hooks initwatch attaches to.
+struct BtfFeatures {
+    bool exit_has_group_dead = false;
+};
+
+// tp_btf programs need each tracepoint's btf_trace_<name> type (5.5+), the startup snapshot
+// the task iterator's bpf_iter_task function (5.8+); 6.16 added `group_dead` to
+// sched_process_exit. Read from the kernel's BTF before anything is loaded: a kernel that
+// lacks one is one line here, not a libbpf failure.
+BtfFeatures read_btf_features(const std::string& btf_path) {
     struct btf* btf = btf__parse(btf_path.c_str(), nullptr);
     if (!btf)
         throw Error("cannot read kernel BTF from " + btf_path + ": " + errno_text(errno) +
                     " (initwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF)");
-    bool has = false;
+    std::string missing;
+    for (const char* tracepoint : {"sched_process_fork", "sched_process_exec", "sched_process_exit"}) {
+        const std::string type = std::string("btf_trace_") + tracepoint;
+        if (btf__find_by_name_kind(btf, type.c_str(), BTF_KIND_TYPEDEF) <= 0)
+            missing += (missing.empty() ? "" : ", ") + std::string(tracepoint) + " tracepoint";
+    }
+    if (btf__find_by_name_kind(btf, "bpf_iter_task", BTF_KIND_FUNC) <= 0)
+        missing += (missing.empty() ? "" : ", ") + std::string("BPF task iterator (5.8+)");
+
+    BtfFeatures features;
     const int id = btf__find_by_name_kind(btf, "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF);
     if (id > 0) {
         const struct btf_type* t = btf__type_by_id(btf, id);
         t = btf__type_by_id(btf, t->type);  // pointer
         if (t && btf_is_ptr(t)) t = btf__type_by_id(btf, t->type);
-        if (t && btf_is_func_proto(t)) has = btf_vlen(t) >= 3;  // (void *, task, group_dead)
+        if (t && btf_is_func_proto(t)) features.exit_has_group_dead = btf_vlen(t) >= 3;  // (void *, task, group_dead)
     }
     btf__free(btf);
-    if (id <= 0) throw Error("kernel BTF at " + btf_path + " has no sched_process_exit tracepoint");
-    return has;
+    if (!missing.empty())
+        throw Error("this kernel has no " + missing + " (kernel BTF at " + btf_path +
+                    "): initwatch needs Linux 5.8 or later");
+    return features;
 }
 
-std::string load_error_text(int err) {
+// A kernel without BPF ring buffers (before 5.8) is one line. When the probe itself cannot
+// run (no permission), the load that follows says why.
+void require_ring_buffer() {
+    if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 0)
+        throw Error("this kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF): initwatch needs Linux 5.8 or later");
+}
+
+// Before 5.11 the kernel charges BPF maps and programs to the loader's RLIMIT_MEMLOCK, not
+// to its memory cgroup; the ring buffer alone is 4 MiB, far over the 64 KiB or 8 MiB of
+// common defaults. There, the limit is raised to unlimited (needs CAP_SYS_RESOURCE), else
+// as far as the hard limit. The test is libbpf's own: bpf_ktime_get_coarse_ns came with
+// memory cgroup accounting, in 5.11.
+void prepare_bpf_memory(KernelFeatures& features) {
+    const int coarse_clock = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_ktime_get_coarse_ns, nullptr);
+    if (coarse_clock != 0) {
+        features.memory_charge = coarse_clock > 0 ? BpfMemoryCharge::memory_cgroup : BpfMemoryCharge::unknown;
+        return;
+    }
+    features.memory_charge = BpfMemoryCharge::memlock;
+    libbpf_set_memlock_rlim(0);  // raised here, once, and said; not again inside libbpf
+    rlimit limit{};
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) limit = {0, 0};
+    if (limit.rlim_cur != RLIM_INFINITY) {
+        const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_MEMLOCK, &unlimited) == 0) {
+            limit = unlimited;
+            features.memlock_raised = true;
+        } else if (limit.rlim_cur < limit.rlim_max) {
+            limit.rlim_cur = limit.rlim_max;
+            features.memlock_raised = setrlimit(RLIMIT_MEMLOCK, &limit) == 0;
+            if (!features.memlock_raised) getrlimit(RLIMIT_MEMLOCK, &limit);
+        }
+    }
+    features.memlock_bytes = limit.rlim_cur;
+    spdlog::debug("BPF memory is charged to RLIMIT_MEMLOCK (before 5.11): {}{}",
+                  limit.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(limit.rlim_cur) + " bytes",
+                  features.memlock_raised ? " (raised)" : "");
+}
+
+std::string load_error_text(int err, const KernelFeatures& features) {
+    if ((err == -EPERM || err == -EACCES) && features.memory_charge == BpfMemoryCharge::memlock &&
+        features.memlock_bytes != RLIM_INFINITY)
+        return "cannot load BPF programs: " + errno_text(err) +
+               " (before 5.11 the kernel charges BPF memory to RLIMIT_MEMLOCK, " +
+               std::to_string(features.memlock_bytes >> 10) +
+               " KiB here: add CAP_SYS_RESOURCE, or raise the limit, e.g. ulimit -l unlimited)";
     if (err == -EPERM || err == -EACCES)
         return "cannot load BPF programs: " + errno_text(err) +
                " (run as root, or with CAP_BPF and CAP_PERFMON)";
@@ -93,11 +158,14 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
                     " must be a power of two of at least " + std::to_string(page));
 
     const std::string btf_path = options.btf_path.empty() ? kKernelBtf : options.btf_path;
-    const bool kernel_has_group_dead = exit_tracepoint_has_group_dead(btf_path);
+    const bool kernel_has_group_dead = read_btf_features(btf_path).exit_has_group_dead;
     if (options.exit_probe == ExitProbe::group_dead && !kernel_has_group_dead)
         throw Error("--exit-probe group-dead: this kernel's sched_process_exit has no group_dead argument (6.16+)");
-    exit_has_group_dead_ = options.exit_probe == ExitProbe::automatic ? kernel_has_group_dead
-                                                                      : options.exit_probe == ExitProbe::group_dead;
+    features_.exit_has_group_dead = options.exit_probe == ExitProbe::automatic
+                                        ? kernel_has_group_dead
+                                        : options.exit_probe == ExitProbe::group_dead;
+    require_ring_buffer();
+    prepare_bpf_memory(features_);
 
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
     if (!options.btf_path.empty()) open_opts.btf_custom_path = options.btf_path.c_str();
@@ -108,18 +176,18 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
     ring_buffer_bytes_ = rb;
     bpf_map__set_max_entries(skel->maps.events, static_cast<__u32>(rb));
     skel->rodata->wakeup_bytes = rb / 4;
-    bpf_program__set_autoload(skel->progs.handle_exit_group_dead, exit_has_group_dead_);
-    bpf_program__set_autoload(skel->progs.handle_exit_legacy, !exit_has_group_dead_);
+    bpf_program__set_autoload(skel->progs.handle_exit_group_dead, features_.exit_has_group_dead);
+    bpf_program__set_autoload(skel->progs.handle_exit_legacy, !features_.exit_has_group_dead);
     bpf_program__set_autoattach(skel->progs.snapshot_tasks, false);  // attached on demand
 
-    if (int err = initwatch_bpf__load(skel)) throw Error(load_error_text(err));
+    if (int err = initwatch_bpf__load(skel)) throw Error(load_error_text(err, features_));
     if (int err = initwatch_bpf__attach(skel))
         throw Error("cannot attach BPF programs: " + errno_text(err));
 
     impl_->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &Probe::on_record, this, nullptr);
     if (!impl_->rb) throw Error("cannot open the BPF ring buffer: " + errno_text(errno));
     spdlog::debug("probes attached (exit tracepoint: {}), ring buffer {} bytes",
-                  exit_has_group_dead_ ? "group_dead argument" : "signal->live fallback", rb);
+                  features_.exit_has_group_dead ? "group_dead argument" : "signal->live fallback", rb);
 }
 
 Probe::~Probe() = default;
