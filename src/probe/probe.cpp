@@ -94,8 +94,10 @@ void prepare_bpf_memory(KernelFeatures& features) {
         features.memory_charge = coarse_clock > 0 ? BpfMemoryCharge::memory_cgroup : BpfMemoryCharge::unknown;
         return;
     }
+    // libbpf tries the same unlimited raise at load (its libbpf_set_memlock_rlim is not
+    // exported by Debian 12's libbpf 1.1): a no-op after this one, refused like it without
+    // CAP_SYS_RESOURCE.
     features.memory_charge = BpfMemoryCharge::memlock;
-    libbpf_set_memlock_rlim(0);  // raised here, once, and said; not again inside libbpf
     rlimit limit{};
     if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) limit = {0, 0};
     if (limit.rlim_cur != RLIM_INFINITY) {
