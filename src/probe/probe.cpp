@@ -3,9 +3,11 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,30 +40,48 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// What the kernel's BTF says about the hooks initwatch attaches to.
+// Whether enum `type` of the kernel's BTF has the enumerator `name`: the kernel's own
+// list of map types and helpers says what it implements, without loading anything (and so
+// without the permission a probe load would need).
+bool btf_enum_has(const struct btf* btf, const char* type, const char* name) {
+    const int id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+    if (id <= 0) return false;
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    const struct btf_enum* e = btf_enum(t);
+    for (__u16 i = 0; i < btf_vlen(t); ++i, ++e)
+        if (std::strcmp(btf__name_by_offset(btf, e->name_off), name) == 0) return true;
+    return false;
+}
+
+// What the kernel's BTF says, read before anything is loaded: a kernel that lacks what
+// initwatch needs is one line here, not a libbpf failure. tp_btf programs need each
+// tracepoint's btf_trace_<name> type (5.5+); the ring buffer and the startup snapshot's task
+// iterator came in 5.8; 6.16 added `group_dead` to sched_process_exit. Before 5.11 the
+// kernel charges BPF memory to RLIMIT_MEMLOCK: bpf_ktime_get_coarse_ns came in the same
+// release as memory cgroup accounting, and is libbpf's own test for it. cgroup.kill (5.14+)
+// is written through cgroup_kill_write.
 struct BtfFeatures {
     bool exit_has_group_dead = false;
+    bool memory_cgroup = false;
+    bool cgroup_kill = false;
 };
 
-// tp_btf programs need each tracepoint's btf_trace_<name> type (5.5+), the startup snapshot
-// the task iterator's bpf_iter_task function (5.8+); 6.16 added `group_dead` to
-// sched_process_exit. Read from the kernel's BTF before anything is loaded: a kernel that
-// lacks one is one line here, not a libbpf failure.
 BtfFeatures read_btf_features(const std::string& btf_path) {
     struct btf* btf = btf__parse(btf_path.c_str(), nullptr);
     if (!btf)
         throw Error("cannot read kernel BTF from " + btf_path + ": " + errno_text(errno) +
                     " (initwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF)");
     std::string missing;
-    for (const char* tracepoint : {"sched_process_fork", "sched_process_exec", "sched_process_exit"}) {
-        const std::string type = std::string("btf_trace_") + tracepoint;
-        if (btf__find_by_name_kind(btf, type.c_str(), BTF_KIND_TYPEDEF) <= 0)
-            missing += (missing.empty() ? "" : ", ") + std::string(tracepoint) + " tracepoint";
-    }
-    if (btf__find_by_name_kind(btf, "bpf_iter_task", BTF_KIND_FUNC) <= 0)
-        missing += (missing.empty() ? "" : ", ") + std::string("BPF task iterator (5.8+)");
+    auto lacks = [&](const std::string& what) { missing += (missing.empty() ? "" : ", ") + what; };
+    for (const char* tracepoint : {"sched_process_fork", "sched_process_exec", "sched_process_exit"})
+        if (btf__find_by_name_kind(btf, (std::string("btf_trace_") + tracepoint).c_str(), BTF_KIND_TYPEDEF) <= 0)
+            lacks(std::string(tracepoint) + " tracepoint");
+    if (!btf_enum_has(btf, "bpf_map_type", "BPF_MAP_TYPE_RINGBUF")) lacks("BPF ring buffer");
+    if (btf__find_by_name_kind(btf, "bpf_iter_task", BTF_KIND_FUNC) <= 0) lacks("BPF task iterator");
 
     BtfFeatures features;
+    features.memory_cgroup = btf_enum_has(btf, "bpf_func_id", "BPF_FUNC_ktime_get_coarse_ns");
+    features.cgroup_kill = btf__find_by_name_kind(btf, "cgroup_kill_write", BTF_KIND_FUNC) > 0;
     const int id = btf__find_by_name_kind(btf, "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF);
     if (id > 0) {
         const struct btf_type* t = btf__type_by_id(btf, id);
@@ -76,28 +96,12 @@ BtfFeatures read_btf_features(const std::string& btf_path) {
     return features;
 }
 
-// A kernel without BPF ring buffers (before 5.8) is one line. When the probe itself cannot
-// run (no permission), the load that follows says why.
-void require_ring_buffer() {
-    if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 0)
-        throw Error("this kernel has no BPF ring buffer (BPF_MAP_TYPE_RINGBUF): initwatch needs Linux 5.8 or later");
-}
-
-// Before 5.11 the kernel charges BPF maps and programs to the loader's RLIMIT_MEMLOCK, not
-// to its memory cgroup; the ring buffer alone is 4 MiB, far over the 64 KiB or 8 MiB of
-// common defaults. There, the limit is raised to unlimited (needs CAP_SYS_RESOURCE), else
-// as far as the hard limit. The test is libbpf's own: bpf_ktime_get_coarse_ns came with
-// memory cgroup accounting, in 5.11.
-void prepare_bpf_memory(KernelFeatures& features) {
-    const int coarse_clock = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_ktime_get_coarse_ns, nullptr);
-    if (coarse_clock != 0) {
-        features.memory_charge = coarse_clock > 0 ? BpfMemoryCharge::memory_cgroup : BpfMemoryCharge::unknown;
-        return;
-    }
-    // libbpf tries the same unlimited raise at load (its libbpf_set_memlock_rlim is not
-    // exported by Debian 12's libbpf 1.1): a no-op after this one, refused like it without
-    // CAP_SYS_RESOURCE.
-    features.memory_charge = BpfMemoryCharge::memlock;
+// Before 5.11 BPF maps and programs count against the loader's RLIMIT_MEMLOCK; the ring
+// buffer alone is 4 MiB, over the 64 KiB of older defaults. There the limit is raised to
+// unlimited (which needs CAP_SYS_RESOURCE), else as far as the hard limit. libbpf tries the
+// same unlimited raise at load (Debian 12's libbpf 1.1 does not export the call that turns
+// it off): a no-op after this one, refused like it without CAP_SYS_RESOURCE.
+void prepare_memlock(KernelFeatures& features) {
     rlimit limit{};
     if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) limit = {0, 0};
     if (limit.rlim_cur != RLIM_INFINITY) {
@@ -117,8 +121,16 @@ void prepare_bpf_memory(KernelFeatures& features) {
                   features.memlock_raised ? " (raised)" : "");
 }
 
+bool has_effective_capability(int cap) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+    if (::syscall(SYS_capget, &header, data) != 0) return false;
+    return (data[cap / 32].effective >> (cap % 32)) & 1;
+}
+
 std::string load_error_text(int err, const KernelFeatures& features) {
-    if ((err == -EPERM || err == -EACCES) && features.memory_charge == BpfMemoryCharge::memlock &&
+    const bool may_load = has_effective_capability(CAP_BPF) || has_effective_capability(CAP_SYS_ADMIN);
+    if ((err == -EPERM || err == -EACCES) && may_load && features.memory_charge == BpfMemoryCharge::memlock &&
         features.memlock_bytes != RLIM_INFINITY)
         return "cannot load BPF programs: " + errno_text(err) +
                " (before 5.11 the kernel charges BPF memory to RLIMIT_MEMLOCK, " +
@@ -160,14 +172,16 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
                     " must be a power of two of at least " + std::to_string(page));
 
     const std::string btf_path = options.btf_path.empty() ? kKernelBtf : options.btf_path;
-    const bool kernel_has_group_dead = read_btf_features(btf_path).exit_has_group_dead;
+    const BtfFeatures kernel = read_btf_features(btf_path);
+    const bool kernel_has_group_dead = kernel.exit_has_group_dead;
     if (options.exit_probe == ExitProbe::group_dead && !kernel_has_group_dead)
         throw Error("--exit-probe group-dead: this kernel's sched_process_exit has no group_dead argument (6.16+)");
     features_.exit_has_group_dead = options.exit_probe == ExitProbe::automatic
                                         ? kernel_has_group_dead
                                         : options.exit_probe == ExitProbe::group_dead;
-    require_ring_buffer();
-    prepare_bpf_memory(features_);
+    features_.cgroup_kill = kernel.cgroup_kill;
+    features_.memory_charge = kernel.memory_cgroup ? BpfMemoryCharge::memory_cgroup : BpfMemoryCharge::memlock;
+    if (!kernel.memory_cgroup) prepare_memlock(features_);
 
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
     if (!options.btf_path.empty()) open_opts.btf_custom_path = options.btf_path.c_str();

@@ -37,7 +37,6 @@ struct ProbeOptions {
 enum class BpfMemoryCharge {
     memory_cgroup,  // 5.11+: the loading process's memory cgroup, like any kernel memory
     memlock,        // before 5.11: RLIMIT_MEMLOCK, which the probe raises as far as it may
-    unknown,        // the kernel refused even the probe (no permission): libbpf raises it if it can
 };
 
 // What the running kernel offers, probed at load: the variants chosen, the degradations.
@@ -46,6 +45,7 @@ struct KernelFeatures {
     BpfMemoryCharge memory_charge = BpfMemoryCharge::memory_cgroup;
     uint64_t memlock_bytes = 0;   // with memlock: RLIMIT_MEMLOCK at load, RLIM_INFINITY if unlimited
     bool memlock_raised = false;  // with memlock: the probe raised it
+    bool cgroup_kill = false;     // the kernel has cgroup.kill (5.14+: cgroup_kill_write in its BTF)
 };
 
 using DropCounts = std::array<uint64_t, IW_DROP__COUNT>;
