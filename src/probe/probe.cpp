@@ -3,8 +3,11 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,26 +42,102 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
 
 using util::errno_text;
 
-// 6.16 added `group_dead` to sched_process_exit; read the arity from the kernel's BTF.
-bool exit_tracepoint_has_group_dead(const std::string& btf_path) {
+// Whether enum `type` of the kernel's BTF has the enumerator `name`: the kernel's own
+// list of map types and helpers says what it implements, without loading anything (and so
+// without the permission a probe load would need).
+bool btf_enum_has(const struct btf* btf, const char* type, const char* name) {
+    const int id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+    if (id <= 0) return false;
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    const struct btf_enum* e = btf_enum(t);
+    for (__u16 i = 0; i < btf_vlen(t); ++i, ++e)
+        if (std::strcmp(btf__name_by_offset(btf, e->name_off), name) == 0) return true;
+    return false;
+}
+
+// What the kernel's BTF says, read before anything is loaded: a kernel that lacks what
+// initwatch needs is one line here, not a libbpf failure. tp_btf programs need each
+// tracepoint's btf_trace_<name> type (5.5+); the ring buffer and the startup snapshot's task
+// iterator came in 5.8; 6.16 added `group_dead` to sched_process_exit. Before 5.11 the
+// kernel charges BPF memory to RLIMIT_MEMLOCK: bpf_ktime_get_coarse_ns came in the same
+// release as memory cgroup accounting, and is libbpf's own test for it. cgroup.kill (5.14+)
+// is written through cgroup_kill_write.
+struct BtfFeatures {
+    bool exit_has_group_dead = false;
+    bool memory_cgroup = false;
+    bool cgroup_kill = false;
+};
+
+BtfFeatures read_btf_features(const std::string& btf_path) {
     struct btf* btf = btf__parse(btf_path.c_str(), nullptr);
     if (!btf)
         throw Error("cannot read kernel BTF from " + btf_path + ": " + errno_text(errno) +
                     " (initwatch needs a kernel built with CONFIG_DEBUG_INFO_BTF)");
-    bool has = false;
+    std::string missing;
+    auto lacks = [&](const std::string& what) { missing += (missing.empty() ? "" : ", ") + what; };
+    for (const char* tracepoint : {"sched_process_fork", "sched_process_exec", "sched_process_exit"})
+        if (btf__find_by_name_kind(btf, (std::string("btf_trace_") + tracepoint).c_str(), BTF_KIND_TYPEDEF) <= 0)
+            lacks(std::string(tracepoint) + " tracepoint");
+    if (!btf_enum_has(btf, "bpf_map_type", "BPF_MAP_TYPE_RINGBUF")) lacks("BPF ring buffer");
+    if (btf__find_by_name_kind(btf, "bpf_iter_task", BTF_KIND_FUNC) <= 0) lacks("BPF task iterator");
+
+    BtfFeatures features;
+    features.memory_cgroup = btf_enum_has(btf, "bpf_func_id", "BPF_FUNC_ktime_get_coarse_ns");
+    features.cgroup_kill = btf__find_by_name_kind(btf, "cgroup_kill_write", BTF_KIND_FUNC) > 0;
     const int id = btf__find_by_name_kind(btf, "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF);
     if (id > 0) {
         const struct btf_type* t = btf__type_by_id(btf, id);
         t = btf__type_by_id(btf, t->type);  // pointer
         if (t && btf_is_ptr(t)) t = btf__type_by_id(btf, t->type);
-        if (t && btf_is_func_proto(t)) has = btf_vlen(t) >= 3;  // (void *, task, group_dead)
+        if (t && btf_is_func_proto(t)) features.exit_has_group_dead = btf_vlen(t) >= 3;  // (void *, task, group_dead)
     }
     btf__free(btf);
-    if (id <= 0) throw Error("kernel BTF at " + btf_path + " has no sched_process_exit tracepoint");
-    return has;
+    if (!missing.empty())
+        throw Error("this kernel has no " + missing + " (kernel BTF at " + btf_path +
+                    "): initwatch needs Linux 5.8 or later");
+    return features;
 }
 
-std::string load_error_text(int err) {
+// Before 5.11 BPF maps and programs count against the loader's RLIMIT_MEMLOCK; the ring
+// buffer alone is 4 MiB, over the 64 KiB of older defaults. There the limit is raised to
+// unlimited (which needs CAP_SYS_RESOURCE), else as far as the hard limit. libbpf tries the
+// same unlimited raise at load (Debian 12's libbpf 1.1 does not export the call that turns
+// it off): a no-op after this one, refused like it without CAP_SYS_RESOURCE.
+void prepare_memlock(KernelFeatures& features) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0) limit = {0, 0};
+    if (limit.rlim_cur != RLIM_INFINITY) {
+        const rlimit unlimited{RLIM_INFINITY, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_MEMLOCK, &unlimited) == 0) {
+            limit = unlimited;
+            features.memlock_raised = true;
+        } else if (limit.rlim_cur < limit.rlim_max) {
+            limit.rlim_cur = limit.rlim_max;
+            features.memlock_raised = setrlimit(RLIMIT_MEMLOCK, &limit) == 0;
+            if (!features.memlock_raised) getrlimit(RLIMIT_MEMLOCK, &limit);
+        }
+    }
+    features.memlock_bytes = limit.rlim_cur;
+    spdlog::debug("BPF memory is charged to RLIMIT_MEMLOCK (before 5.11): {}{}",
+                  limit.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(limit.rlim_cur) + " bytes",
+                  features.memlock_raised ? " (raised)" : "");
+}
+
+bool has_effective_capability(int cap) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+    if (::syscall(SYS_capget, &header, data) != 0) return false;
+    return (data[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+std::string load_error_text(int err, const KernelFeatures& features) {
+    const bool may_load = has_effective_capability(CAP_BPF) || has_effective_capability(CAP_SYS_ADMIN);
+    if ((err == -EPERM || err == -EACCES) && may_load && features.memory_charge == BpfMemoryCharge::memlock &&
+        features.memlock_bytes != RLIM_INFINITY)
+        return "cannot load BPF programs: " + errno_text(err) +
+               " (before 5.11 the kernel charges BPF memory to RLIMIT_MEMLOCK, " +
+               std::to_string(features.memlock_bytes >> 10) +
+               " KiB here: add CAP_SYS_RESOURCE, or raise the limit, e.g. ulimit -l unlimited)";
     if (err == -EPERM || err == -EACCES)
         return "cannot load BPF programs: " + errno_text(err) +
                " (run as root, or with CAP_BPF and CAP_PERFMON)";
@@ -97,11 +176,16 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
                     " must be a power of two of at least " + std::to_string(page));
 
     const std::string btf_path = options.btf_path.empty() ? kKernelBtf : options.btf_path;
-    const bool kernel_has_group_dead = exit_tracepoint_has_group_dead(btf_path);
+    const BtfFeatures kernel = read_btf_features(btf_path);
+    const bool kernel_has_group_dead = kernel.exit_has_group_dead;
     if (options.exit_probe == ExitProbe::group_dead && !kernel_has_group_dead)
         throw Error("--exit-probe group-dead: this kernel's sched_process_exit has no group_dead argument (6.16+)");
-    exit_has_group_dead_ = options.exit_probe == ExitProbe::automatic ? kernel_has_group_dead
-                                                                      : options.exit_probe == ExitProbe::group_dead;
+    features_.exit_has_group_dead = options.exit_probe == ExitProbe::automatic
+                                        ? kernel_has_group_dead
+                                        : options.exit_probe == ExitProbe::group_dead;
+    features_.cgroup_kill = kernel.cgroup_kill;
+    features_.memory_charge = kernel.memory_cgroup ? BpfMemoryCharge::memory_cgroup : BpfMemoryCharge::memlock;
+    if (!kernel.memory_cgroup) prepare_memlock(features_);
 
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
     if (!options.btf_path.empty()) open_opts.btf_custom_path = options.btf_path.c_str();
@@ -112,18 +196,18 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
     ring_buffer_bytes_ = rb;
     bpf_map__set_max_entries(skel->maps.events, static_cast<__u32>(rb));
     skel->rodata->wakeup_bytes = rb / 4;
-    bpf_program__set_autoload(skel->progs.handle_exit_group_dead, exit_has_group_dead_);
-    bpf_program__set_autoload(skel->progs.handle_exit_legacy, !exit_has_group_dead_);
+    bpf_program__set_autoload(skel->progs.handle_exit_group_dead, features_.exit_has_group_dead);
+    bpf_program__set_autoload(skel->progs.handle_exit_legacy, !features_.exit_has_group_dead);
     bpf_program__set_autoattach(skel->progs.snapshot_tasks, false);  // attached on demand
 
-    if (int err = initwatch_bpf__load(skel)) throw Error(load_error_text(err));
+    if (int err = initwatch_bpf__load(skel)) throw Error(load_error_text(err, features_));
     if (int err = initwatch_bpf__attach(skel))
         throw Error("cannot attach BPF programs: " + errno_text(err));
 
     impl_->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &Probe::on_record, this, nullptr);
     if (!impl_->rb) throw Error("cannot open the BPF ring buffer: " + errno_text(errno));
     spdlog::debug("probes attached (exit tracepoint: {}), ring buffer {} bytes",
-                  exit_has_group_dead_ ? "group_dead argument" : "signal->live fallback", rb);
+                  features_.exit_has_group_dead ? "group_dead argument" : "signal->live fallback", rb);
 }
 
 Probe::~Probe() = default;

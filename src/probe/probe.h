@@ -33,6 +33,21 @@ struct ProbeOptions {
     ExitProbe exit_probe = ExitProbe::automatic;
 };
 
+// Where the kernel charges the memory of BPF maps and programs.
+enum class BpfMemoryCharge {
+    memory_cgroup,  // 5.11+: the loading process's memory cgroup, like any kernel memory
+    memlock,        // before 5.11: RLIMIT_MEMLOCK, which the probe raises as far as it may
+};
+
+// What the running kernel offers, probed at load: the variants chosen, the degradations.
+struct KernelFeatures {
+    bool exit_has_group_dead = false;  // sched_process_exit's group_dead argument (6.16+)
+    BpfMemoryCharge memory_charge = BpfMemoryCharge::memory_cgroup;
+    uint64_t memlock_bytes = 0;   // with memlock: RLIMIT_MEMLOCK at load, RLIM_INFINITY if unlimited
+    bool memlock_raised = false;  // with memlock: the probe raised it
+    bool cgroup_kill = false;     // the kernel has cgroup.kill (5.14+: cgroup_kill_write in its BTF)
+};
+
 // The longest argv an exec record carries (the kernel side's buffer, its last NUL aside);
 // /proc/PID/cmdline reads of the snapshot are cut at the same length.
 inline constexpr size_t kMaxArgvBytes = IW_ARGV_LEN - 1;
@@ -45,7 +60,8 @@ uint64_t records_lost(const DropCounts& drops);
 
 class Probe {
 public:
-    // Loads and attaches; throws initwatch::Error with a one-line reason on failure.
+    // Loads and attaches; throws initwatch::Error with a one-line reason on failure (a
+    // kernel without what initwatch needs is one line, before libbpf tries).
     explicit Probe(const ProbeOptions& options);
     ~Probe();
     Probe(const Probe&) = delete;
@@ -75,12 +91,13 @@ public:
     size_t ring_buffer_bytes() const { return ring_buffer_bytes_; }
 
     // True when the group_dead argument reports exits, false for the signal->live fallback.
-    bool exit_has_group_dead() const { return exit_has_group_dead_; }
+    bool exit_has_group_dead() const { return features_.exit_has_group_dead; }
+    const KernelFeatures& features() const { return features_; }
 
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
-    bool exit_has_group_dead_ = false;
+    KernelFeatures features_;
     size_t ring_buffer_bytes_ = 0;
     uint64_t malformed_ = 0;
     std::vector<model::Event>* sink_ = nullptr;
