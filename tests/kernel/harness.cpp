@@ -228,7 +228,7 @@ std::string temp_path(const std::string& stem) {
     return kTempPrefix + std::to_string(getpid()) + "-" + std::to_string(++n) + "-" + stem;
 }
 
-std::string scenario(const std::string& name) { return std::string(SCENARIO_DIR) + "/" + name; }
+std::string test_script(const std::string& name) { return std::string(SCRIPT_DIR) + "/" + name; }
 
 Result run_raw(std::vector<std::string> argv, double timeout_s, std::vector<std::string> env,
                const std::string& program) {

@@ -40,7 +40,8 @@ Result run_initwatch(const std::string& subcommand, std::vector<std::string> arg
 Result run_raw(std::vector<std::string> argv, double timeout_s = 60, std::vector<std::string> env = {},
                const std::string& program = INITWATCH_BIN);
 
-std::string scenario(const std::string& name);
+// The path of tests/kernel/scripts/NAME: shell scripts that tests run as an init.
+std::string test_script(const std::string& name);
 
 // A process in the background (a process group of its own), its stdout and stderr written to
 // files that can be read while it runs; for `watch`, and `run` driven from outside.
