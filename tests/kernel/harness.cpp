@@ -280,9 +280,14 @@ bool Background::wait_for_finding(const std::string& marker, double timeout_s) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
         Result partial;
-        std::istringstream in(read_file(output_file_));
-        for (std::string line; std::getline(in, line);)
-            if (!line.empty()) partial.lines.push_back(nlohmann::json::parse(line, nullptr, false));
+        // Whole lines only: initwatch may be in the middle of writing a long one.
+        const std::string text = read_file(output_file_);
+        const size_t end = text.rfind('\n');
+        std::istringstream in(end == std::string::npos ? "" : text.substr(0, end + 1));
+        for (std::string line; std::getline(in, line);) {
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (!line.empty() && !j.is_discarded()) partial.lines.push_back(std::move(j));
+        }
         if (!partial.findings_with(marker).empty()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
