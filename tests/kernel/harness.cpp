@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -19,25 +20,11 @@ namespace initwatch::ktest {
 
 namespace {
 
+// A wait status as a shell reports it: the exit status, or 128 + the signal.
 int decode(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;
-}
-
-pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-            const std::string& out_path, const std::string& err_path) {
-    const pid_t pid = fork();
-    if (pid != 0) return pid;
-    for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
-    if (!freopen("/dev/null", "r", stdin) || !freopen(out_path.c_str(), "w", stdout) ||
-        !freopen(err_path.c_str(), "w", stderr))
-        _exit(126);
-    std::vector<char*> cargv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-    cargv.push_back(nullptr);
-    execv(cargv[0], cargv.data());
-    _exit(127);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -51,41 +38,18 @@ int ms_left(Clock::time_point deadline) {
     return left <= 0 ? 0 : static_cast<int>(left);
 }
 
-// Waits for pid, killing it (SIGKILL) after timeout_s.
-int wait_with_timeout(pid_t pid, double timeout_s) {
-    if (const auto status = wait_exit(pid, timeout_s)) return *status;
-    kill_and_reap(pid);
-    FAIL("initwatch did not finish within " << timeout_s << "s");
-    return -1;
-}
-
-// A child in a process group of its own running `sh -c command`, stdout to out_fd (-1:
-// inherited), stdin from /dev/null.
-pid_t spawn_shell(const std::string& command, int out_fd) {
-    const pid_t pid = fork();
-    if (pid != 0) return pid;
-    setpgid(0, 0);
-    const int in = open("/dev/null", O_RDONLY);
-    if (in < 0) _exit(126);
-    dup2(in, 0);
-    if (out_fd >= 0) dup2(out_fd, 1);
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-}
-
-void kill_group_and_reap(pid_t pid) {
-    kill(-pid, SIGKILL);
-    kill_and_reap(pid);
-}
-
-Result collect(int status, const std::string& out, const std::string& err, const std::string& output) {
+// What a finished initwatch left: its captured output and the JSON lines of its --output
+// file (removed). FAILs when it could not run or had to be killed.
+Result collect(const test::Outcome& o, const std::string& what, double timeout_s, const std::string& output) {
+    const std::string lines = output.empty() ? "" : read_file(output);
+    if (!output.empty()) unlink(output.c_str());
+    if (o.timed_out) FAIL(what << " did not finish within " << timeout_s << "s; its stderr: " << o.err);
+    if (!o.error.empty()) FAIL(what << ": " << o.describe());
     Result r;
-    r.status = status;
-    r.out = read_file(out);
-    r.err = read_file(err);
-    if (!output.empty()) r.lines = parse_json_lines(read_file(output));
-    for (const auto& p : {out, err, output})
-        if (!p.empty()) unlink(p.c_str());
+    r.status = o.status;
+    r.out = o.out;
+    r.err = o.err;
+    r.lines = parse_json_lines(lines);
     return r;
 }
 
@@ -130,6 +94,40 @@ long proc_status_kib(pid_t pid, const std::string& field) {
     while (std::getline(status, line))
         if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
     return -1;
+}
+
+void write_file(const std::string& path, const std::string& text, mode_t mode) {
+    std::ofstream out(path, std::ios::trunc);
+    out << text;
+    out.close();
+    REQUIRE(out.good());
+    REQUIRE(chmod(path.c_str(), mode) == 0);
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) out.push_back(line);
+    return out;
+}
+
+bool path_exists(const std::string& path) {
+    struct stat st {};
+    return lstat(path.c_str(), &st) == 0;
+}
+
+std::chrono::steady_clock::time_point deadline_in(double seconds) { return deadline_after(seconds); }
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+std::string random_hex(size_t digits) {
+    static std::mt19937_64 rng{std::random_device{}() ^ (uint64_t(getpid()) << 32)};
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < digits; ++i) out += hex[rng() & 15];
+    return out;
 }
 
 std::string shell_output(const std::string& command) { return shell_output(command, 60); }
@@ -194,30 +192,26 @@ std::optional<std::string> read_until_eof(int fd, double timeout_s) {
 }
 
 int shell(const std::string& command, double timeout_s) {
-    const pid_t pid = spawn_shell(command, -1);
-    REQUIRE(pid > 0);
-    if (const auto status = wait_exit(pid, timeout_s)) return *status;
-    kill_group_and_reap(pid);
-    FAIL("`" << command << "` did not finish within " << timeout_s << "s");
-    return -1;
+    test::Command c;
+    c.argv = {"/bin/sh", "-c", command};
+    c.out = c.err = test::Stream::inherited();
+    c.timeout_s = timeout_s;
+    const auto o = test::run(c);
+    if (o.timed_out) FAIL("`" << command << "` did not finish within " << timeout_s << "s");
+    if (!o.error.empty()) FAIL("`" << command << "`: " << o.describe());
+    return o.status;
 }
 
 std::string shell_output(const std::string& command, double timeout_s) {
-    int p[2];
-    REQUIRE(pipe2(p, O_CLOEXEC) == 0);
-    const pid_t pid = spawn_shell(command, p[1]);
-    close(p[1]);
-    REQUIRE(pid > 0);
-    // Until end of file: a background process that keeps stdout open counts as running.
-    const auto out = read_until_eof(p[0], timeout_s);
-    close(p[0]);
-    if (!out) {
-        kill_group_and_reap(pid);
-        FAIL("`" << command << "` did not finish within " << timeout_s << "s");
-        return "";
-    }
-    if (!wait_exit(pid, 10)) kill_group_and_reap(pid);
-    return *out;
+    test::Command c;
+    c.argv = {"/bin/sh", "-c", command};
+    c.err = test::Stream::inherited();
+    c.until_eof = true;  // a background process that keeps stdout open counts as running
+    c.timeout_s = timeout_s;
+    const auto o = test::run(c);
+    if (o.timed_out) FAIL("`" << command << "` did not finish within " << timeout_s << "s");
+    if (!o.error.empty()) FAIL("`" << command << "`: " << o.describe());
+    return o.out;
 }
 
 std::vector<nlohmann::json> parse_json_lines(const std::string& text) {
@@ -231,51 +225,69 @@ std::vector<nlohmann::json> parse_json_lines(const std::string& text) {
 
 std::string temp_path(const std::string& stem) {
     static int n = 0;
-    return "/tmp/initwatch-ktest-" + std::to_string(getpid()) + "-" + std::to_string(++n) + "-" + stem;
+    return kTempPrefix + std::to_string(getpid()) + "-" + std::to_string(++n) + "-" + stem;
 }
 
-std::string scenario(const std::string& name) { return std::string(SCENARIO_DIR) + "/" + name; }
+std::string test_script(const std::string& name) { return std::string(SCRIPT_DIR) + "/" + name; }
 
 Result run_raw(std::vector<std::string> argv, double timeout_s, std::vector<std::string> env,
                const std::string& program) {
-    const std::string out = temp_path("out"), err = temp_path("err");
     argv.insert(argv.begin(), program);
-    const int status = wait_with_timeout(spawn(argv, env, out, err), timeout_s);
-    return collect(status, out, err, "");
+    test::Command c;
+    c.argv = std::move(argv);
+    c.env = std::move(env);
+    c.timeout_s = timeout_s;
+    return collect(test::run(c), program, timeout_s, "");
 }
 
 Result run_initwatch(const std::string& subcommand, std::vector<std::string> args, double timeout_s,
                      std::vector<std::string> env) {
     require_root();
-    const std::string out = temp_path("out"), err = temp_path("err"), output = temp_path("json");
-    std::vector<std::string> argv{INITWATCH_BIN, subcommand, "--json", "--output", output};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const int status = wait_with_timeout(spawn(argv, env, out, err), timeout_s);
-    Result r = collect(status, out, err, output);
+    const std::string output = temp_path("json");
+    test::Command c;
+    c.argv = {INITWATCH_BIN, subcommand, "--json", "--output", output};
+    c.argv.insert(c.argv.end(), args.begin(), args.end());
+    c.env = std::move(env);
+    c.timeout_s = timeout_s;
+    Result r = collect(test::run(c), "initwatch", timeout_s, output);
     INFO("stderr: " << r.err);
     return r;
 }
 
-Background::Background(std::vector<std::string> argv, std::string output_file, const std::string& program)
+Background::Background(std::vector<std::string> argv, std::string output_file, const std::string& program,
+                       std::vector<std::string> env)
     : out_path_(temp_path("bg-out")), err_path_(temp_path("bg-err")), output_file_(std::move(output_file)) {
     argv.insert(argv.begin(), program);
-    pid_ = spawn(argv, {}, out_path_, err_path_);
+    test::Command c;
+    c.argv = std::move(argv);
+    c.env = std::move(env);
+    c.out = test::Stream::file(out_path_);
+    c.err = test::Stream::file(err_path_);
+    process_ = std::make_unique<test::Process>(c);
+    pid_ = process_->pid();
+    if (!process_->started()) FAIL(program << ": " << process_->wait(0).describe());
 }
 
+// The process, if still running, is killed with its group by ~Process (bounded, no FAIL: this
+// may run while a failure unwinds).
 Background::~Background() {
-    if (pid_ > 0) {
-        kill(pid_, SIGKILL);
-        wait_exit(pid_, 10);  // no FAIL in a destructor: it may run while a failure unwinds
-    }
+    process_.reset();
+    unlink(out_path_.c_str());
+    unlink(err_path_.c_str());
 }
 
 bool Background::wait_for_finding(const std::string& marker, double timeout_s) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
         Result partial;
-        std::istringstream in(read_file(output_file_));
-        for (std::string line; std::getline(in, line);)
-            if (!line.empty()) partial.lines.push_back(nlohmann::json::parse(line, nullptr, false));
+        // Whole lines only: initwatch may be in the middle of writing a long one.
+        const std::string text = read_file(output_file_);
+        const size_t end = text.rfind('\n');
+        std::istringstream in(end == std::string::npos ? "" : text.substr(0, end + 1));
+        for (std::string line; std::getline(in, line);) {
+            auto j = nlohmann::json::parse(line, nullptr, false);
+            if (!line.empty() && !j.is_discarded()) partial.lines.push_back(std::move(j));
+        }
         if (!partial.findings_with(marker).empty()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -288,19 +300,19 @@ bool Background::wait_for_output(const std::string& text, double timeout_s) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
         if (output_so_far().find(text) != std::string::npos) return true;
-        if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-            pid_ = -1;
-            return false;
-        }
+        if (!process_->running()) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
 }
 
 Result Background::finish(double timeout_s) {
-    const int status = wait_with_timeout(pid_, timeout_s);
-    pid_ = -1;
-    return collect(status, out_path_, err_path_, output_file_);
+    test::Outcome o = process_->wait(timeout_s);
+    o.out = read_file(out_path_);
+    o.err = read_file(err_path_);
+    unlink(out_path_.c_str());
+    unlink(err_path_.c_str());
+    return collect(o, "initwatch", timeout_s, output_file_);
 }
 
 }  // namespace initwatch::ktest

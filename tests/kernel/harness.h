@@ -3,10 +3,14 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "../common/subprocess.h"
 
 namespace initwatch::ktest {
 
@@ -25,8 +29,10 @@ struct Result {
     std::vector<nlohmann::json> findings_with(const std::string& marker) const;
 };
 
-// Runs `initwatch ARGS...` with `--json --output FILE` added after the subcommand, killing
-// it after timeout_s. `env` entries (NAME=VALUE) are added to the environment.
+// Runs `initwatch ARGS...` with `--json --output FILE` added after the subcommand, through
+// test::run (tests/common/subprocess.h): stdout and stderr captured, stdin /dev/null, its
+// process group killed after timeout_s (and the test FAILs). `env` entries (NAME=VALUE) are
+// added to the environment.
 Result run_initwatch(const std::string& subcommand, std::vector<std::string> args,
                      double timeout_s = 60, std::vector<std::string> env = {});
 
@@ -34,14 +40,17 @@ Result run_initwatch(const std::string& subcommand, std::vector<std::string> arg
 Result run_raw(std::vector<std::string> argv, double timeout_s = 60, std::vector<std::string> env = {},
                const std::string& program = INITWATCH_BIN);
 
-std::string scenario(const std::string& name);
+// The path of tests/kernel/scripts/NAME: shell scripts that tests run as an init.
+std::string test_script(const std::string& name);
 
-// A process in the background, its stderr captured; for `watch`.
+// A process in the background (a process group of its own), its stdout and stderr written to
+// files that can be read while it runs; for `watch`, and `run` driven from outside.
 class Background {
 public:
     // `program ARGV...`; program is initwatch unless given (e.g. a shell that moves itself
     // into a cgroup, then execs initwatch).
-    Background(std::vector<std::string> argv, std::string output_file, const std::string& program = INITWATCH_BIN);
+    Background(std::vector<std::string> argv, std::string output_file, const std::string& program = INITWATCH_BIN,
+               std::vector<std::string> env = {});
     ~Background();
     // Waits until its stdout or stderr contains `text`; false on timeout or exit.
     bool wait_for_output(const std::string& text, double timeout_s);
@@ -54,17 +63,32 @@ public:
     pid_t pid() const { return pid_; }
 
 private:
+    std::unique_ptr<test::Process> process_;
     pid_t pid_ = -1;
     std::string out_path_, err_path_, output_file_;
 };
 
 std::string read_file(const std::string& path);
+// Writes `text` to path (truncating) with `mode`; REQUIREs success.
+void write_file(const std::string& path, const std::string& text, mode_t mode = 0644);
+// The non-empty lines of text.
+std::vector<std::string> split_lines(const std::string& text);
+// Whether path exists (lstat: a dangling symlink counts).
+bool path_exists(const std::string& path);
 // A field of /proc/PID/status in KiB (VmHWM, RssAnon, ...); -1 when it is not there.
 long proc_status_kib(pid_t pid, const std::string& field);
 // Runs a shell command and returns its stdout (within 60 s, see the bounded one below).
 std::string shell_output(const std::string& command);
 std::vector<nlohmann::json> parse_json_lines(const std::string& text);
+// Every temp name of the kernel tests starts so, followed by the test process's pid: the
+// leftover sweep (fixtures/leftovers.h) removes those of dead test processes.
+inline constexpr const char kTempPrefix[] = "/tmp/initwatch-ktest-";
+// kTempPrefix PID-N-stem: a new name each call.
 std::string temp_path(const std::string& stem);
+std::string random_hex(size_t digits);  // lowercase
+
+std::chrono::steady_clock::time_point deadline_in(double seconds);
+void sleep_ms(int ms);
 
 // Bounded waits: every wait of a test has a deadline, so that a broken kernel feature or a
 // stuck process fails the test with a message instead of hanging CI.
@@ -82,11 +106,11 @@ bool write_fifo(const std::string& path, const std::string& text, double timeout
 // Reads fd (a pipe or FIFO, made non-blocking) until end of file; nullopt if the writer
 // has not closed it within timeout_s.
 std::optional<std::string> read_until_eof(int fd, double timeout_s);
-// Runs `sh -c command` in a process group of its own; its exit status. FAILs after
-// killing the group if it runs over timeout_s.
+// Runs `sh -c command` in a process group of its own, stdout and stderr ours; its exit
+// status. FAILs after killing the group if it runs over timeout_s.
 int shell(const std::string& command, double timeout_s);
-// shell_output with a deadline: the group is killed after timeout_s (what it wrote so far
-// is returned, and the test FAILs).
+// shell_output with a deadline: stdout until its end of file (a background process that
+// keeps it open counts as running); the group is killed after timeout_s, and the test FAILs.
 std::string shell_output(const std::string& command, double timeout_s);
 
 }  // namespace initwatch::ktest

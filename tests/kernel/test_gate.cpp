@@ -15,6 +15,7 @@
 #include "fixtures/dockerd.h"
 #include "harness.h"
 #include "runtimes.h"
+#include "../common/run_case.h"
 
 using namespace initwatch::ktest;
 using nlohmann::json;
@@ -22,6 +23,26 @@ using nlohmann::json;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The story's scripts, from their `run` case files (tests/kernel/scenarios/NAME.json).
+std::string story_text(const std::string& sh) {
+    const std::string file = std::string(SCENARIO_DIR) + "/" + sh.substr(0, sh.size() - 3) + ".json";
+    return initwatch::test::parse_run_case(read_file(file), file, initwatch::test::program_variable_names())
+        .runs.at(0)
+        .script;
+}
+
+// The same as a file of its own name (findings name it in init's argv).
+std::string story_file(const std::string& sh) {
+    static const std::string dir = [] {
+        const std::string d = temp_path("stories");
+        mkdir(d.c_str(), 0755);
+        return d;
+    }();
+    const std::string path = dir + "/" + sh;
+    std::ofstream(path) << story_text(sh);
+    return path;
+}
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -79,7 +100,7 @@ struct Story {
 void gate_docker_run(const Story& story) {
     Dockerd dockerd;
     const std::string image = "initwatch-gate/" + story.script.substr(0, story.script.size() - 3) + ":test";
-    dockerd.import_image(image, read_file(scenario(story.script)), story.env);
+    dockerd.import_image(image, story_text(story.script), story.env);
     const std::string name = "gate-" + random_hex(8), cidfile = temp_path("cid");
     const auto docker_run = dockerd.docker_argv({"run", "--rm", "--name", name, "--cidfile", cidfile, image});
 
@@ -152,7 +173,7 @@ TEST_CASE("gate: runc run of the story's scripts: 3 for the backgrounded server,
         o.id = "initwatch-gate-" + random_hex(8);
         o.cgroups_path = "/initwatch-ktest-gate/" + o.id;
         // Debian's busybox has no nohup: the scripts' `nohup CMD &` as `trap '' HUP` does it.
-        std::string script = read_file(scenario(story.script));
+        std::string script = story_text(story.script);
         for (size_t at; (at = script.find("nohup ")) != std::string::npos;) script.replace(at, 6, "");
         o.script = "#!/bin/sh\ntrap '' HUP\n" + script;
         RuncContainer container(o);
@@ -198,7 +219,7 @@ TEST_CASE("gate: ctr run of the story's scripts: 3 for the backgrounded server, 
     require_programs({"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox"});
     Containerd daemon;
     for (const Story& story : {Story{"2-server-backgrounded.sh", {}, false}, Story{"4-fixed.sh", {}, true}}) {
-        std::string script = read_file(scenario(story.script));
+        std::string script = story_text(story.script);
         for (size_t at; (at = script.find("nohup ")) != std::string::npos;) script.replace(at, 6, "");
         // containerd's own namespace and a 64-hex id, as initwatch recognises them (/default/<id>).
         CtrContainer c{daemon, "default", random_container_id(), temp_path("ctr-rootfs")};
@@ -227,7 +248,7 @@ TEST_CASE("gate: a pid namespace CMD makes itself is judged (unshare, no runtime
     require_programs({"unshare"});
     const Result r = run_initwatch("watch",
                                    {"--settle", "1", "--", "unshare", "--pid", "--fork", "--mount-proc", "sh",
-                                    scenario("2-server-backgrounded.sh")},
+                                    story_file("2-server-backgrounded.sh")},
                                    60);
     INFO("stderr: " << r.err << dump_all(r.lines));
     CHECK(r.status == 3);

@@ -5,7 +5,6 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -98,6 +97,15 @@ std::vector<std::string> bpf_prog_ids(pid_t pid) {
     return ids;
 }
 
+// Whether the kernel still has BPF program `id`, as bpftool sees it.
+bool bpf_prog_exists(const std::string& id) {
+    initwatch::test::Command c;
+    c.argv = {"bpftool", "prog", "show", "id", id};
+    c.out = c.err = initwatch::test::Stream::discarded();
+    c.timeout_s = 10;
+    return initwatch::test::run(c).status == 0;
+}
+
 }  // namespace
 
 TEST_CASE("SIGTERM ends watch within a second, with every BPF program detached") {
@@ -107,7 +115,7 @@ TEST_CASE("SIGTERM ends watch within a second, with every BPF program detached")
     REQUIRE(watch.wait_for_output("snapshot:", 30));
     const std::vector<std::string> ids = bpf_prog_ids(watch.pid());
     REQUIRE(ids.size() >= 3);  // fork, exec, exit (and the snapshot iterator)
-    for (const auto& id : ids) CHECK(std::system(("bpftool prog show id " + id + " >/dev/null 2>&1").c_str()) == 0);
+    for (const auto& id : ids) CHECK(bpf_prog_exists(id));
 
     const auto start = std::chrono::steady_clock::now();
     REQUIRE(kill(watch.pid(), SIGTERM) == 0);
@@ -119,7 +127,7 @@ TEST_CASE("SIGTERM ends watch within a second, with every BPF program detached")
     for (const auto& id : ids) {
         bool gone = false;
         for (int i = 0; i < 50 && !gone; ++i) {
-            gone = std::system(("bpftool prog show id " + id + " >/dev/null 2>&1").c_str()) != 0;
+            gone = !bpf_prog_exists(id);
             if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         CHECK(gone);
@@ -275,11 +283,14 @@ TEST_CASE("a fork bomb cannot grow initwatch past its process table bound", "[st
         PidsLimitedCgroup cgroup(2000);
         // Sleepers as fast as sh can fork them, until the pids limit refuses more (and sh,
         // unable to fork, gives up: its status is of no interest).
-        const int rc = std::system(("sh -c 'echo $$ > " + cgroup.dir() +
-                                    "/cgroup.procs; i=0; while [ $i -lt 2500 ]; do sleep 3600 & i=$((i+1)); done' "
-                                    "iw-bomb-marker 2>/dev/null")
-                                       .c_str());
-        (void)rc;
+        initwatch::test::Command bomb;
+        bomb.argv = {"sh", "-c",
+                     "echo $$ > " + cgroup.dir() +
+                         "/cgroup.procs; i=0; while [ $i -lt 2500 ]; do sleep 3600 & i=$((i+1)); done",
+                     "iw-bomb-marker"};
+        bomb.out = bomb.err = initwatch::test::Stream::discarded();
+        bomb.timeout_s = 120;
+        initwatch::test::run(bomb);
         CHECK(std::stoi(read_file(cgroup.dir() + "/pids.current")) > 1000);
         std::this_thread::sleep_for(std::chrono::seconds(2));  // initwatch drains the storm
         // Anonymous memory is the heap: the tables. (File pages are the binary's own code.)

@@ -110,7 +110,7 @@ TEST_CASE("run: SIGTERM, SIGHUP or SIGINT stops an init that ignores SIGTERM wit
     const int sig = GENERATE(SIGTERM, SIGHUP, SIGINT);
     INFO("signal " << sig);
     constexpr double kGrace = 1;
-    StartedRun r(kGrace, {"sh", scenario("ignores-sigterm.sh")}, 4);  // init, sleep, sh, sleep
+    StartedRun r(kGrace, {"sh", test_script("ignores-sigterm.sh")}, 4);  // init, sleep, sh, sleep
 
     const auto sent = Clock::now();
     REQUIRE(kill(r.run->pid(), sig) == 0);
@@ -128,7 +128,7 @@ TEST_CASE("run: SIGTERM, SIGHUP or SIGINT stops an init that ignores SIGTERM wit
 
 TEST_CASE("run: a second signal skips the grace, not the cleanup") {
     constexpr double kGrace = 30;
-    StartedRun r(kGrace, {"sh", scenario("ignores-sigterm.sh")}, 4);
+    StartedRun r(kGrace, {"sh", test_script("ignores-sigterm.sh")}, 4);
 
     const auto sent = Clock::now();
     REQUIRE(kill(r.run->pid(), SIGTERM) == 0);
@@ -148,7 +148,7 @@ TEST_CASE("run: a second signal skips the grace, not the cleanup") {
 TEST_CASE("run: SIGTERM reaches an init that handles it, which ends before its grace") {
     constexpr double kGrace = 30;
     const std::string mark = temp_path("term-mark");
-    StartedRun r(kGrace, {"sh", scenario("handles-sigterm.sh"), mark}, 2);  // init, sleep
+    StartedRun r(kGrace, {"sh", test_script("handles-sigterm.sh"), mark}, 2);  // init, sleep
 
     const auto sent = Clock::now();
     REQUIRE(kill(r.run->pid(), SIGTERM) == 0);

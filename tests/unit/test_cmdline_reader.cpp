@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
 #include <thread>
 
+#include "../common/subprocess.h"
 #include "meta/cmdline_reader.h"
 
 using namespace initwatch;
@@ -28,8 +28,10 @@ struct ProcDir {
         root = tmpl;
     }
     ~ProcDir() {
-        const std::string cmd = "rm -rf '" + root + "'";
-        CHECK(std::system(cmd.c_str()) == 0);
+        test::Command rm;
+        rm.argv = {"rm", "-rf", root};
+        rm.timeout_s = 30;
+        CHECK(test::run(rm).status == 0);
     }
     std::string dir(int pid) {
         const std::string d = root + "/" + std::to_string(pid);

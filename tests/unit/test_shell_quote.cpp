@@ -1,11 +1,9 @@
 // Suggested commands are pasted into shells: each argument must come back exactly.
 #include <catch2/catch.hpp>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <string>
 #include <vector>
 
+#include "../common/subprocess.h"
 #include "model/command_line.h"
 #include "util/shell_quote.h"
 
@@ -15,28 +13,14 @@ namespace {
 
 // What /bin/sh makes of `printf '%s\0' <line>`: the arguments it sees, NUL-separated.
 std::string sh_arguments(const std::string& line) {
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    const pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        const std::string script = "printf '%s\\0' " + line;
-        execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    close(fds[1]);
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status));
-    return out;
+    test::Command c;
+    c.argv = {"/bin/sh", "-c", "printf '%s\\0' " + line};
+    c.err = test::Stream::inherited();
+    c.timeout_s = 30;
+    const test::Outcome o = test::run(c);
+    INFO(o.describe());
+    CHECK(o.exited());
+    return o.out;
 }
 
 }  // namespace
