@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files, no cluster needed:
-#   1. `kubectl kustomize deploy/kubernetes` renders (kubectl's --dry-run=client, apply or
+#   1. `kustomize build deploy/kubernetes` renders (kubectl's --dry-run=client, apply or
 #      create, needs an API server for discovery even with --validate=false: not usable).
 #   2. Every object is checked against a schema of the Kubernetes API fields it uses
 #      (unknown or misspelled fields and wrong types fail, as the API server's strict
@@ -17,20 +17,22 @@
 #   4. With INITWATCH_BUILD_IMAGE=1, `buildah bud` builds the image, if the base images
 #      (debian:12, debian:12-slim) are in local storage; there is no registry to pull from
 #      here.
-# Needs kubectl (for kustomize) and python3-yaml.
+# Needs kustomize (tools/setup --test puts Debian 13's in the cache: Debian 12's kubectl 1.20
+# is too old for components; $KUSTOMIZE overrides) and python3-yaml.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
-for tool in kubectl python3; do
-    command -v "$tool" >/dev/null || { echo "test_manifests: $tool missing" >&2; exit 1; }
-done
+KUSTOMIZE=${KUSTOMIZE:-${INITWATCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/initwatch}/bin/kustomize}
+[[ -x $KUSTOMIZE ]] || { echo "test_manifests: $KUSTOMIZE missing (run tools/setup --test)" >&2; exit 1; }
+kustomize_build() { "$KUSTOMIZE" build "$@"; }
+command -v python3 >/dev/null || { echo "test_manifests: python3 missing" >&2; exit 1; }
 python3 -c 'import yaml' 2>/dev/null || { echo "test_manifests: python3-yaml missing" >&2; exit 1; }
 
 rendered=$(mktemp)
 overlay=$(mktemp -d)
 trap 'rm -rf "$rendered" "$overlay" "$overlay.yaml"' EXIT
-kubectl kustomize "$top/deploy/kubernetes" >"$rendered"
-echo "ok   kubectl kustomize deploy/kubernetes"
+kustomize_build "$top/deploy/kubernetes" >"$rendered"
+echo "ok   kustomize build deploy/kubernetes"
 
 # The overlay of kustomization.yaml's comments: kustomize wants a relative path to the base.
 digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
@@ -51,8 +53,8 @@ patches:
         path: /spec/ingress/0/from/0/namespaceSelector/matchLabels
         value: {kubernetes.io/metadata.name: prometheus}
 OVERLAY
-kubectl kustomize "$overlay" >"$overlay.yaml"
-echo "ok   kubectl kustomize of an overlay (image by digest, another monitoring namespace)"
+kustomize_build "$overlay" >"$overlay.yaml"
+echo "ok   kustomize build of an overlay (image by digest, another monitoring namespace)"
 
 # The capability set the proof script tests: the manifest must add exactly this.
 proven=$(sed -n 's/^minimal=(\(.*\))$/\1/p' "$top/tests/deploy/test_capabilities.sh")
@@ -363,8 +365,8 @@ resources:
 components:
   - $(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$component" "$with_component")
 OVERLAY
-kubectl kustomize "$with_component" >"$with_component/rendered.yaml"
-echo "ok   kubectl kustomize of an overlay with components/termination-message"
+kustomize_build "$with_component" >"$with_component/rendered.yaml"
+echo "ok   kustomize build of an overlay with components/termination-message"
 python3 - "$rendered" "$with_component/rendered.yaml" "$component/kustomization.yaml" <<'PYTHON'
 import copy
 import sys
