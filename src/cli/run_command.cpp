@@ -1,10 +1,9 @@
+#include <initwatch/error.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <cstring>
-
-#include <initwatch/error.h>
 
 #include "cli/commands.h"
 #include "cli/session.h"
@@ -51,8 +50,7 @@ int run_command(const Options& options) {
     const size_t max_drain_steps = pipeline.max_drain_steps();
     auto drain = [&] {
         size_t steps = 0;
-        do
-            report_ours(pipeline.step(0));
+        do report_ours(pipeline.step(0));
         while (pipeline.backlog() && ++steps < max_drain_steps);
     };
 
@@ -83,7 +81,8 @@ int run_command(const Options& options) {
         // finish killing, e.g. a zombie whose parent outside does not reap it): do not wait
         // for ever, the verdict is made.
         if (found_at && now - found_at >= reap_wait_ns) {
-            spdlog::warn("init (pid {}) exited {}s ago and is still not reaped; stopping", init_pid, launch::kKillWaitSeconds);
+            spdlog::warn("init (pid {}) exited {}s ago and is still not reaped; stopping", init_pid,
+                         launch::kKillWaitSeconds);
             launcher.kill_all();
             return kExitFinding;
         }

@@ -1,5 +1,7 @@
 #include "cli/session.h"
 
+#include <initwatch/error.h>
+#include <initwatch/version.h>
 #include <spdlog/spdlog.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -7,12 +9,9 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include <initwatch/error.h>
-#include <initwatch/version.h>
-
 #include "k8s/events_sink.h"
-#include "pipeline/queued_sink.h"
 #include "k8s/termination_message.h"
+#include "pipeline/queued_sink.h"
 #include "report/metrics_sink.h"
 #include "util/errno_text.h"
 
@@ -39,23 +38,28 @@ std::unique_ptr<report::Output> make_output(const Options& o) {
     if (!f) throw Error("cannot write to " + o.output_path + ": " + util::errno_text(errno));
     const bool json = o.format == Format::json ||
                       (o.format == Format::automatic && o.command == Command::watch && !isatty(fileno(f)));
-    const bool color = o.color == ColorMode::always ||
-                       (o.color == ColorMode::automatic && isatty(fileno(f)) && std::getenv("NO_COLOR") == nullptr);
-    std::unique_ptr<report::Output> out = json ? report::make_json_output(f) : report::make_text_output(f, color);
+    const bool color =
+        o.color == ColorMode::always ||
+        (o.color == ColorMode::automatic && isatty(fileno(f)) && std::getenv("NO_COLOR") == nullptr);
+    std::unique_ptr<report::Output> out =
+        json ? report::make_json_output(f) : report::make_text_output(f, color);
     if (!to_stdout) out->close_on_destroy();
     out->print_events(o.events);
     return out;
 }
 
 model::Severity parse_severity(const std::string& s) {
-    return s == "error" ? model::Severity::error : s == "warning" ? model::Severity::warning : model::Severity::info;
+    return s == "error"     ? model::Severity::error
+           : s == "warning" ? model::Severity::warning
+                            : model::Severity::info;
 }
 
 }  // namespace
 
 Session::Session(const Options& options)
     : output_(make_output(options)),
-      kube_(options.kubernetes_events ? std::make_optional(k8s::find_config(options.kubeconfig)) : std::nullopt),
+      kube_(options.kubernetes_events ? std::make_optional(k8s::find_config(options.kubeconfig))
+                                      : std::nullopt),
       pipeline_(pipeline_options(options)) {
     pipeline_.add_sink(std::move(output_), parse_severity(options.min_severity));
     pipeline_.add_sink(std::make_unique<report::MetricsSink>(metrics_));  // every finding counted
@@ -64,13 +68,16 @@ Session::Session(const Options& options)
         auto events = std::make_unique<k8s::EventsSink>(
             *kube_, k8s::EventsOptions{},
             [this](std::string_view result) { metrics_.count_kubernetes_event(result); });
-        pipeline_.add_sink(std::make_unique<pipeline::QueuedSink>(std::move(events)), model::Severity::warning);
+        pipeline_.add_sink(std::make_unique<pipeline::QueuedSink>(std::move(events)),
+                           model::Severity::warning);
     }
     if (options.termination_message) {
         k8s::TerminationMessageOptions termination;
         termination.host_root = options.host_root;
         termination.kubelet_root = options.kubelet_root_dir;
-        termination.on_result = [this](k8s::TermResult r) { metrics_.count_termination_message(k8s::to_string(r)); };
+        termination.on_result = [this](k8s::TermResult r) {
+            metrics_.count_termination_message(k8s::to_string(r));
+        };
         pipeline_.add_sink(std::make_unique<k8s::TerminationMessageSink>(std::move(termination)));
     }
     utsname uts{};

@@ -1,12 +1,11 @@
 #include "k8s/api_client.h"
 
 #include <curl/curl.h>
+#include <initwatch/error.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-
-#include <initwatch/error.h>
 
 namespace initwatch::k8s {
 

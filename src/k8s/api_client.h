@@ -13,9 +13,9 @@
 namespace initwatch::k8s {
 
 struct Response {
-    long status = 0;      // HTTP status; 0 when no answer came (error says why)
-    std::string body;     // at most Limits::max_response_bytes
-    std::string error;    // curl's reason when status is 0
+    long status = 0;                        // HTTP status; 0 when no answer came (error says why)
+    std::string body;                       // at most Limits::max_response_bytes
+    std::string error;                      // curl's reason when status is 0
     std::optional<unsigned> retry_after_s;  // a Retry-After header in seconds
 };
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -27,7 +27,8 @@ bool dns_subdomain(std::string_view s) {
     if (s.empty() || s.size() > kMaxNameBytes) return false;
     for (char c : s)
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
-    return std::isalnum(static_cast<unsigned char>(s.front())) && std::isalnum(static_cast<unsigned char>(s.back()));
+    return std::isalnum(static_cast<unsigned char>(s.front())) &&
+           std::isalnum(static_cast<unsigned char>(s.back()));
 }
 
 bool retriable(const Response& r) { return r.status == 0 || r.status == 429 || r.status >= 500; }
@@ -88,7 +89,8 @@ void EventsSink::result(std::string_view what) {
 }
 
 void EventsSink::log_once(const std::string& what) {
-    if (logged_.size() < 64 && logged_.emplace(what, true).second) spdlog::warn("Kubernetes Events: {}", what);
+    if (logged_.size() < 64 && logged_.emplace(what, true).second)
+        spdlog::warn("Kubernetes Events: {}", what);
 }
 
 Response EventsSink::send(const std::string& method, const std::string& path, const std::string& body,
@@ -99,7 +101,9 @@ Response EventsSink::send(const std::string& method, const std::string& path, co
         r = client_.request(method, path, body, content_type);
         if (!retriable(r) || attempt >= options_.max_tries) return r;
         std::chrono::milliseconds wait = backoff;
-        if (r.retry_after_s) wait = std::min<std::chrono::milliseconds>(std::chrono::seconds(*r.retry_after_s), kMaxRetryAfter);
+        if (r.retry_after_s)
+            wait =
+                std::min<std::chrono::milliseconds>(std::chrono::seconds(*r.retry_after_s), kMaxRetryAfter);
         spdlog::debug("Kubernetes Events: {} {}: {}; retrying in {} ms", method, path,
                       r.status ? std::to_string(r.status) : r.error, wait.count());
         std::this_thread::sleep_for(wait);
@@ -116,20 +120,23 @@ void EventsSink::finding(const model::Finding& f, const meta::FindingContext& co
     if (!spam_.allow(*c.pod->uid)) return result("filtered");
 
     const std::string now = clock_.rfc3339(util::monotonic_now_ns());
-    const std::string key = *c.pod->uid + '\0' + c.name.value_or("") + '\0' + event_reason(f) + '\0' + finding_note(f);
+    const std::string key =
+        *c.pod->uid + '\0' + c.name.value_or("") + '\0' + event_reason(f) + '\0' + finding_note(f);
     const std::string collection = "/apis/events.k8s.io/v1/namespaces/" + ns + "/events";
 
     if (auto it = series_.find(key); it != series_.end()) {
         touch(series_lru_, it);
         Series& s = it->second;
         const nlohmann::json patch = {{"series", {{"count", s.count + 1}, {"lastObservedTime", now}}}};
-        const Response r = send("PATCH", collection + "/" + s.name, patch.dump(), "application/merge-patch+json");
+        const Response r =
+            send("PATCH", collection + "/" + s.name, patch.dump(), "application/merge-patch+json");
         if (r.status >= 200 && r.status < 300) {
             ++s.count;
             return result("patched");
         }
         if (r.status != 404) {
-            log_once("PATCH of an Event's series failed: " + (r.status ? "HTTP " + std::to_string(r.status) : r.error));
+            log_once("PATCH of an Event's series failed: " +
+                     (r.status ? "HTTP " + std::to_string(r.status) : r.error));
             return result("failed");
         }
         series_lru_.erase(s.lru);  // the Event is gone (expired): a new one
@@ -150,8 +157,8 @@ void EventsSink::finding(const model::Finding& f, const meta::FindingContext& co
             return result("created");
         }
         log_once("creating an Event failed: " + (r.status ? "HTTP " + std::to_string(r.status) + " " +
-                                                                 report::escape_text(r.body.substr(0, 200))
-                                                           : r.error));
+                                                                report::escape_text(r.body.substr(0, 200))
+                                                          : r.error));
         return result("failed");
     }
     return result("failed");

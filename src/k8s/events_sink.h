@@ -26,12 +26,12 @@ namespace initwatch::k8s {
 inline constexpr const char* kReportingController = "initwatch.io/initwatch";
 
 struct EventsOptions {
-    size_t spam_burst = 25;                           // Events per pod before the filter holds
-    std::chrono::seconds spam_refill{300};            // then one per this long
-    size_t max_tries = 5;                             // per write
-    std::chrono::milliseconds first_backoff{250};     // doubled per try
+    size_t spam_burst = 25;                        // Events per pod before the filter holds
+    std::chrono::seconds spam_refill{300};         // then one per this long
+    size_t max_tries = 5;                          // per write
+    std::chrono::milliseconds first_backoff{250};  // doubled per try
     std::chrono::milliseconds max_backoff{5000};
-    size_t max_tracked = 4096;                        // series and spam records kept (oldest go)
+    size_t max_tracked = 4096;  // series and spam records kept (oldest go)
 };
 
 // What became of a finding: created, patched, filtered (spam), no_pod, failed (gave up).
@@ -49,7 +49,7 @@ public:
 
 private:
     struct Series {
-        std::string name;       // the Event object's
+        std::string name;  // the Event object's
         std::string namespace_name;
         uint32_t count = 1;
         std::list<std::string>::iterator lru;

@@ -1,12 +1,11 @@
 #include "k8s/kube_config.h"
 
+#include <initwatch/error.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
-
-#include <initwatch/error.h>
 
 #include "util/errno_text.h"
 
@@ -17,7 +16,8 @@ namespace {
 constexpr size_t kMaxKubeconfigBytes = size_t{1} << 20;
 
 std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+        s.pop_back();
     return s;
 }
 
@@ -37,7 +37,8 @@ std::string decode_base64(const std::string& field, const std::string& text, con
 }
 
 // The entry of a named list (clusters, users, contexts) whose name is `name`.
-YAML::Node named(const YAML::Node& list, const std::string& name, const char* what, const std::string& source) {
+YAML::Node named(const YAML::Node& list, const std::string& name, const char* what,
+                 const std::string& source) {
     if (list && list.IsSequence())
         for (const auto& entry : list)
             if (entry.IsMap() && entry["name"] && entry["name"].as<std::string>() == name) return entry[what];
@@ -57,7 +58,8 @@ std::string read_small_file(const std::string& path, size_t max_bytes) {
     std::string data(max_bytes + 1, '\0');
     in.read(data.data(), static_cast<std::streamsize>(data.size()));
     data.resize(static_cast<size_t>(in.gcount()));
-    if (data.size() > max_bytes) throw Error(path + " is larger than " + std::to_string(max_bytes) + " bytes");
+    if (data.size() > max_bytes)
+        throw Error(path + " is larger than " + std::to_string(max_bytes) + " bytes");
     return data;
 }
 
@@ -65,8 +67,9 @@ ClusterConfig in_cluster_config(const std::map<std::string, std::string>& env, c
     const auto host = env.find("KUBERNETES_SERVICE_HOST");
     const auto port = env.find("KUBERNETES_SERVICE_PORT");
     if (host == env.end() || port == env.end() || host->second.empty() || port->second.empty())
-        throw Error("not in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT unset): "
-                    "give --kubeconfig for the Kubernetes API");
+        throw Error(
+            "not in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT unset): "
+            "give --kubeconfig for the Kubernetes API");
     ClusterConfig c;
     c.server = "https://" + bracket_ipv6(host->second) + ":" + port->second;
     c.token_file = sa_dir + "/token";
@@ -91,7 +94,8 @@ ClusterConfig kubeconfig(const std::string& path) {
         const YAML::Node context = named(root["contexts"], current, "context", path);
         const YAML::Node cluster = named(root["clusters"], string_field(context, "cluster"), "cluster", path);
         const std::string user_name = string_field(context, "user");
-        const YAML::Node user = user_name.empty() ? YAML::Node() : named(root["users"], user_name, "user", path);
+        const YAML::Node user =
+            user_name.empty() ? YAML::Node() : named(root["users"], user_name, "user", path);
 
         ClusterConfig c;
         c.source = path;
@@ -132,6 +136,5 @@ ClusterConfig find_config(const std::string& kubeconfig_path) {
         if (const char* value = std::getenv(name)) env[name] = value;
     return in_cluster_config(env);
 }
-
 
 }  // namespace initwatch::k8s

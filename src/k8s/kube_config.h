@@ -17,8 +17,8 @@ struct Pem {
 };
 
 struct ClusterConfig {
-    std::string server;  // https://host:port, no trailing slash
-    Pem ca;              // empty: the system's CA store
+    std::string server;      // https://host:port, no trailing slash
+    Pem ca;                  // empty: the system's CA store
     std::string token;       // a bearer token, or
     std::string token_file;  // a file re-read for every request (bound tokens rotate)
     Pem client_cert;

@@ -21,7 +21,8 @@ std::string cut(std::string s, size_t max_bytes) {
 }
 
 std::string command(const model::ProcessSummary& p) {
-    return "`" + cut(report::format_command(p.argv, p.comm, p.argv_truncated || p.argv_dropped), kMaxCommandBytes) +
+    return "`" +
+           cut(report::format_command(p.argv, p.comm, p.argv_truncated || p.argv_dropped), kMaxCommandBytes) +
            "`";
 }
 
@@ -37,9 +38,12 @@ std::string how_phrase(const model::LiveProcess& p) {
 std::string event_reason(const model::Finding& f) {
     const std::string who = f.scope == model::Scope::pidns ? "Init" : "MainProcess";
     switch (f.severity) {
-        case model::Severity::warning: return who + "ExitedLeavingProcesses";
-        case model::Severity::error: return who + "CrashedLeavingProcesses";
-        case model::Severity::info: return who + "StoppedLeavingProcesses";
+        case model::Severity::warning:
+            return who + "ExitedLeavingProcesses";
+        case model::Severity::error:
+            return who + "CrashedLeavingProcesses";
+        case model::Severity::info:
+            return who + "StoppedLeavingProcesses";
     }
     return who + "ExitedLeavingProcesses";
 }
@@ -47,7 +51,8 @@ std::string event_reason(const model::Finding& f) {
 std::string finding_note(const model::Finding& f, size_t max_bytes) {
     const std::string who = f.scope == model::Scope::pidns ? "init " : "main process ";
     const std::string head = who + command(f.init) + " ended (" + f.init.status.describe() + ") leaving " +
-                             std::to_string(f.live_count) + (f.live_count == 1 ? " process: " : " processes: ");
+                             std::to_string(f.live_count) +
+                             (f.live_count == 1 ? " process: " : " processes: ");
     // The fix gets up to half of the note, the list what head and fix leave.
     const std::string tail = cut(". " + report::escape_text(f.diagnosis), max_bytes / 2);
     std::string list;

@@ -315,7 +315,8 @@ TermResult TerminationMessageSink::append(const TerminationFile& file, const mod
     int raw = -1;
     errno = ENOSYS;
     if (options_.use_openat2)
-        raw = open_beneath(pods.get(), file.pod_uid + "/containers/" + file.container + "/" + file.file, flags);
+        raw =
+            open_beneath(pods.get(), file.pod_uid + "/containers/" + file.container + "/" + file.file, flags);
     if (raw < 0 && errno == ENOSYS)
         raw = open_components(pods.get(), {file.pod_uid, "containers", file.container}, file.file, flags);
     Fd fd(raw);

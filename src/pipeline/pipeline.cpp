@@ -18,9 +18,12 @@ constexpr uint64_t kSecondNs = 1'000'000'000ULL;
 
 int rank(model::Severity s) {
     switch (s) {
-        case model::Severity::info: return 0;
-        case model::Severity::warning: return 1;
-        case model::Severity::error: return 2;
+        case model::Severity::info:
+            return 0;
+        case model::Severity::warning:
+            return 1;
+        case model::Severity::error:
+            return 2;
     }
     return 0;
 }
@@ -34,7 +37,8 @@ Pipeline::Pipeline(const PipelineOptions& options)
       tracker_(options.limits),
       catalog_(options.catalog),
       cmdline_reader_(probe::kMaxArgvBytes, kCmdlineDeadline) {
-    if (catalog_.cgroup2_root().empty()) spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
+    if (catalog_.cgroup2_root().empty())
+        spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     health_.set_attached();
     spdlog::info("probes attached: watching fork, exec and exit");
 }
@@ -96,7 +100,8 @@ void Pipeline::apply_read_argv() {
         snapshot_pending_ = false;
         health_.set_snapshot_done();
         spdlog::info("snapshot: {} processes in {} ms ({} command lines not read in time)", snapshot_size_,
-                     (util::monotonic_now_ns() - snapshot_started_ns_) / 1'000'000, cmdline_reader_.timed_out());
+                     (util::monotonic_now_ns() - snapshot_started_ns_) / 1'000'000,
+                     cmdline_reader_.timed_out());
     }
 }
 
@@ -219,7 +224,7 @@ void Pipeline::resync(uint64_t now_ns) {
     last_resync_ns_ = now_ns;
     std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
     for (auto& snap : tasks) redactor_.apply(snap);  // comm
-    std::vector<model::SnapshotEvent> unknown;  // not tracked yet: their argv is read later
+    std::vector<model::SnapshotEvent> unknown;       // not tracked yet: their argv is read later
     for (const auto& snap : tasks)
         if (!tracker_.summary(snap.task.key)) unknown.push_back(snap);
     read_argv_later(unknown);

@@ -108,7 +108,7 @@ private:
     uint64_t snapshot_started_ns_ = 0;
     size_t snapshot_size_ = 0;
     std::unordered_set<uint64_t> snapshot_cgroups_;
-    bool more_records_ = false;  // the last poll left records in the ring
+    bool more_records_ = false;                                  // the last poll left records in the ring
     std::unordered_map<uint64_t, uint64_t> unresolved_cgroups_;  // cgroup id -> first exec seen there
     EventCounts event_counts_{};
     LostCounts reported_lost_;  // what the last lost notice had counted, by reason

@@ -116,8 +116,10 @@ size_t QueuedSink::approx_bytes(const model::Finding& f, const meta::FindingCont
     for (const auto& p : f.live) n += sizeof(p) + summary_bytes(p) + p.chain.size() * sizeof(uint32_t);
     for (const auto& g : f.unlisted) n += sizeof(g) + g.comm.size();
     const meta::ContainerInfo& c = context.container;
-    n += optional_bytes(c.cgroup_path) + optional_bytes(c.id) + optional_bytes(c.runtime) + optional_bytes(c.name);
-    if (c.pod) n += optional_bytes(c.pod->name) + optional_bytes(c.pod->namespace_name) + optional_bytes(c.pod->uid);
+    n += optional_bytes(c.cgroup_path) + optional_bytes(c.id) + optional_bytes(c.runtime) +
+         optional_bytes(c.name);
+    if (c.pod)
+        n += optional_bytes(c.pod->name) + optional_bytes(c.pod->namespace_name) + optional_bytes(c.pod->uid);
     return n + context.node.size() + context.repeat.text.size();
 }
 

@@ -27,9 +27,9 @@ using EventCounts = std::array<uint64_t, kEventKinds>;
 
 // What the pipeline has counted since it started, once a second.
 struct Stats {
-    LostCounts lost;            // cumulative: kernel drops, process_table_full, argv_dropped, ...
-    size_t processes = 0;       // in the process table
-    size_t containers = 0;      // namespaces and container cgroups tracked
+    LostCounts lost;        // cumulative: kernel drops, process_table_full, argv_dropped, ...
+    size_t processes = 0;   // in the process table
+    size_t containers = 0;  // namespaces and container cgroups tracked
     std::vector<std::pair<std::string, uint64_t>> bpf_run_time_ns;  // per program; empty if not counted
 };
 

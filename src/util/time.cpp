@@ -32,9 +32,11 @@ std::string format_duration(uint64_t ns) {
     else if (s < 3600)
         std::snprintf(buf, sizeof(buf), "%llum%02llus", static_cast<ull>(s / 60), static_cast<ull>(s % 60));
     else if (s < 86400)
-        std::snprintf(buf, sizeof(buf), "%lluh%02llum", static_cast<ull>(s / 3600), static_cast<ull>(s / 60 % 60));
+        std::snprintf(buf, sizeof(buf), "%lluh%02llum", static_cast<ull>(s / 3600),
+                      static_cast<ull>(s / 60 % 60));
     else
-        std::snprintf(buf, sizeof(buf), "%llud%02lluh", static_cast<ull>(s / 86400), static_cast<ull>(s / 3600 % 24));
+        std::snprintf(buf, sizeof(buf), "%llud%02lluh", static_cast<ull>(s / 86400),
+                      static_cast<ull>(s / 3600 % 24));
     return buf;
 }
 

@@ -30,13 +30,13 @@ size_t decode_utf8(std::string_view s, size_t i, uint32_t& cp) {
 }
 
 bool is_unsafe_codepoint(uint32_t cp) {
-    return cp < 0x20 || cp == 0x7f                 // C0 controls, DEL
-           || (cp >= 0x80 && cp <= 0x9f)           // C1 controls (0x9b is a CSI)
-           || cp == 0x061c                         // ARABIC LETTER MARK
-           || (cp >= 0x200b && cp <= 0x200f)       // zero-width space/joiners, LRM, RLM
-           || (cp >= 0x2028 && cp <= 0x202e)       // separators, bidi embeddings and overrides
-           || (cp >= 0x2060 && cp <= 0x2069)       // word joiner, invisible operators, isolates
-           || cp == 0xfeff;                        // zero-width no-break space (BOM)
+    return cp < 0x20 || cp == 0x7f            // C0 controls, DEL
+           || (cp >= 0x80 && cp <= 0x9f)      // C1 controls (0x9b is a CSI)
+           || cp == 0x061c                    // ARABIC LETTER MARK
+           || (cp >= 0x200b && cp <= 0x200f)  // zero-width space/joiners, LRM, RLM
+           || (cp >= 0x2028 && cp <= 0x202e)  // separators, bidi embeddings and overrides
+           || (cp >= 0x2060 && cp <= 0x2069)  // word joiner, invisible operators, isolates
+           || cp == 0xfeff;                   // zero-width no-break space (BOM)
 }
 
 }  // namespace initwatch::util

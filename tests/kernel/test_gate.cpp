@@ -12,10 +12,10 @@
 #include <fstream>
 #include <memory>
 
+#include "../common/run_case.h"
 #include "fixtures/dockerd.h"
 #include "harness.h"
 #include "runtimes.h"
-#include "../common/run_case.h"
 
 using namespace initwatch::ktest;
 using nlohmann::json;

@@ -34,15 +34,15 @@ public:
         REQUIRE(run_cmd({"mkdir", "-p", dir_}).status == 0);
         const std::string ca_key = dir_ + "/ca.key", ca = dir_ + "/ca.crt";
         const std::string key = dir_ + "/server.key", csr = dir_ + "/server.csr", crt = dir_ + "/server.crt";
-        REQUIRE(run_cmd({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
-                         "-days", "1", "-subj", "/CN=initwatch-test-ca"})
+        REQUIRE(run_cmd({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
+                         "-out", ca, "-days", "1", "-subj", "/CN=initwatch-test-ca"})
                     .status == 0);
-        REQUIRE(run_cmd({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj",
-                         "/CN=kube-apiserver"})
+        REQUIRE(run_cmd({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                         "-subj", "/CN=kube-apiserver"})
                     .status == 0);
         write(dir_ + "/san.ext", "subjectAltName=IP:127.0.0.1\n");
-        REQUIRE(run_cmd({"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-                         "-out", crt, "-days", "1", "-extfile", dir_ + "/san.ext"})
+        REQUIRE(run_cmd({"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                         "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", dir_ + "/san.ext"})
                     .status == 0);
         token_ = random_hex(32);
         control_ = dir_ + "/control.json";
@@ -51,9 +51,9 @@ public:
         write(log_, "");
         const std::string port_file = dir_ + "/port";
         server_ = std::make_unique<Background>(
-            std::vector<std::string>{std::string(STANDIN_DIR) + "/kube_apiserver.py", "--cert", crt, "--key", key,
-                                     "--token", token_, "--port-file", port_file, "--log", log_, "--control",
-                                     control_},
+            std::vector<std::string>{std::string(STANDIN_DIR) + "/kube_apiserver.py", "--cert", crt, "--key",
+                                     key, "--token", token_, "--port-file", port_file, "--log", log_,
+                                     "--control", control_},
             "", kPython);
         const auto until = Clock::now() + std::chrono::seconds(15);
         while (read_file(port_file).empty() && Clock::now() < until)
@@ -63,12 +63,15 @@ public:
         REQUIRE(!port_.empty());
         kubeconfig_ = dir_ + "/kubeconfig";
         // Relative names, as kubectl allows: relative to the kubeconfig's directory.
-        write(kubeconfig_, "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
-                           "clusters:\n- name: standin\n  cluster:\n    server: https://127.0.0.1:" + port_ +
-                               "\n    certificate-authority: ca.crt\n"
-                               "users:\n- name: initwatch\n  user:\n    token: " + token_ +
-                               "\n"
-                               "contexts:\n- name: test\n  context:\n    cluster: standin\n    user: initwatch\n");
+        write(kubeconfig_,
+              "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+              "clusters:\n- name: standin\n  cluster:\n    server: https://127.0.0.1:" +
+                  port_ +
+                  "\n    certificate-authority: ca.crt\n"
+                  "users:\n- name: initwatch\n  user:\n    token: " +
+                  token_ +
+                  "\n"
+                  "contexts:\n- name: test\n  context:\n    cluster: standin\n    user: initwatch\n");
     }
     ~ApiServer() { run_cmd({"rm", "-rf", dir_}); }
 
@@ -92,9 +95,10 @@ private:
 class EventsWatch {
 public:
     EventsWatch(const ApiServer& api, const std::string& host_root) : output_(temp_path("events.json")) {
-        std::vector<std::string> args{"watch", "--json", "--output", output_, "--duration", "90",
-                                      "--log-level", "info", "--node-name", "node-7", "--kubernetes-events",
-                                      "--kubeconfig", api.kubeconfig()};
+        std::vector<std::string> args{
+            "watch",         "--json", "--output",    output_,  "--duration",          "90",
+            "--log-level",   "info",   "--node-name", "node-7", "--kubernetes-events", "--kubeconfig",
+            api.kubeconfig()};
         if (!host_root.empty()) args.insert(args.end(), {"--host-root", host_root});
         bg_ = std::make_unique<Background>(args, output_);
         REQUIRE(bg_->wait_for_output("probes attached", 30));
@@ -158,8 +162,11 @@ std::vector<json> with_method(const std::vector<json>& requests, const std::stri
 
 }  // namespace
 
-TEST_CASE("kubernetes events: a runc finding is a Warning Event on its pod with its uid, retried after 429 and 500, "
-          "and the third restart PATCHes the series") {
+TEST_CASE(
+    "kubernetes events: a runc finding is a Warning Event on its pod with its uid, retried after 429 and "
+    "500, "
+    "and the third restart PATCHes the series",
+    "[container][runc]") {
     require_root();
     require_programs({"runc"});
     ApiServer api;
@@ -182,7 +189,8 @@ TEST_CASE("kubernetes events: a runc finding is a Warning Event on its pod with 
         REQUIRE(eventually(
             [&] {
                 size_t ok = 0;
-                for (const auto& r : api.requests()) ok += r.value("status", 0) == 201 || r.value("status", 0) == 200;
+                for (const auto& r : api.requests())
+                    ok += r.value("status", 0) == 201 || r.value("status", 0) == 200;
                 return ok >= writes;
             },
             15));
@@ -204,12 +212,16 @@ TEST_CASE("kubernetes events: a runc finding is a Warning Event on its pod with 
     CHECK(event["reason"] == "InitExitedLeavingProcesses");
     CHECK(event["reportingController"] == "initwatch.io/initwatch");
     CHECK(event["reportingInstance"] == "node-7");
-    CHECK(event["regarding"] == json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"namespace", pod.ns},
-                                     {"name", pod.name}, {"uid", pod.uid}, {"fieldPath", "spec.containers{app}"}});
+    CHECK(event["regarding"] == json{{"apiVersion", "v1"},
+                                     {"kind", "Pod"},
+                                     {"namespace", pod.ns},
+                                     {"name", pod.name},
+                                     {"uid", pod.uid},
+                                     {"fieldPath", "spec.containers{app}"}});
     const std::string note = event["note"];
     CHECK(note.size() <= 1024);
-    CHECK(note.find("init `/bin/sh /startup.sh` ended (exit 0) leaving 1 process: `sleep 3600` (background, nohup)") !=
-          std::string::npos);
+    CHECK(note.find("init `/bin/sh /startup.sh` ended (exit 0) leaving 1 process: `sleep 3600` (background, "
+                    "nohup)") != std::string::npos);
     CHECK(note.find("ideally `exec sleep 3600`") != std::string::npos);
     CHECK(note.find(std::to_string(getpid())) == std::string::npos);
 
@@ -224,7 +236,7 @@ TEST_CASE("kubernetes events: a runc finding is a Warning Event on its pod with 
     }
 }
 
-TEST_CASE("kubernetes events: a finding without a pod makes no Event") {
+TEST_CASE("kubernetes events: a finding without a pod makes no Event", "[container][runc]") {
     require_root();
     require_programs({"runc"});
     ApiServer api;
@@ -242,7 +254,8 @@ TEST_CASE("kubernetes events: a finding without a pod makes no Event") {
     CHECK(api.requests("received").empty());
 }
 
-TEST_CASE("kubernetes events: a hanging API server blocks neither findings nor the stop") {
+TEST_CASE("kubernetes events: a hanging API server blocks neither findings nor the stop",
+          "[container][runc]") {
     require_root();
     require_programs({"runc"});
     ApiServer api;

@@ -50,7 +50,8 @@ TEST_CASE("the story's finding as an Event note") {
     const model::Finding f = story_finding();
     const std::string note = k8s::finding_note(f);
     CHECK(note ==
-          "init `sh /my-app/startup.sh` ended (exit 0) leaving 2 processes: `node server.js` (background, nohup); "
+          "init `sh /my-app/startup.sh` ended (exit 0) leaving 2 processes: `node server.js` (background, "
+          "nohup); "
           "`sleep 3600` (reparented). " +
               f.diagnosis);
     CHECK(k8s::event_reason(f) == "InitExitedLeavingProcesses");
@@ -83,7 +84,8 @@ TEST_CASE("a hostile finding still gives at most 1,024 bytes of valid, escaped U
     model::Finding f = story_finding();
     f.init.argv = model::Argv{std::string(3000, 'a') + "\xe2\x80\xae" + "\x1b[2J" + "\xc3"};
     std::vector<model::LiveProcess> many(200, f.live[0]);
-    for (auto& p : many) p.argv = model::Argv{"x\xe2\x80\xaey", std::string(500, 'z'), "\xe6\x97\xa5\xe6\x9c\xac"};
+    for (auto& p : many)
+        p.argv = model::Argv{"x\xe2\x80\xaey", std::string(500, 'z'), "\xe6\x97\xa5\xe6\x9c\xac"};
     f.live = many;
     f.live_count = 5000;
     f.diagnosis = model::diagnose(f);

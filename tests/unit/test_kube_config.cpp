@@ -1,10 +1,9 @@
 // Finding the API server as every Kubernetes client does: the service account in a pod, a
 // kubeconfig file elsewhere. Bad files give one clear error, never a crash.
-#include <catch2/catch.hpp>
-
-#include <fstream>
-
 #include <initwatch/error.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
 
 #include "k8s/kube_config.h"
 #include "temp_dir.h"
@@ -54,15 +53,17 @@ TEST_CASE("in a pod: the service's host and port, the account's token file and C
     TempDir sa;
     write(sa.path / "token", "eyJhbGciOi.token\n");
     write(sa.path / "ca.crt", "PEM");
-    const auto c = k8s::in_cluster_config({{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}},
-                                          sa.path.string());
+    const auto c = k8s::in_cluster_config(
+        {{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}}, sa.path.string());
     CHECK(c.server == "https://[fd00::1]:443");
     CHECK(c.token_file == (sa.path / "token").string());  // re-read per request: tokens rotate
     CHECK(c.ca.file == (sa.path / "ca.crt").string());
-    CHECK(error_of([&] { k8s::in_cluster_config({}, sa.path.string()); }).find("not in a pod") != std::string::npos);
+    CHECK(error_of([&] { k8s::in_cluster_config({}, sa.path.string()); }).find("not in a pod") !=
+          std::string::npos);
     CHECK(error_of([&] {
-              k8s::in_cluster_config({{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}},
-                                     "/nonexistent");
+              k8s::in_cluster_config(
+                  {{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}},
+                  "/nonexistent");
           }).find("cannot read /nonexistent/token") != std::string::npos);
 }
 
@@ -104,7 +105,8 @@ TEST_CASE("bad kubeconfigs: one line that says what is wrong") {
          "[{name: k, cluster: {server: \"https://a\", insecure-skip-tls-verify: true}}]",
          "insecure-skip-tls-verify is not supported"},
         {"current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u}}]\nclusters: "
-         "[{name: k, cluster: {server: \"https://a\"}}]\nusers: [{name: u, user: {client-certificate: c.pem}}]",
+         "[{name: k, cluster: {server: \"https://a\"}}]\nusers: [{name: u, user: {client-certificate: "
+         "c.pem}}]",
          "needs its key"},
         {"current-context: c\ncontexts: [{name: c, context: {cluster: k}}]\nclusters: "
          "[{name: k, cluster: {server: \"https://a\", certificate-authority-data: \"!!!\"}}]",

@@ -1,8 +1,7 @@
 // The queue in front of a slow sink: the pipeline's thread never waits on it, a full queue
 // drops and counts, and closing is bounded even when the sink hangs.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>

@@ -1,7 +1,6 @@
 // examples/story/ holds the story's scripts for people to run; tests/kernel/scenarios/ the
 // same scripts in the case files the kernel tests run: they must not drift apart.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
