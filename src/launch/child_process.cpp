@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 
+#include "launch/exec.h"
 #include "launch/namespace_launcher.h"
 
 namespace initwatch::launch {
@@ -34,18 +35,7 @@ void forward(int sig, siginfo_t* info, void*) {
 [[noreturn]] void child_main(char* const* argv, pid_t parent, int err_fd) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) _exit(1);  // initwatch died before the prctl
-    // Nothing of initwatch's signal setup is left to the command (SIGPIPE is ignored there,
-    // and an ignored signal stays ignored across exec).
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execvp(argv[0], argv);
-    const int err = errno;
-    (void)!::write(err_fd, &err, sizeof(err));
-    _exit(err == ENOENT ? kExitNotFound : kExitCannotExecute);
+    exec_with_default_signals(argv, err_fd);  // SIGPIPE, ignored in initwatch, included
 }
 
 }  // namespace

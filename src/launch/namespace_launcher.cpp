@@ -21,6 +21,7 @@
 
 #include <initwatch/error.h>
 
+#include "launch/exec.h"
 #include "util/errno_text.h"
 
 namespace initwatch::launch {
@@ -77,17 +78,7 @@ bool write_file(const std::string& path, const std::string& value) {
         (void)!::write(err_fd, &err, sizeof(err));
         _exit(126);
     }
-    // Leave nothing of initwatch's signal setup to the entrypoint.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execvp(argv[0], argv);
-    const int err = errno;
-    (void)!::write(err_fd, &err, sizeof(err));
-    _exit(err == ENOENT ? 127 : 126);
+    exec_with_default_signals(argv, err_fd);
 }
 
 // A run killed with SIGKILL cannot remove its directory. The next run removes those of
