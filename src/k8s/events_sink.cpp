@@ -85,7 +85,7 @@ EventsSink::EventsSink(ClusterConfig config, EventsOptions options, ResultCallba
 }
 
 void EventsSink::result(std::string_view what) {
-    if (on_result_) on_result_(what);
+    if (on_result_ && !cancelled_.load()) on_result_(what);
 }
 
 void EventsSink::log_once(const std::string& what) {
@@ -99,14 +99,17 @@ Response EventsSink::send(const std::string& method, const std::string& path, co
     Response r;
     for (size_t attempt = 1;; ++attempt) {
         r = client_.request(method, path, body, content_type);
-        if (!retriable(r) || attempt >= options_.max_tries) return r;
+        if (!retriable(r) || attempt >= options_.max_tries || cancelled_.load()) return r;
         std::chrono::milliseconds wait = backoff;
         if (r.retry_after_s)
             wait =
                 std::min<std::chrono::milliseconds>(std::chrono::seconds(*r.retry_after_s), kMaxRetryAfter);
         spdlog::debug("Kubernetes Events: {} {}: {}; retrying in {} ms", method, path,
                       r.status ? std::to_string(r.status) : r.error, wait.count());
-        std::this_thread::sleep_for(wait);
+        // In short naps: a cancel ends the wait too.
+        for (auto slept = std::chrono::milliseconds(0); slept < wait && !cancelled_.load();
+             slept += std::chrono::milliseconds(50))
+            std::this_thread::sleep_for(std::min(std::chrono::milliseconds(50), wait - slept));
         backoff = std::min(backoff * 2, options_.max_backoff);
     }
 }

@@ -8,6 +8,7 @@
 // under the pod) makes no Event.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -46,6 +47,11 @@ public:
     EventsSink(ClusterConfig config, EventsOptions options, ResultCallback on_result);
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override;
+    // The request in progress is aborted, no retry follows, and no result is reported.
+    void cancel() override {
+        cancelled_.store(true);
+        client_.cancel();
+    }
 
 private:
     struct Series {
@@ -69,6 +75,7 @@ private:
     SpamFilter spam_;  // by pod uid
     std::unordered_map<std::string, bool> logged_;
     uint64_t names_made_ = 0;
+    std::atomic<bool> cancelled_{false};
 };
 
 }  // namespace initwatch::k8s

@@ -23,6 +23,9 @@ using Item = std::variant<FindingItem, LostItem>;
 
 size_t optional_bytes(const std::optional<std::string>& s) { return s ? s->size() : 0; }
 
+// How long a cancelled inner sink gets to return from its call.
+constexpr std::chrono::milliseconds kCancelWait{1500};
+
 size_t summary_bytes(const model::ProcessSummary& p) { return p.comm.size() + p.argv.bytes().size(); }
 
 }  // namespace
@@ -87,8 +90,14 @@ QueuedSink::~QueuedSink() {
     std::unique_lock lock(state_->mutex);
     state_->closing = true;
     state_->wake.notify_one();
-    // Delivered in time, or the thread is left holding its state until its call returns.
-    state_->stopped.wait_for(lock, state_->limits.close_deadline, [&] { return state_->done; });
+    // Delivered in time; else the inner sink is told to give up (its call in progress ends
+    // within about a second), and past that the thread is left holding its state until its
+    // call returns.
+    if (state_->stopped.wait_for(lock, state_->limits.close_deadline, [&] { return state_->done; })) return;
+    state_->items.clear();
+    state_->bytes = 0;
+    state_->inner->cancel();
+    state_->stopped.wait_for(lock, kCancelWait, [&] { return state_->done; });
 }
 
 void QueuedSink::finding(const model::Finding& f, const meta::FindingContext& context) {

@@ -53,6 +53,9 @@ public:
     virtual bool broken() const { return false; }
     // Records this sink had to drop (a full queue): counted as lost "sink_queue_full".
     virtual uint64_t dropped() const { return 0; }
+    // From another thread, when a close has waited long enough: end the call in progress
+    // soon, try nothing more, and report nothing more (what it reports to may be gone).
+    virtual void cancel() {}
 };
 
 }  // namespace initwatch::pipeline
