@@ -15,9 +15,9 @@ import uuid
 from .base import TOP, Interrupted, read, run, write
 from .machine import cgroup_mounts
 
-# The churn's containers: the story's backgrounded server (copied from the kernel tests'
+# The churn's containers: the story's backgrounded server (examples/story, the kernel tests'
 # scenarios) and a healthy entrypoint whose server is init and ends on its own.
-CHURN_FAILING_SCRIPT = os.path.join(TOP, "tests", "kernel", "scenarios", "2-server-backgrounded.sh")
+CHURN_FAILING_SCRIPT = os.path.join(TOP, "examples", "story", "2-server-backgrounded.sh")
 CHURN_HEALTHY_SCRIPT = "#!/bin/sh\n# The server in the foreground: it is the container's init, and ends on its own.\nexec sleep 1\n"
 # Debian's busybox-static has no nohup applet: the story's script calls it.
 BUSYBOX_NOHUP = "#!/bin/sh\ntrap '' HUP\nexec \"$@\"\n"
