@@ -48,8 +48,8 @@ void evict(Map& map, std::list<std::string>& lru, size_t max) {
 
 }  // namespace
 
-std::string event_json(const model::Finding& f, const meta::FindingContext& context, const std::string& name,
-                       const std::string& event_time) {
+std::string event_json(const meta::FindingContext& context, const std::string& name,
+                       const std::string& event_time, const std::string& reason, const std::string& note) {
     const meta::ContainerInfo& c = context.container;
     const std::string container = c.name.value_or("");
     nlohmann::json regarding = {
@@ -66,9 +66,9 @@ std::string event_json(const model::Finding& f, const meta::FindingContext& cont
         {"metadata", {{"name", name}, {"namespace", c.pod->namespace_name.value_or("")}}},
         {"eventTime", event_time},
         {"type", "Warning"},
-        {"reason", event_reason(f)},
+        {"reason", reason},
         {"action", "InitExited"},
-        {"note", finding_note(f)},
+        {"note", note},
         {"reportingController", kReportingController},
         {"reportingInstance", context.node.substr(0, kMaxInstanceBytes)},
         {"regarding", regarding},
@@ -123,8 +123,8 @@ void EventsSink::finding(const model::Finding& f, const meta::FindingContext& co
     if (!spam_.allow(*c.pod->uid)) return result("filtered");
 
     const std::string now = clock_.rfc3339(util::monotonic_now_ns());
-    const std::string key =
-        *c.pod->uid + '\0' + c.name.value_or("") + '\0' + event_reason(f) + '\0' + finding_note(f);
+    const std::string reason = event_reason(f), note = finding_note(f);
+    const std::string key = *c.pod->uid + '\0' + c.name.value_or("") + '\0' + reason + '\0' + note;
     const std::string collection = "/apis/events.k8s.io/v1/namespaces/" + ns + "/events";
 
     if (auto it = series_.find(key); it != series_.end()) {
@@ -151,7 +151,8 @@ void EventsSink::finding(const model::Finding& f, const meta::FindingContext& co
         std::snprintf(suffix, sizeof(suffix), ".%016llx",
                       static_cast<unsigned long long>(util::realtime_now_ns() + names_made_++));
         const std::string name = pod.substr(0, kMaxNameBytes - std::strlen(suffix)) + suffix;
-        const Response r = send("POST", collection, event_json(f, context, name, now), "application/json");
+        const Response r =
+            send("POST", collection, event_json(context, name, now, reason, note), "application/json");
         if (r.status == 409) continue;  // the name is taken: another
         if (r.status >= 200 && r.status < 300) {
             series_lru_.push_back(key);

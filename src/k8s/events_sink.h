@@ -38,9 +38,9 @@ struct EventsOptions {
 // What became of a finding: created, patched, filtered (spam), no_pod, failed (gave up).
 using ResultCallback = std::function<void(std::string_view result)>;
 
-// The Event's JSON for a finding about a pod (exposed for the tests).
-std::string event_json(const model::Finding& f, const meta::FindingContext& context, const std::string& name,
-                       const std::string& event_time);
+// The Event's JSON for a finding about a pod, its reason and note made (exposed for tests).
+std::string event_json(const meta::FindingContext& context, const std::string& name,
+                       const std::string& event_time, const std::string& reason, const std::string& note);
 
 class EventsSink final : public pipeline::Sink {
 public:

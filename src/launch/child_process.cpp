@@ -15,6 +15,7 @@
 
 #include "launch/exec.h"
 #include "launch/namespace_launcher.h"
+#include "util/errno_text.h"
 
 namespace initwatch::launch {
 
@@ -34,7 +35,7 @@ void forward(int sig, siginfo_t* info, void*) {
 // In the child, between fork and exec: async-signal-safe calls only.
 [[noreturn]] void child_main(char* const* argv, pid_t parent, int err_fd) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) _exit(1);  // initwatch died before the prctl
+    if (::getppid() != parent) _exit(1);      // initwatch died before the prctl
     exec_with_default_signals(argv, err_fd);  // SIGPIPE, ignored in initwatch, included
 }
 
@@ -72,8 +73,7 @@ ChildProcess::~ChildProcess() {
 int ChildProcess::start() {
     if (argv_.empty()) throw Error("no command to run");
     int err[2];
-    if (::pipe2(err, O_CLOEXEC) != 0)
-        throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
+    if (::pipe2(err, O_CLOEXEC) != 0) throw Error("cannot create a pipe: " + util::errno_text(errno));
     std::vector<char*> cargv;
     for (auto& a : argv_) cargv.push_back(a.data());
     cargv.push_back(nullptr);
@@ -83,7 +83,7 @@ int ChildProcess::start() {
         const int e = errno;
         ::close(err[0]);
         ::close(err[1]);
-        throw Error(std::string("cannot fork: ") + std::strerror(e));
+        throw Error("cannot fork: " + util::errno_text(e));
     }
     if (pid == 0) {
         ::close(err[0]);
@@ -92,12 +92,8 @@ int ChildProcess::start() {
     pid_ = pid;
     ::close(err[1]);
     // Ends at the exec (close-on-exec) or the child's exit, whichever comes first.
-    int exec_errno = 0;
-    ssize_t n;
-    do n = ::read(err[0], &exec_errno, sizeof(exec_errno));
-    while (n < 0 && errno == EINTR);
-    ::close(err[0]);
-    if (n != sizeof(exec_errno)) return 0;
+    const int exec_errno = read_exec_errno(err[0]);
+    if (!exec_errno) return 0;
     wait_until(kKillWaitSeconds, [] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); });
     return exec_errno;
 }

@@ -21,4 +21,13 @@ void exec_with_default_signals(char* const* argv, int err_fd) {
     _exit(err == ENOENT ? kExitNotFound : kExitCannotExecute);
 }
 
+int read_exec_errno(int fd) {
+    int exec_errno = 0;
+    ssize_t n;
+    do n = ::read(fd, &exec_errno, sizeof(exec_errno));
+    while (n < 0 && errno == EINTR);
+    ::close(fd);
+    return n == sizeof(exec_errno) ? exec_errno : 0;
+}
+
 }  // namespace initwatch::launch

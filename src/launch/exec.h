@@ -9,4 +9,8 @@ namespace initwatch::launch {
 // (not found) or 126 (cannot execute).
 [[noreturn]] void exec_with_default_signals(char* const* argv, int err_fd);
 
+// In the parent: the errno the child wrote to the pipe's read end `fd` (which it closes), or
+// 0 when the exec succeeded (the write end closed on exec) or the child exited first.
+int read_exec_errno(int fd);
+
 }  // namespace initwatch::launch

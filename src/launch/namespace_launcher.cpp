@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <initwatch/error.h>
 #include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -18,8 +19,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <initwatch/error.h>
 
 #include "launch/exec.h"
 #include "util/errno_text.h"
@@ -53,7 +52,8 @@ void kill_if_member(pid_t pid, const std::string& cgroup) {
         if (errno == ENOSYS) ::kill(pid, SIGKILL);  // before 5.3: the small race is accepted
         return;
     }
-    if (read_small_file("/proc/" + std::to_string(pid) + "/cgroup").find("0::" + cgroup + "\n") != std::string::npos)
+    if (read_small_file("/proc/" + std::to_string(pid) + "/cgroup").find("0::" + cgroup + "\n") !=
+        std::string::npos)
         ::syscall(SYS_pidfd_send_signal, static_cast<int>(fd), SIGKILL, nullptr, 0);
     ::close(static_cast<int>(fd));
 }
@@ -93,7 +93,8 @@ void remove_stale_run_cgroups(const std::string& parent) {
         if (name.rfind("run-", 0) != 0) continue;
         const std::string comm = read_small_file("/proc/" + name.substr(4) + "/comm");
         if (comm == self) continue;
-        if (::rmdir((parent + "/" + name).c_str()) == 0) spdlog::info("removed {}/{}: its run is gone", parent, name);
+        if (::rmdir((parent + "/" + name).c_str()) == 0)
+            spdlog::info("removed {}/{}: its run is gone", parent, name);
     }
     ::closedir(dir);
 }
@@ -119,7 +120,8 @@ void NamespaceLauncher::make_cgroup() {
     remove_stale_run_cgroups(parent);
     for (int attempt = 0;; ++attempt) {
         if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
-            spdlog::warn("cannot create {}: {}; running without a cgroup of its own", parent, errno_text(errno));
+            spdlog::warn("cannot create {}: {}; running without a cgroup of its own", parent,
+                         errno_text(errno));
             return;
         }
         if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) break;
@@ -162,12 +164,7 @@ int NamespaceLauncher::start() {
     ::close(go[1]);
 
     // Ends at the exec (close-on-exec) or the child's exit, whichever comes first.
-    int exec_errno = 0;
-    ssize_t n;
-    do n = ::read(err[0], &exec_errno, sizeof(exec_errno));
-    while (n < 0 && errno == EINTR);
-    ::close(err[0]);
-    return n == sizeof(exec_errno) ? exec_errno : 0;
+    return read_exec_errno(err[0]);
 }
 
 std::optional<int> NamespaceLauncher::try_wait() {
@@ -210,7 +207,8 @@ std::optional<int> NamespaceLauncher::kill_all() {
         if ((reaped_ || pid_ <= 0) && empty) break;
         if (Clock::now() >= until) {
             if (!reaped_ && pid_ > 0)
-                spdlog::warn("init (pid {}) not reaped {}s after SIGKILL; leaving it", pid_, kKillWaitSeconds);
+                spdlog::warn("init (pid {}) not reaped {}s after SIGKILL; leaving it", pid_,
+                             kKillWaitSeconds);
             else
                 spdlog::warn("{} still has processes {}s after SIGKILL", cgroup_dir_, kKillWaitSeconds);
             break;

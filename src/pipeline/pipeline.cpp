@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "pipeline/queued_sink.h"
 #include "util/time.h"
 
 namespace initwatch::pipeline {
@@ -49,7 +48,7 @@ Pipeline::~Pipeline() {
 
 void Pipeline::add_sink(std::unique_ptr<Sink> sink, model::Severity min) {
     events_wanted_ = events_wanted_ || sink->wants_events();
-    has_queues_ = has_queues_ || dynamic_cast<QueuedSink*>(sink.get()) != nullptr;
+    may_drop_ = may_drop_ || sink->may_drop();
     sinks_.push_back({std::move(sink), min});
 }
 
@@ -142,15 +141,15 @@ void Pipeline::housekeeping(uint64_t now_ns) {
     last_housekeeping_ns_ = now_ns;
     // Records the kernel dropped leave the table wrong; a full table is no reason (a
     // snapshot could not add to it either).
-    check_drops(now_ns);
+    check_drops(now_ns, tracker_.stats());
     if (const uint64_t kernel = probe::records_lost(probe_.drops()); kernel > resynced_kernel_drops_) {
         resynced_kernel_drops_ = kernel;
         resync(now_ns);
     }
     tracker_.expire(now_ns);
-    Stats stats;
-    stats.lost = lost_totals();
     const model::TrackerStats t = tracker_.stats();
+    Stats stats;
+    stats.lost = lost_totals(probe_.drops(), t);
     stats.processes = t.processes;
     stats.containers = t.namespaces + t.cgroups;
     stats.bpf_run_time_ns = probe_.run_time_ns();
@@ -177,17 +176,15 @@ void Pipeline::learn_pending_cgroups(uint64_t now_ns) {
     }
 }
 
-LostCounts Pipeline::lost_totals() const {
+LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::TrackerStats& stats) const {
     LostCounts totals;
-    const probe::DropCounts drops = probe_.drops();
     for (size_t r = 0; r < drops.size(); ++r) totals.emplace_back(probe::drop_reason_name(r), drops[r]);
     totals.emplace_back("malformed", probe_.malformed());
-    const model::TrackerStats stats = tracker_.stats();
     totals.emplace_back("process_table_full", stats.untracked);
     // Processes tracked with less than their argv: no record lost, but said.
     totals.emplace_back("argv_dropped", stats.argv_dropped);
     totals.emplace_back("argv_read_timeout", cmdline_reader_.timed_out());
-    if (has_queues_) {
+    if (may_drop_) {
         uint64_t dropped = 0;
         for (const auto& route : sinks_) dropped += route.sink->dropped();
         totals.emplace_back("sink_queue_full", dropped);
@@ -198,16 +195,16 @@ LostCounts Pipeline::lost_totals() const {
 // Drops are never silent: a notice to the sinks, and the next findings say incomplete.
 // Returns true when records were lost (not for argv that could not be read, nor for what a
 // sink's queue dropped).
-bool Pipeline::check_drops(uint64_t now_ns) {
-    LostCounts totals = lost_totals();
+bool Pipeline::check_drops(uint64_t now_ns, const model::TrackerStats& stats) {
+    const probe::DropCounts drops = probe_.drops();
+    LostCounts totals = lost_totals(drops, stats);
     LostCounts delta;
     for (size_t i = 0; i < totals.size(); ++i) {
         const uint64_t before = i < reported_lost_.size() ? reported_lost_[i].second : 0;
         if (totals[i].second > before) delta.emplace_back(totals[i].first, totals[i].second - before);
     }
     if (delta.empty()) return false;
-    const uint64_t records_lost =
-        probe::records_lost(probe_.drops()) + probe_.malformed() + tracker_.stats().untracked;
+    const uint64_t records_lost = probe::records_lost(drops) + probe_.malformed() + stats.untracked;
     const bool lost_records = records_lost > reported_records_lost_;
     reported_records_lost_ = records_lost;
     reported_lost_ = std::move(totals);
@@ -236,7 +233,7 @@ void Pipeline::resync(uint64_t now_ns) {
 void Pipeline::report(model::Finding finding) {
     const uint64_t now = util::monotonic_now_ns();
     // Drops since the last check make this finding incomplete too.
-    if (check_drops(now)) finding.incomplete = true;
+    if (check_drops(now, tracker_.stats())) finding.incomplete = true;
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
     context.node = catalog_.node();

@@ -85,9 +85,9 @@ private:
     void learn_cgroup(const model::Event& ev, uint64_t now_ns);
     void learn_pending_cgroups(uint64_t now_ns);
     // Cumulative counts of everything lost, by reason.
-    LostCounts lost_totals() const;
+    LostCounts lost_totals(const probe::DropCounts& drops, const model::TrackerStats& stats) const;
     // Reports losses counted since the last call; true if records were lost.
-    bool check_drops(uint64_t now_ns);
+    bool check_drops(uint64_t now_ns, const model::TrackerStats& stats);
     void resync(uint64_t now_ns);
     void housekeeping(uint64_t now_ns);
 
@@ -100,7 +100,7 @@ private:
     Health health_;
     std::vector<Route> sinks_;
     bool events_wanted_ = false;  // a sink wants every event
-    bool has_queues_ = false;     // a sink may drop (QueuedSink): its drops are counted
+    bool may_drop_ = false;       // a sink may drop (a queue): its drops are counted
 
     std::vector<model::Event> batch_;
     std::vector<meta::CmdlineReader::Result> read_argv_;

@@ -28,6 +28,7 @@ public:
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override;
     void lost(uint64_t ts_ns, const LostCounts& delta) override;
+    bool may_drop() const override { return true; }
     uint64_t dropped() const override;
 
     // Items waiting for the inner sink (for tests and metrics).

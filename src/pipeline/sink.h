@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "meta/container.h"
@@ -24,6 +26,17 @@ using LostCounts = std::vector<std::pair<std::string, uint64_t>>;
 enum class EventKind { fork, exec, exit, snapshot };
 inline constexpr size_t kEventKinds = 4;
 using EventCounts = std::array<uint64_t, kEventKinds>;
+
+static_assert(std::variant_size_v<model::Event> == kEventKinds);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::fork), model::Event>,
+                             model::ForkEvent>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::exec), model::Event>,
+                             model::ExecEvent>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::exit), model::Event>,
+                             model::ExitEvent>);
+static_assert(
+    std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::snapshot), model::Event>,
+                   model::SnapshotEvent>);
 
 // What the pipeline has counted since it started, once a second.
 struct Stats {
@@ -51,7 +64,9 @@ public:
     virtual void flush() {}
     // A write failed for good (the reader of a pipe went away): the command should stop.
     virtual bool broken() const { return false; }
-    // Records this sink had to drop (a full queue): counted as lost "sink_queue_full".
+    // A sink that may drop records (a bounded queue) says so, and how many it dropped:
+    // counted as lost "sink_queue_full".
+    virtual bool may_drop() const { return false; }
     virtual uint64_t dropped() const { return 0; }
     // From another thread, when a close has waited long enough: end the call in progress
     // soon, try nothing more, and report nothing more (what it reports to may be gone).

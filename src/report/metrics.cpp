@@ -130,17 +130,14 @@ Metrics::Metrics(size_t max_finding_label_sets)
 
 Metrics::~Metrics() = default;
 
-void Metrics::count_event(EventKind kind) {
-    registry_->event_counters[static_cast<size_t>(kind)]->Increment();
-}
-
 void Metrics::add_events(EventKind kind, uint64_t n) {
     registry_->event_counters[static_cast<size_t>(kind)]->Increment(static_cast<double>(n));
 }
 
 void Metrics::count_kubernetes_event(std::string_view result) {
     std::lock_guard lock(registry_->mutex);
-    labelled(registry_->kubernetes_events, registry_->kubernetes_events_by_result, "result", result).Increment();
+    labelled(registry_->kubernetes_events, registry_->kubernetes_events_by_result, "result", result)
+        .Increment();
 }
 
 void Metrics::count_termination_message(std::string_view result) {

@@ -14,12 +14,12 @@
 #include <variant>
 
 #include "model/event.h"
+#include "pipeline/sink.h"
 
 namespace initwatch::report {
 
-// In the order of model::Event's alternatives.
-enum class EventKind { fork, exec, exit, snapshot };
-inline constexpr size_t kEventKinds = 4;
+using pipeline::EventKind;
+using pipeline::kEventKinds;
 
 class Metrics {
 public:
@@ -34,8 +34,6 @@ public:
     Metrics(const Metrics&) = delete;
     Metrics& operator=(const Metrics&) = delete;
 
-    void count_event(EventKind kind);
-    void count_event(const model::Event& event) { count_event(static_cast<EventKind>(event.index())); }
     void add_events(EventKind kind, uint64_t n);
     // What became of a finding sent to the Kubernetes API (a fixed, small set of results).
     void count_kubernetes_event(std::string_view result);
@@ -59,16 +57,5 @@ private:
     struct Registry;  // prometheus-cpp's registry, the families in it and the label-set bound
     const std::unique_ptr<Registry> registry_;
 };
-
-static_assert(std::variant_size_v<model::Event> == kEventKinds);
-static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::fork), model::Event>,
-                             model::ForkEvent>);
-static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::exec), model::Event>,
-                             model::ExecEvent>);
-static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::exit), model::Event>,
-                             model::ExitEvent>);
-static_assert(
-    std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::snapshot), model::Event>,
-                   model::SnapshotEvent>);
 
 }  // namespace initwatch::report

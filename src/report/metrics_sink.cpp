@@ -2,8 +2,6 @@
 
 namespace initwatch::report {
 
-static_assert(pipeline::kEventKinds == kEventKinds);
-
 void MetricsSink::finding(const model::Finding& f, const meta::FindingContext& context) {
     const meta::ContainerInfo& c = context.container;
     metrics_.count_finding(model::to_string(f.severity), c.pod ? c.pod->namespace_name.value_or("") : "",

@@ -165,6 +165,31 @@ TEST_CASE("gate: docker run --rm of 5-fixed-launcher.sh exits 0", "[container][d
     gate_docker_run({"5-fixed-launcher.sh", {"PRODUCTION_ENV=1"}, true});
 }
 
+namespace {
+
+// A story's script as a busybox container runs it: Debian's busybox has no nohup, so the
+// scripts' `nohup CMD &` becomes `CMD &` under `trap '' HUP`, which is what nohup does.
+std::string busybox_story_script(const Story& story) {
+    std::string script = story_text(story.script);
+    for (size_t at; (at = script.find("nohup ")) != std::string::npos;) script.replace(at, 6, "");
+    return "#!/bin/sh\ntrap '' HUP\n" + script;
+}
+
+// The gate's verdict on a story: 0 and no warning for a healthy one, else 3 and one finding
+// about the server left behind (`mine`: the findings about the story's container).
+void check_verdict(const Story& story, const Result& r, const std::vector<json>& mine) {
+    if (story.healthy) {
+        CHECK(r.status == 0);
+        CHECK(warnings(mine).empty());
+    } else {
+        CHECK(r.status == 3);
+        REQUIRE(mine.size() == 1);
+        check_server_left_behind(mine[0]);
+    }
+}
+
+}  // namespace
+
 TEST_CASE("gate: runc run of the story's scripts: 3 for the backgrounded server, 0 for the fixed one",
           "[container][runc]") {
     require_programs({"runc", "busybox"});
@@ -172,10 +197,7 @@ TEST_CASE("gate: runc run of the story's scripts: 3 for the backgrounded server,
         RuncOptions o;
         o.id = "initwatch-gate-" + random_hex(8);
         o.cgroups_path = "/initwatch-ktest-gate/" + o.id;
-        // Debian's busybox has no nohup: the scripts' `nohup CMD &` as `trap '' HUP` does it.
-        std::string script = story_text(story.script);
-        for (size_t at; (at = script.find("nohup ")) != std::string::npos;) script.replace(at, 6, "");
-        o.script = "#!/bin/sh\ntrap '' HUP\n" + script;
+        o.script = busybox_story_script(story);
         RuncContainer container(o);
         const Result r =
             run_initwatch("watch",
@@ -185,14 +207,7 @@ TEST_CASE("gate: runc run of the story's scripts: 3 for the backgrounded server,
         const auto mine = findings_in_cgroup(r, o.cgroups_path);
         INFO(story.script << ": gate stderr: " << r.err << "\nJSON:" << dump_all(r.lines));
         WARN("runc run " << story.script << ": status " << r.status << dump_all(mine));
-        if (story.healthy) {
-            CHECK(r.status == 0);
-            CHECK(warnings(mine).empty());
-        } else {
-            CHECK(r.status == 3);
-            REQUIRE(mine.size() == 1);
-            check_server_left_behind(mine[0]);
-        }
+        check_verdict(story, r, mine);
     }
 }
 
@@ -219,11 +234,9 @@ TEST_CASE("gate: ctr run of the story's scripts: 3 for the backgrounded server, 
     require_programs({"containerd", "ctr", "containerd-shim-runc-v2", "runc", "busybox"});
     Containerd daemon;
     for (const Story& story : {Story{"2-server-backgrounded.sh", {}, false}, Story{"4-fixed.sh", {}, true}}) {
-        std::string script = story_text(story.script);
-        for (size_t at; (at = script.find("nohup ")) != std::string::npos;) script.replace(at, 6, "");
         // containerd's own namespace and a 64-hex id, as initwatch recognises them (/default/<id>).
         CtrContainer c{daemon, "default", random_container_id(), temp_path("ctr-rootfs")};
-        make_busybox_rootfs(c.rootfs, "#!/bin/sh\ntrap '' HUP\n" + script);
+        make_busybox_rootfs(c.rootfs, busybox_story_script(story));
         const Result r = run_initwatch("watch",
                                        {"--timeout", "5", "--grace", "1", "--", "ctr", "-a", daemon.socket(),
                                         "-n", c.ns, "run", "--rootfs", c.rootfs, c.id, "/startup.sh"},
@@ -231,13 +244,8 @@ TEST_CASE("gate: ctr run of the story's scripts: 3 for the backgrounded server, 
         const auto mine = findings_in_cgroup(r, "/" + c.ns + "/" + c.id);
         INFO(story.script << ": gate stderr: " << r.err << "\nJSON:" << dump_all(r.lines));
         WARN("ctr run " << story.script << ": status " << r.status << dump_all(mine));
-        if (story.healthy) {
-            CHECK(r.status == 0);
-            CHECK(warnings(mine).empty());
-        } else {
-            CHECK(r.status == 3);
-            REQUIRE(mine.size() == 1);
-            check_server_left_behind(mine[0]);
+        check_verdict(story, r, mine);
+        if (!story.healthy && mine.size() == 1) {
             CHECK(mine[0].at("container").value("runtime", "") == "containerd");
             CHECK(mine[0].at("container").value("id", "") == c.id);
         }
