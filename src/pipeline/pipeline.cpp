@@ -245,7 +245,8 @@ void Pipeline::report(model::Finding finding) {
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
     context.node = catalog_.node();
-    context.repeat = catalog_.record_finding(context.container, now);
+    context.repeat = catalog_.record_finding(
+        context.container, now, finding.kind == model::Kind::init_exit ? "" : model::to_string(finding.kind));
     for (auto& route : sinks_)
         if (rank(finding.severity) >= rank(route.min)) route.sink->finding(finding, context);
 }
