@@ -341,8 +341,9 @@ void Tracker::init_exited_with_workers(const ProcKey& ns, const ExitStatus& init
 
 // init exec'd a new child with a worker's command line: a supervisor restarting it.
 void Tracker::restarted_by_init(const Process& p) {
-    const Namespace* ns = p.ns ? &namespaces_.at(*p.ns) : nullptr;
-    if (!ns || ns->init != p.parent || p.reparented) return;
+    const auto found = p.ns ? namespaces_.find(*p.ns) : namespaces_.end();
+    if (found == namespaces_.end() || found->second.init != p.parent || p.reparented) return;
+    const Namespace* ns = &found->second;
     for (auto& w : pending_)
         if (w.ns == ns->init && !w.finding.restarted && w.finding.worker->argv == p.summary.argv) {
             w.finding.restarted = true;
