@@ -14,6 +14,10 @@ namespace initwatch::model {
 
 enum class Severity { info, warning, error };
 
+// A worker's end is reported this long after it, unless init starts the same command
+// again before (a supervisor, then at info level), or exits (then at once).
+inline constexpr uint64_t kRestartWindowNs = 3'000'000'000ULL;
+
 // What a finding is about.
 enum class Kind {
     init_exit,    // init exited while processes it started still ran
@@ -119,6 +123,7 @@ struct Finding {
     std::optional<ExitedSummary> entrypoint;
     std::optional<WorkerSummary> worker;  // worker_exit only
     bool restarted = false;  // worker_exit: init started the same command again (a supervisor)
+    uint64_t other_workers_ended = 0;  // worker_exit: more of init's workers ended within kRestartWindowNs
     // Every process left alive, ordered by start time: the first ones (TrackerLimits::
     // max_listed) in `live`, the others counted in `unlisted`.
     std::vector<LiveProcess> live;

@@ -289,6 +289,17 @@ void Tracker::worker_exited(const Process& p, const Process& init, const Namespa
     const ExitStatus status = ExitStatus::decode(ev.wait_status);
     const bool alone = ns.members.size() == 2 && ns.nested.empty();  // init and this one
     if (!status.signal && !status.exit_code.value_or(0) && !alone) return;
+    // One finding per namespace and window: a container that kills ten thousand workers at
+    // once makes one finding that counts the others, not ten thousand of 200 processes each.
+    for (auto& w : pending_)
+        if (w.ns == ns.init && w.due_ns > ev.ts_ns) {
+            ++w.finding.other_workers_ended;
+            return;
+        }
+    if (pending_.size() >= kMaxPendingWorkers) {  // that many containers' workers in 3 s
+        ++workers_dropped_;
+        return;
+    }
 
     Finding f;
     f.kind = Kind::worker_exit;
@@ -311,11 +322,10 @@ void Tracker::worker_exited(const Process& p, const Process& init, const Namespa
                                  [&](const Process* m) { return m == &init || m == &p; }),
                   members.end());
     add_live(f, members, ev.ts_ns,
-             [&](const Process& m, std::vector<uint32_t>* chain) { return how_in_namespace(m, init, chain); });
+             [&](const Process& m, std::vector<uint32_t>* chain) { return how_in_namespace(m, init, chain); },
+             std::min(limits_.max_listed, kMaxListedBesideWorker));
     f.severity = worker_severity_of(status, false);
     f.diagnosis = diagnose(f);
-    // A bounded wait: past kMaxPendingWorkers, the oldest is due at once.
-    if (pending_.size() >= kMaxPendingWorkers) pending_.front().due_ns = 0;
     pending_.push_back(PendingWorker{std::move(f), ns.init, ev.ts_ns + kRestartWindowNs});
 }
 
@@ -373,14 +383,16 @@ Finding Tracker::start_finding(const Process& init, Scope scope, const ExitEvent
 }
 
 template <typename Classify>
-void Tracker::add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify) const {
+void Tracker::add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify,
+                       size_t max_listed) const {
+    if (!max_listed) max_listed = limits_.max_listed;
     std::sort(members.begin(), members.end(), [](const Process* a, const Process* b) {
         return a->task.key.start_ns < b->task.key.start_ns;
     });
     f.live_count = members.size();
-    f.live.reserve(std::min(members.size(), limits_.max_listed));
+    f.live.reserve(std::min(members.size(), max_listed));
     for (const Process* p : members) {
-        if (f.live.size() < limits_.max_listed) {
+        if (f.live.size() < max_listed) {
             LiveProcess lp = live_process(*p, now_ns);
             lp.how = classify(*p, &lp.chain);
             if (lp.how != How::reparented && lp.how != How::descendant) lp.started_by.reset();  // init, or outside
@@ -635,6 +647,7 @@ TrackerStats Tracker::stats() const {
     st.untracked = untracked_;
     st.argv_dropped = argv_dropped_;
     st.starters_dropped = starters_dropped_;
+    st.workers_dropped = workers_dropped_;
     st.memory_bytes = memory_bytes();
     st.list_searches = list_searches_;
     return st;

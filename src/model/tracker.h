@@ -38,6 +38,7 @@ struct TrackerStats {
     uint64_t untracked = 0;  // processes not tracked because the table was full
     uint64_t argv_dropped = 0;  // argv kept as a prefix only: the budget was spent
     uint64_t starters_dropped = 0;  // exited parents not remembered: the budget was spent
+    uint64_t workers_dropped = 0;   // worker_exit findings not made: kMaxPendingWorkers were held
     size_t memory_bytes = 0;  // what the budget counts: the table and the argv store
     uint64_t list_searches = 0;  // list removals whose stored index was stale: a bug if ever > 0
 };
@@ -78,10 +79,11 @@ public:
     static constexpr size_t kDroppedArgvBytes = 128;
     // init exiting this soon after the child it waited for: an init shim (tini, dumb-init).
     static constexpr uint64_t kEntrypointWindowNs = 1'000'000'000ULL;
-    // A worker's end is reported this long after it, unless init starts the same command
-    // again before (a supervisor), or exits (then at once).
-    static constexpr uint64_t kRestartWindowNs = 3'000'000'000ULL;
+    static constexpr uint64_t kRestartWindowNs = model::kRestartWindowNs;
+    // worker_exit findings held at once (one per namespace; later ends in its window are
+    // counted in it), and the processes each lists beside its worker.
     static constexpr size_t kMaxPendingWorkers = 16;
+    static constexpr size_t kMaxListedBesideWorker = 32;
     // What remembering one exited process costs (its argv aside, counted with the store's).
     static size_t bytes_per_exited();
     // What one tracked process costs beside its argv (checked by tools/bench, memory phase).
@@ -158,8 +160,10 @@ private:
     Finding build_finding(const Process& init, const Namespace& ns, const ExitEvent& ev) const;
     Finding start_finding(const Process& init, Scope scope, const ExitEvent& ev) const;
     // Lists the first max_listed members (ordered by start time) and counts the rest.
+    // max_listed 0: TrackerLimits::max_listed.
     template <typename Classify>
-    void add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify) const;
+    void add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify,
+                  size_t max_listed = 0) const;
     How how_in_namespace(const Process& p, const Process& init, std::vector<uint32_t>* chain) const;
     How how_in_cgroup(const Process& p, const Process& main, std::vector<uint32_t>* chain) const;
     // The argv a process may keep within the budget: argv itself, or its prefix.
@@ -184,6 +188,7 @@ private:
     // Before the tables: the records they hold count themselves out here when freed.
     size_t exited_records_ = 0;
     uint64_t starters_dropped_ = 0;
+    uint64_t workers_dropped_ = 0;
     std::vector<PendingWorker> pending_;
     std::unordered_map<ProcKey, Process, ProcKeyHash> procs_;
     std::unordered_map<ProcKey, Namespace, ProcKeyHash> namespaces_;  // by init key

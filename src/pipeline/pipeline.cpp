@@ -191,6 +191,7 @@ LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::Tr
     // Processes tracked with less than their argv: no record lost, but said.
     totals.emplace_back("argv_dropped", stats.argv_dropped);
     totals.emplace_back("starter_dropped", stats.starters_dropped);  // exited parents not kept
+    totals.emplace_back("worker_finding_dropped", stats.workers_dropped);
     totals.emplace_back("argv_read_timeout", cmdline_reader_.timed_out());
     if (may_drop_) {
         uint64_t dropped = 0;

@@ -118,7 +118,7 @@ public:
             put_live_fields(w_, *f.worker);
             put_status(w_, f.worker->status);
             w_.end_object();
-            w_.field("restarted", f.restarted);
+            w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
         } else {
             // The child init waited for, when init followed it at once (an init shim).
             w_.key("entrypoint");

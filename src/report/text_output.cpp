@@ -133,6 +133,10 @@ public:
                        format_command(w.argv, w.comm, w.argv_truncated) + s.dim(argv_note(w)) + "  " +
                        s.dim("ran " + util::format_duration(w.age_ns) + ", " + w.status.describe() + ", ") +
                        s.bold(model::to_string(w.how)) + s.dim(flags_of(w) + starter_note(w)));
+            if (f.other_workers_ended)
+                write_line("  " + s.dim("          ") + " " +
+                           s.dim("and " + thousands(f.other_workers_ended) + " more of init's workers ended within " +
+                                 util::format_duration(model::kRestartWindowNs) + " after it"));
             if (n) write_line("  " + s.dim("still running:"));
         }
         tree(f, width);

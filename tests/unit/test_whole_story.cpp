@@ -387,3 +387,41 @@ TEST_CASE("a worker_exit finding in JSON and text and as an Event") {
     CHECK(note.find("worker `node server.js` (background) ended (SIGSEGV) while init `sleep infinity` runs") == 0);
     CHECK(note.size() <= 1024);
 }
+
+TEST_CASE("ten thousand workers ending together make one finding per window that counts the others") {
+    Container c({"sleep", "infinity"});
+    std::vector<model::ProcKey> workers;
+    for (uint32_t i = 0; i < 10'000; ++i) workers.push_back(c.child(c.init, 1000 + i, {"worker"}));
+    c.sim.now += 40 * kSecond;
+    for (const auto& w : workers) c.sim.exit(w, killed_by(SIGKILL));  // 1 ms apart: 10 s
+    auto found = c.due(model::Tracker::kRestartWindowNs);
+    REQUIRE(found.size() == 4);  // one per 3 s window
+    uint64_t ended = 0;
+    for (const auto& f : found) {
+        ended += 1 + f.other_workers_ended;
+        CHECK(f.live.size() <= model::Tracker::kMaxListedBesideWorker);
+    }
+    CHECK(ended == 10'000);
+    CHECK(found[0].other_workers_ended == 2'999);
+    CHECK(found[0].live_count == 9'999);  // what ran beside the first at its end
+}
+
+TEST_CASE("worker_exit findings held at once are bounded; the rest are counted") {
+    Sim sim;
+    auto shim = sim.host(100);
+    std::vector<std::pair<model::ProcKey, model::ProcKey>> containers;  // init, worker
+    for (uint32_t i = 0; i < model::Tracker::kMaxPendingWorkers + 4; ++i) {
+        auto init = sim.spawn_init(shim, 200 + 10 * i, kNs + i);
+        sim.exec(init, {"sleep", "infinity"});
+        auto worker = sim.fork(init, 201 + 10 * i);
+        sim.exec(worker, {"server"});
+        containers.emplace_back(init, worker);
+    }
+    sim.now += 40 * kSecond;
+    for (const auto& [init, worker] : containers) sim.exit(worker, killed_by(SIGSEGV));
+    CHECK(sim.tracker.pending_workers() == model::Tracker::kMaxPendingWorkers);
+    CHECK(sim.tracker.stats().workers_dropped == 4);
+    std::vector<model::Finding> out;
+    sim.tracker.take_due(UINT64_MAX, out);
+    CHECK(out.size() == model::Tracker::kMaxPendingWorkers);
+}
