@@ -153,7 +153,8 @@ void EventsSink::finding(const model::Finding& f, const meta::FindingContext& co
                       static_cast<unsigned long long>(util::realtime_now_ns() + names_made_++));
         const std::string name = pod.substr(0, kMaxNameBytes - std::strlen(suffix)) + suffix;
         const Response r =
-            send("POST", collection, event_json(context, name, now, reason, event_action(f), note), "application/json");
+            send("POST", collection, event_json(context, name, now, reason, event_action(f), note),
+                 "application/json");
         if (r.status == 409) continue;  // the name is taken: another
         if (r.status >= 200 && r.status < 300) {
             series_lru_.push_back(key);

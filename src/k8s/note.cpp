@@ -42,9 +42,12 @@ std::string event_reason(const model::Finding& f) {
     if (f.kind == model::Kind::worker_exit) {
         if (f.restarted) return "WorkerRestartedBySupervisor";
         switch (f.severity) {
-            case model::Severity::error: return "WorkerFailedWhileInitRuns";
-            case model::Severity::warning: return "WorkerEndedWhileInitRuns";
-            case model::Severity::info: return "WorkerStoppedWhileInitRuns";
+            case model::Severity::error:
+                return "WorkerFailedWhileInitRuns";
+            case model::Severity::warning:
+                return "WorkerEndedWhileInitRuns";
+            case model::Severity::info:
+                return "WorkerStoppedWhileInitRuns";
         }
     }
     const std::string who = f.scope == model::Scope::pidns ? "Init" : "MainProcess";
@@ -73,8 +76,11 @@ std::string finding_note(const model::Finding& f, size_t max_bytes) {
                (f.live_count == 1 ? " process: " : " processes: ");
     } else {
         head = who + command(f.init) + " ended (" + f.init.status.describe() + ")";
-        if (f.entrypoint) head += " after its child " + command(*f.entrypoint) + " (" + f.entrypoint->status.describe() + ")";
-        head += " leaving " + std::to_string(f.live_count) + (f.live_count == 1 ? " process: " : " processes: ");
+        if (f.entrypoint)
+            head +=
+                " after its child " + command(*f.entrypoint) + " (" + f.entrypoint->status.describe() + ")";
+        head +=
+            " leaving " + std::to_string(f.live_count) + (f.live_count == 1 ? " process: " : " processes: ");
     }
     // The fix gets up to half of the note, the list what head and fix leave.
     const std::string tail = cut(". " + report::escape_text(f.diagnosis), max_bytes / 2);

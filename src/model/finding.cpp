@@ -10,8 +10,10 @@ namespace initwatch::model {
 
 const char* to_string(Kind k) {
     switch (k) {
-        case Kind::init_exit: return "init_exit";
-        case Kind::worker_exit: return "worker_exit";
+        case Kind::init_exit:
+            return "init_exit";
+        case Kind::worker_exit:
+            return "worker_exit";
     }
     return "unknown";
 }
@@ -73,9 +75,12 @@ Severity worker_severity_of(const ExitStatus& status, bool restarted) {
     switch (*status.signal) {
         case SIGTERM:
         case SIGINT:
-        case SIGHUP: return Severity::info;
-        case SIGKILL: return Severity::warning;
-        default: return Severity::error;
+        case SIGHUP:
+            return Severity::info;
+        case SIGKILL:
+            return Severity::warning;
+        default:
+            return Severity::error;
     }
 }
 
@@ -101,9 +106,12 @@ const LiveProcess* main_suspect(const std::vector<LiveProcess>& live) {
 // "exited 0", "crashed with SIGSEGV", "was stopped by SIGTERM", as severity_of judges it.
 std::string ending(const ExitStatus& status) {
     switch (severity_of(status)) {
-        case Severity::warning: return "exited " + std::to_string(status.exit_code.value_or(0));
-        case Severity::error: return "crashed with " + status.describe();
-        case Severity::info: return "was stopped by " + status.describe();
+        case Severity::warning:
+            return "exited " + std::to_string(status.exit_code.value_or(0));
+        case Severity::error:
+            return "crashed with " + status.describe();
+        case Severity::info:
+            return "was stopped by " + status.describe();
     }
     return status.describe();
 }
@@ -131,7 +139,8 @@ std::string worker_diagnosis(const Finding& f) {
         what = "exited 0 and left init alone";
     return head + what + " while " + init +
            " lives on: the container stays Running without it, and Kubernetes restarts nothing. "
-           "Make it the container's main process (`exec " + join(w.argv, w.comm) +
+           "Make it the container's main process (`exec " +
+           join(w.argv, w.comm) +
            "` as the script's last command), or give the container a liveness probe that fails without it.";
 }
 
@@ -146,20 +155,23 @@ std::string diagnose(const Finding& f) {
     // Behind an init shim, the child it waited for is what ended; the shim followed it.
     if (f.entrypoint) {
         const ExitedSummary& e = *f.entrypoint;
-        who += " " + util::shell_quote(f.init.comm) + " exited because its child `" + join(e.argv, e.comm) + "` " +
-               ending(e.status);
+        who += " " + util::shell_quote(f.init.comm) + " exited because its child `" + join(e.argv, e.comm) +
+               "` " + ending(e.status);
         switch (f.severity) {
             case Severity::warning: {
                 const LiveProcess* suspect = main_suspect(f.live);
-                const std::string how_to = suspect ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
-                                                   : "ideally with `exec`";
+                const std::string how_to = suspect
+                                               ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
+                                               : "ideally with `exec`";
                 return who + ", leaving " + left + " it started, so " + killer +
-                       " killed them and the container stopped: run the long-lived process in the foreground as "
-                       "the last command of `" + join(e.argv, e.comm) + "` (" + how_to +
-                       ") and put only helpers in the background.";
+                       " killed them and the container stopped: run the long-lived process in the foreground "
+                       "as "
+                       "the last command of `" +
+                       join(e.argv, e.comm) + "` (" + how_to + ") and put only helpers in the background.";
             }
             case Severity::info:
-                return who + " while " + left + " still ran; " + killer + " killed them with it. A stop, not a crash loop.";
+                return who + " while " + left + " still ran; " + killer +
+                       " killed them with it. A stop, not a crash loop.";
             case Severity::error:
                 return who + " while " + left + " still ran, taking them down with it: fix the crash of `" +
                        join(e.argv, e.comm) + "`.";

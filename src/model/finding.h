@@ -122,8 +122,8 @@ struct Finding {
     // tini, dumb-init, docker run --init, or any wrapper of one child).
     std::optional<ExitedSummary> entrypoint;
     std::optional<WorkerSummary> worker;  // worker_exit only
-    bool restarted = false;  // worker_exit: init started the same command again (a supervisor)
-    uint64_t other_workers_ended = 0;  // worker_exit: more of init's workers ended within kRestartWindowNs
+    bool restarted = false;               // worker_exit: init started the same command again (a supervisor)
+    uint64_t other_workers_ended = 0;     // worker_exit: more of init's workers ended within kRestartWindowNs
     // Every process left alive, ordered by start time: the first ones (TrackerLimits::
     // max_listed) in `live`, the others counted in `unlisted`.
     std::vector<LiveProcess> live;

@@ -67,8 +67,7 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     // A namespace's own lineage starts at its init; a parent outside it (setns) enters it. A
     // fork whose parent was never seen is counted as entered: its lineage is unknown. The
     // startup snapshot's order says nothing, so there an unknown parent is not held against it.
-    if (ns && task.ns_pid != 1)
-        p.entered = parent ? parent->ns != ns || parent->entered : !from_snapshot;
+    if (ns && task.ns_pid != 1) p.entered = parent ? parent->ns != ns || parent->entered : !from_snapshot;
     Process& inserted = procs_.emplace(task.key, std::move(p)).first->second;
     if (parent) {
         list_add(parent->children, inserted, &Process::child_slot);
@@ -126,10 +125,11 @@ Tracker::ExitedRef Tracker::remember(const Process& p, const ExitEvent& ev) {
     if (memory_bytes() + bytes_per_exited() > limits_.max_memory_bytes) return nullptr;
     ++exited_records_;
     size_t* count = &exited_records_;
-    return ExitedRef(new Exited{p.summary, ev.wait_status, p.task.key.start_ns, ev.ts_ns}, [count](const Exited* e) {
-        --*count;
-        delete e;
-    });
+    return ExitedRef(new Exited{p.summary, ev.wait_status, p.task.key.start_ns, ev.ts_ns},
+                     [count](const Exited* e) {
+                         --*count;
+                         delete e;
+                     });
 }
 
 Argv Tracker::within_budget(Argv argv, bool& dropped) {
@@ -258,8 +258,8 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
     // Its children are reparented: they keep who started them.
     if (!p.children.empty() && !exited) exited = remember(p, ev);
     for (const ProcKey& child_key : p.children)
-        if (auto child = procs_.find(child_key); child != procs_.end() && !child->second.started_by &&
-                                                 !child->second.started_by_dropped) {
+        if (auto child = procs_.find(child_key);
+            child != procs_.end() && !child->second.started_by && !child->second.started_by_dropped) {
             child->second.started_by = exited;
             child->second.started_by_dropped = !exited;
             starters_dropped_ += !exited;
@@ -284,7 +284,8 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
 // A worker of a living init ended: a finding when it crashed, failed, was killed, or left
 // init alone, held kRestartWindowNs for a supervisor to start it again.
 void Tracker::worker_exited(const Process& p, const Process& init, const Namespace& ns, const ExitEvent& ev) {
-    if (p.entered || ev.ts_ns < p.task.key.start_ns || ev.ts_ns - p.task.key.start_ns < limits_.worker_min_age_ns)
+    if (p.entered || ev.ts_ns < p.task.key.start_ns ||
+        ev.ts_ns - p.task.key.start_ns < limits_.worker_min_age_ns)
         return;
     const ExitStatus status = ExitStatus::decode(ev.wait_status);
     const bool alone = ns.members.size() == 2 && ns.nested.empty();  // init and this one
@@ -321,9 +322,10 @@ void Tracker::worker_exited(const Process& p, const Process& init, const Namespa
     members.erase(std::remove_if(members.begin(), members.end(),
                                  [&](const Process* m) { return m == &init || m == &p; }),
                   members.end());
-    add_live(f, members, ev.ts_ns,
-             [&](const Process& m, std::vector<uint32_t>* chain) { return how_in_namespace(m, init, chain); },
-             std::min(limits_.max_listed, kMaxListedBesideWorker));
+    add_live(
+        f, members, ev.ts_ns,
+        [&](const Process& m, std::vector<uint32_t>* chain) { return how_in_namespace(m, init, chain); },
+        std::min(limits_.max_listed, kMaxListedBesideWorker));
     f.severity = worker_severity_of(status, false);
     f.diagnosis = diagnose(f);
     pending_.push_back(PendingWorker{std::move(f), ns.init, ev.ts_ns + kRestartWindowNs});
@@ -342,7 +344,8 @@ void Tracker::init_exited_with_workers(const ProcKey& ns, const ExitStatus& init
                                       if (w.ns != ns) return false;
                                       const bool followed = ts_ns >= w.finding.ts_ns &&
                                                             ts_ns - w.finding.ts_ns <= kEntrypointWindowNs;
-                                      return followed || (stop(init_status) && stop(w.finding.worker->status));
+                                      return followed ||
+                                             (stop(init_status) && stop(w.finding.worker->status));
                                   }),
                    pending_.end());
     for (auto& w : pending_)
@@ -395,7 +398,8 @@ void Tracker::add_live(Finding& f, std::vector<const Process*>& members, uint64_
         if (f.live.size() < max_listed) {
             LiveProcess lp = live_process(*p, now_ns);
             lp.how = classify(*p, &lp.chain);
-            if (lp.how != How::reparented && lp.how != How::descendant) lp.started_by.reset();  // init, or outside
+            if (lp.how != How::reparented && lp.how != How::descendant)
+                lp.started_by.reset();  // init, or outside
             f.live.push_back(std::move(lp));
         } else {
             add_to_groups(f.unlisted, classify(*p, nullptr), p->summary.comm, 1);

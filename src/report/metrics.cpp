@@ -70,10 +70,10 @@ struct Metrics::Registry {
     Family<Counter>& lost = counters(
         "initwatch_lost_events_total",
         "Events the kernel side could not deliver, by reason; findings after a loss may be incomplete.");
-    Family<Counter>& findings =
-        counters("initwatch_findings_total",
-                 "Findings by type: init_exit (a namespace init exited while processes it started still ran), "
-                 "worker_exit (a long-lived process init started ended while init lives on).");
+    Family<Counter>& findings = counters(
+        "initwatch_findings_total",
+        "Findings by type: init_exit (a namespace init exited while processes it started still ran), "
+        "worker_exit (a long-lived process init started ended while init lives on).");
     Counter& finding_label_sets_dropped =
         counters("initwatch_findings_label_sets_dropped_total",
                  "Findings counted under the _other label set because the label-set limit was reached.")
@@ -155,8 +155,11 @@ void Metrics::count_finding(std::string_view type, std::string_view severity, st
                                     {"pod", valid_utf8(pod)},
                                     {"container", valid_utf8(container)}};
     static const std::string kOther(kOverflowLabel);
-    static const prometheus::Labels kOverflow{
-        {"type", kOther}, {"severity", kOther}, {"namespace", kOther}, {"pod", kOther}, {"container", kOther}};
+    static const prometheus::Labels kOverflow{{"type", kOther},
+                                              {"severity", kOther},
+                                              {"namespace", kOther},
+                                              {"pod", kOther},
+                                              {"container", kOther}};
     Registry& r = *registry_;
     std::lock_guard lock(r.mutex);
     // A finding whose labels are all "_other" is counted in the overflow series, where it

@@ -68,8 +68,8 @@ std::string starter_note(const model::LiveProcess& p) {
     const auto& st = p.started_by;
     if (!st || !st->status) return "";
     return ", started by " + format_command(st->argv, st->comm, st->argv_truncated) + " (pid " +
-           std::to_string(st->pid) + ", " + st->status->describe() + " " + util::format_duration(st->before_ns) +
-           " before init)";
+           std::to_string(st->pid) + ", " + st->status->describe() + " " +
+           util::format_duration(st->before_ns) + " before init)";
 }
 
 // "1,234"
@@ -96,15 +96,17 @@ public:
         const std::string headline =
             worker ? "worker " + f.worker->comm + " ended (" + f.worker->status.describe() + ") after " +
                          util::format_duration(f.worker->age_ns) + " while init runs on" +
-                         (f.restarted ? " (init restarted it)" : n ? " with " + processes : " alone")
+                         (f.restarted ? " (init restarted it)"
+                          : n         ? " with " + processes
+                                      : " alone")
                    : std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
                          f.init.status.describe() + ") leaving " + processes + " running";
         write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
                    (who.empty() ? "" : s.bold(escape_text(who)) + ": ") + s.bold(escape_text(headline)) +
                    (context.repeat.text.empty() ? "" : " — " + s.bold(context.repeat.text)) +
                    (f.kernel_disagrees ? "  (incomplete: the kernel has fewer processes than listed)"
-                    : f.incomplete   ? "  (incomplete: events were lost)"
-                                     : ""));
+                    : f.incomplete     ? "  (incomplete: events were lost)"
+                                       : ""));
         std::string where = "cgroup " + escape_text(container.cgroup_path.value_or("?")) + "  (";
         if (container.id) where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
         // A Kubernetes container's name is in the headline already.
@@ -116,12 +118,13 @@ public:
 
         size_t width = pid_label(f.init.pid, f.init.ns_pid).size();
         for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
-        const std::string init_state = worker ? "running, age " + util::format_duration(f.init.ran_ns)
-                                              : "ran " + util::format_duration(f.init.ran_ns) + ", " +
-                                                    f.init.status.describe();
-        write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " + pad(pid_label(f.init.pid, f.init.ns_pid), width) +
-                   "  " + format_command(f.init.argv, f.init.comm, f.init.argv_truncated) + s.dim(argv_note(f.init)) + "  " +
-                   s.dim(init_state));
+        const std::string init_state =
+            worker ? "running, age " + util::format_duration(f.init.ran_ns)
+                   : "ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe();
+        write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " +
+                   pad(pid_label(f.init.pid, f.init.ns_pid), width) + "  " +
+                   format_command(f.init.argv, f.init.comm, f.init.argv_truncated) +
+                   s.dim(argv_note(f.init)) + "  " + s.dim(init_state));
         if (const auto& e = f.entrypoint)
             write_line("  " + s.dim("its child ") + " " + pad(pid_label(e->pid, e->ns_pid), width) + "  " +
                        format_command(e->argv, e->comm, e->argv_truncated) + s.dim(argv_note(*e)) + "  " +
@@ -135,7 +138,8 @@ public:
                        s.bold(model::to_string(w.how)) + s.dim(flags_of(w) + starter_note(w)));
             if (f.other_workers_ended)
                 write_line("  " + s.dim("          ") + " " +
-                           s.dim("and " + thousands(f.other_workers_ended) + " more of init's workers ended within " +
+                           s.dim("and " + thousands(f.other_workers_ended) +
+                                 " more of init's workers ended within " +
                                  util::format_duration(model::kRestartWindowNs) + " after it"));
             if (n) write_line("  " + s.dim("still running:"));
         }
@@ -245,7 +249,8 @@ private:
         write_line(std::string(13, ' ') + branch + pad(pid_label(p.pid, p.ns_pid), col) + "  " +
                    format_command(p.argv, p.comm, p.argv_truncated) + "  " +
                    style_.dim("age " + util::format_duration(p.age_ns) + ", ") +
-                   style_.bold(model::to_string(p.how)) + style_.dim(flags_of(p) + argv_note(p) + starter_note(p)));
+                   style_.bold(model::to_string(p.how)) +
+                   style_.dim(flags_of(p) + argv_note(p) + starter_note(p)));
     }
 
     Style style_;

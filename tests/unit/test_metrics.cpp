@@ -30,7 +30,8 @@ namespace {
 std::map<std::string, std::string> finding_labels(const std::string& severity, const std::string& ns,
                                                   const std::string& pod, const std::string& container) {
     const std::string type = severity == "_other" ? "_other" : "init_exit";
-    return {{"type", type}, {"severity", severity}, {"namespace", ns}, {"pod", pod}, {"container", container}};
+    return {
+        {"type", type}, {"severity", severity}, {"namespace", ns}, {"pod", pod}, {"container", container}};
 }
 
 const auto kOther = finding_labels("_other", "_other", "_other", "_other");
@@ -175,7 +176,7 @@ TEST_CASE("invalid UTF-8 in a label value cannot break the scrape", "[metrics]")
     m.count_finding("init_exit", "warning", "ns", "p\xff", "c");
     m.count_finding("init_exit", "warning", "ns", "p\xfe", "c");              // the same series once replaced
     m.count_finding("init_exit", "warning", "ns", "\xc3\xa9t\xc3\xa9", "c");  // valid: kept
-    m.count_finding("init_exit", "warning", "ns", "\xed\xa0\x80", "c");       // a UTF-16 surrogate is not UTF-8
+    m.count_finding("init_exit", "warning", "ns", "\xed\xa0\x80", "c");  // a UTF-16 surrogate is not UTF-8
     m.set_lost("r\xff", 1);
     m.set_bpf_run_time("p\xff", 1);
     m.set_build_info("v\xff", "k\xff");
@@ -192,9 +193,10 @@ TEST_CASE("invalid UTF-8 in a label value cannot break the scrape", "[metrics]")
 
 TEST_CASE("finding label sets are capped; the rest go to _other", "[metrics]") {
     report::Metrics m(3);
-    for (int i = 0; i < 5; ++i) m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i), "c");
-    m.count_finding("init_exit", "warning", "ns", "pod-0", "c");           // admitted before the cap: its own series
-    m.count_finding("init_exit", "warning", "ns", "pod-4", "c");           // refused before: still _other
+    for (int i = 0; i < 5; ++i)
+        m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i), "c");
+    m.count_finding("init_exit", "warning", "ns", "pod-0", "c");  // admitted before the cap: its own series
+    m.count_finding("init_exit", "warning", "ns", "pod-4", "c");  // refused before: still _other
     m.count_finding("_other", "_other", "_other", "_other", "_other");  // same labels as the overflow
 
     const auto e = scrape(m);
@@ -218,7 +220,8 @@ TEST_CASE("an _other finding takes no label set", "[metrics]") {
 
 TEST_CASE("the default cap is 500 label sets", "[metrics]") {
     report::Metrics m;
-    for (int i = 0; i < 600; ++i) m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i), "c");
+    for (int i = 0; i < 600; ++i)
+        m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i), "c");
     const auto e = scrape(m);
     CHECK(series_of(e, "initwatch_findings_total") == 501);
     CHECK(value_of(e, "initwatch_findings_total", kOther) == 100);
@@ -254,7 +257,8 @@ TEST_CASE("counting while another thread renders", "[metrics]") {
     std::thread collector([&] {
         for (int i = 0; i < 100000; ++i) {
             m.add_events(report::EventKind::exec, 1);
-            if (i % 1000 == 0) m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i / 1000), "c");
+            if (i % 1000 == 0)
+                m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i / 1000), "c");
         }
         done = true;
     });

@@ -221,7 +221,8 @@ TEST_CASE("a worker that crashes while init lives on is a worker_exit finding, a
     CHECK(f.worker->age_ns >= 40 * kSecond);
     CHECK(f.live_count == 0);
     CHECK_FALSE(f.restarted);
-    CHECK(f.diagnosis.find("`node server.js` (started by init in the background, ran 40s) crashed with SIGSEGV") == 0);
+    CHECK(f.diagnosis.find(
+              "`node server.js` (started by init in the background, ran 40s) crashed with SIGSEGV") == 0);
     CHECK(f.diagnosis.find("`exec node server.js`") != std::string::npos);
     CHECK(c.due(model::Tracker::kRestartWindowNs).empty());  // once
 }
@@ -384,7 +385,8 @@ TEST_CASE("a worker_exit finding in JSON and text and as an Event") {
     CHECK(k8s::event_reason(f) == "WorkerFailedWhileInitRuns");
     CHECK(k8s::event_action(f) == "WorkerExited");
     const std::string note = k8s::finding_note(f);
-    CHECK(note.find("worker `node server.js` (background) ended (SIGSEGV) while init `sleep infinity` runs") == 0);
+    CHECK(note.find(
+              "worker `node server.js` (background) ended (SIGSEGV) while init `sleep infinity` runs") == 0);
     CHECK(note.size() <= 1024);
 }
 
