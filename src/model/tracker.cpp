@@ -72,6 +72,7 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     if (parent) {
         list_add(parent->children, inserted, &Process::child_slot);
         ++parent->started_children;
+        inserted.parent_activity = ++parent->activity;
     }
     if (Namespace* n = find_namespace(ns)) {
         list_add(n->members, inserted, &Process::ns_slot);
@@ -213,6 +214,7 @@ void Tracker::on_exec(const ExecEvent& ev) {
     p->summary.argv_truncated = ev.argv_truncated;
     p->summary.argv_unknown = false;
     p->summary.execed = true;
+    ++p->activity;
     join_cgroup(*p, ev.task.cgroup_id);
     if (!pending_.empty()) restarted_by_init(*p);
 
@@ -328,7 +330,8 @@ void Tracker::worker_exited(const Process& p, const Process& init, const Namespa
         std::min(limits_.max_listed, kMaxListedBesideWorker));
     f.severity = worker_severity_of(status, false);
     f.diagnosis = diagnose(f);
-    pending_.push_back(PendingWorker{std::move(f), ns.init, ev.ts_ns + kRestartWindowNs});
+    const bool maybe_foreground = !p.reparented && p.parent_activity == init.activity;
+    pending_.push_back(PendingWorker{std::move(f), ns.init, ev.ts_ns + kRestartWindowNs, maybe_foreground, init.activity});
 }
 
 // init itself ended: its workers' findings are due now, except the ends its own exit tells
@@ -336,6 +339,8 @@ void Tracker::worker_exited(const Process& p, const Process& init, const Namespa
 // finding names it), and the deaths that were part of a stop (a runtime that kills the whole
 // cgroup kills the workers a moment before init).
 void Tracker::init_exited_with_workers(const ProcKey& ns, const ExitStatus& init_status, uint64_t ts_ns) {
+    const auto found = procs_.find(ns);
+    const Process* init = found == procs_.end() ? nullptr : &found->second;
     const auto stop = [](const ExitStatus& s) {
         return s.signal && (*s.signal == SIGKILL || *s.signal == SIGTERM || *s.signal == SIGINT);
     };
@@ -344,8 +349,8 @@ void Tracker::init_exited_with_workers(const ProcKey& ns, const ExitStatus& init
                                       if (w.ns != ns) return false;
                                       const bool followed = ts_ns >= w.finding.ts_ns &&
                                                             ts_ns - w.finding.ts_ns <= kEntrypointWindowNs;
-                                      return followed ||
-                                             (stop(init_status) && stop(w.finding.worker->status));
+                                      return followed || (stop(init_status) && stop(w.finding.worker->status)) ||
+                                             was_a_step(w, init);
                                   }),
                    pending_.end());
     for (auto& w : pending_)
@@ -357,8 +362,13 @@ void Tracker::restarted_by_init(const Process& p) {
     const auto found = p.ns ? namespaces_.find(*p.ns) : namespaces_.end();
     if (found == namespaces_.end() || found->second.init != p.parent || p.reparented) return;
     const Namespace* ns = &found->second;
+    const auto init = procs_.find(ns->init);
+    if (init == procs_.end()) return;
     for (auto& w : pending_)
-        if (w.ns == ns->init && !w.finding.restarted && w.finding.worker->argv == p.summary.argv) {
+        if (w.ns == ns->init && !w.finding.restarted && w.finding.worker->argv == p.summary.argv &&
+            // A step init may have waited for is restarted only if starting it again was the
+            // next thing init did (a script that runs `id -u` twice is no supervisor).
+            (!w.maybe_foreground || init->second.activity == w.init_activity + 1)) {
             w.finding.restarted = true;
             w.finding.severity = worker_severity_of(w.finding.worker->status, true);
             w.finding.diagnosis = diagnose(w.finding);
@@ -367,10 +377,17 @@ void Tracker::restarted_by_init(const Process& p) {
         }
 }
 
+bool Tracker::was_a_step(const PendingWorker& w, const Process* init) const {
+    return w.maybe_foreground && !w.finding.restarted && init && init->activity != w.init_activity;
+}
+
 void Tracker::take_due(uint64_t now_ns, std::vector<Finding>& out) {
     auto due = std::stable_partition(pending_.begin(), pending_.end(),
                                      [&](const PendingWorker& w) { return w.due_ns <= now_ns; });
-    for (auto it = pending_.begin(); it != due; ++it) out.push_back(std::move(it->finding));
+    for (auto it = pending_.begin(); it != due; ++it) {
+        const auto init = procs_.find(it->ns);
+        if (!was_a_step(*it, init == procs_.end() ? nullptr : &init->second)) out.push_back(std::move(it->finding));
+    }
     pending_.erase(pending_.begin(), due);
 }
 

@@ -115,6 +115,10 @@ private:
         std::optional<ProcKey> ns;  // init key of its namespace
         std::vector<ProcKey> children;  // its own and those reparented to it
         uint32_t started_children = 0;  // of them, the ones it forked itself
+        // Forks and execs it made: a child started when it was N, that ends while it is
+        // still N, ran while its parent did nothing else (a shell's foreground command).
+        uint32_t activity = 0;
+        uint32_t parent_activity = 0;  // its parent's activity just after forking it
         uint64_t cgroup_id = 0;     // the cgroup it is a member of (0: none tracked)
         // Its index in its parent's `children`, its namespace's and its cgroup's `members`:
         // leaving a list is a swap with the last entry, not a search (a container may
@@ -148,7 +152,14 @@ private:
         Finding finding;
         ProcKey ns;
         uint64_t due_ns = 0;
+        // init did nothing else while it ran, so init may have been waiting for it (a
+        // script's foreground step): if init goes on (forks or execs) within the window
+        // without starting it again, it was a step, not a worker, and the finding is dropped.
+        bool maybe_foreground = false;
+        uint32_t init_activity = 0;  // init's activity at the worker's end
     };
+    // Whether a held finding is a script's step after all (see maybe_foreground).
+    bool was_a_step(const PendingWorker& w, const Process* init) const;
 
     Process* track(const TaskInfo& task, uint64_t ts_ns, Argv argv,
                    bool from_snapshot);

@@ -427,3 +427,41 @@ TEST_CASE("worker_exit findings held at once are bounded; the rest are counted")
     sim.tracker.take_due(UINT64_MAX, out);
     CHECK(out.size() == model::Tracker::kMaxPendingWorkers);
 }
+
+TEST_CASE("a script's foreground steps are no workers: init went on after them") {
+    Container c({"bash", "/docker-entrypoint.sh", "postgres"});
+    const uint64_t later = model::Tracker::kRestartWindowNs;
+    SECTION("a slow initdb that exits 0, then the next step") {
+        auto initdb = c.child(c.init, 201, {"initdb", "-D", "/data"});
+        c.sim.now += 40 * kSecond;
+        c.sim.exit(initdb, 0);  // init is alone: it was waiting
+        c.child(c.init, 202, {"pg_ctl", "-D", "/data", "-w", "start"});
+        CHECK(c.due(later).empty());
+    }
+    SECTION("a step that fails, and the script goes on") {
+        auto migrate = c.child(c.init, 201, {"migrate"});
+        c.sim.now += 40 * kSecond;
+        c.sim.exit(migrate, exited(1));
+        c.child(c.init, 202, {"echo", "migration failed, going on"});
+        CHECK(c.due(later).empty());
+    }
+    SECTION("`$(id -u)`, then init re-execs itself and runs it again") {
+        auto id = c.child(c.init, 201, {"id", "-u"});
+        c.sim.now += 40 * kSecond;  // aged only to make it a candidate
+        c.sim.exit(id, 0);
+        c.sim.exec(c.init, {"bash", "/docker-entrypoint.sh", "postgres"});  // as user postgres
+        auto again = c.child(c.init, 202, {"id", "-u"});
+        CHECK(c.due().empty());  // not taken for a restart
+        c.sim.exit(again, 0);
+        c.sim.exec(c.init, {"postgres"});
+        CHECK(c.due(later).empty());
+    }
+    SECTION("a step whose end init follows with nothing: reported") {
+        auto server = c.child(c.init, 201, {"server"});
+        c.sim.now += 40 * kSecond;
+        c.sim.exit(server, killed_by(SIGSEGV));  // init is blocked elsewhere (a builtin wait)
+        auto found = c.due(later);
+        REQUIRE(found.size() == 1);
+        CHECK(found[0].severity == Severity::error);
+    }
+}
