@@ -59,6 +59,10 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--max-listed", o.max_listed,
                    "Live processes a finding lists one by one (default 200); the others are counted by how and comm")
         ->check(CLI::Range(static_cast<size_t>(1), static_cast<size_t>(100000)));
+    app.add_option("--worker-min-age", o.worker_min_age_s,
+                   "Seconds a process init started (or that was reparented to init) must have run before its "
+                   "end while init lives is a worker_exit finding (default 30)")
+        ->check(CLI::Range(0.0, 31'536'000.0));
     app.add_option("--btf", o.btf_path, "Kernel BTF file (default: /sys/kernel/btf/vmlinux)");
     app.add_option("--exit-probe", o.exit_probe,
                    "How a process's end is detected: auto, group-dead (6.16+), live-count (any kernel)")

@@ -26,6 +26,7 @@ struct Options {
     size_t max_memory_bytes = size_t{64} << 20;  // the process table's and argv store's bound
     size_t max_processes = 0;  // a count bound as well; 0: the byte budget alone
     size_t max_listed = 200;   // processes a finding lists one by one
+    double worker_min_age_s = 30;  // worker_exit: the age from which init's child is a worker
     std::string btf_path;  // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
     std::vector<std::string> redact;  // RE2 patterns masked in argv, comm and exec filenames

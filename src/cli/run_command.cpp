@@ -36,12 +36,17 @@ int run_command(const Options& options) {
     const uint64_t start = util::monotonic_now_ns();
     const uint64_t timeout_ns = static_cast<uint64_t>(options.timeout_s * 1e9);
     const uint64_t reap_wait_ns = static_cast<uint64_t>(launch::kKillWaitSeconds * 1e9);
-    uint64_t found_at = 0;  // a finding wins the exit status, whatever comes after it
+    // A finding wins the exit status, whatever comes after it. A worker stopped or restarted
+    // by its supervisor (info) is no failure; init's own finding also says init has exited.
+    bool failed = false;
+    uint64_t found_at = 0;  // init's finding
     auto report_ours = [&](std::vector<model::Finding> findings) {
         for (auto& f : findings) {
             if (f.init.pid != static_cast<uint32_t>(init_pid)) continue;
+            const bool about_init = f.kind == model::Kind::init_exit;
+            failed |= about_init || f.severity != model::Severity::info;
             pipeline.report(std::move(f));
-            if (!found_at) found_at = util::monotonic_now_ns();
+            if (about_init && !found_at) found_at = util::monotonic_now_ns();
         }
     };
 
@@ -52,6 +57,7 @@ int run_command(const Options& options) {
         size_t steps = 0;
         do report_ours(pipeline.step(0));
         while (pipeline.backlog() && ++steps < max_drain_steps);
+        report_ours(pipeline.finish());
     };
 
     std::optional<int> status;
@@ -64,15 +70,19 @@ int run_command(const Options& options) {
             spdlog::info("{}: stopping {} (SIGTERM, then SIGKILL after {}s)", model::signal_name(sig), shown,
                          options.stop_grace_s);
             launcher.stop(options.stop_grace_s, stop_hurried);
-            return found_at ? kExitFinding : 128 + sig;
+            return failed ? kExitFinding : 128 + sig;
         }
         const uint64_t now = util::monotonic_now_ns();
         if (timeout_ns && now - start >= timeout_ns) {
+            // A worker's end still waiting for a supervisor's restart is judged first.
+            while (pipeline.workers_pending() &&
+                   util::monotonic_now_ns() - now < model::Tracker::kRestartWindowNs)
+                report_ours(pipeline.step(50));
             drain();
             // Our own SIGKILL is no finding: a long-running init is the healthy case. It has
             // had its verdict, so it gets no grace.
             launcher.kill_all();
-            if (found_at) return kExitFinding;
+            if (failed) return kExitFinding;
             std::fprintf(stderr, "initwatch: %s still running after %gs: healthy, stopped it\n",
                          shown.c_str(), options.timeout_s);
             return kExitOk;
@@ -91,7 +101,7 @@ int run_command(const Options& options) {
     drain();
 
     const model::ExitStatus exit = launch::decode_wait(*status);
-    if (found_at) return kExitFinding;
+    if (failed) return kExitFinding;
     const int code = launch::entrypoint_status(exit);
     std::fprintf(stderr, "initwatch: %s ended (%s) after %s, leaving nothing running%s\n", shown.c_str(),
                  exit.describe().c_str(), util::format_duration(util::monotonic_now_ns() - start).c_str(),

@@ -25,6 +25,7 @@ pipeline::PipelineOptions pipeline_options(const Options& o) {
     p.limits.max_memory_bytes = o.max_memory_bytes;
     p.limits.max_processes = o.max_processes;
     p.limits.max_listed = o.max_listed;
+    p.limits.worker_min_age_ns = static_cast<uint64_t>(o.worker_min_age_s * 1e9);
     p.catalog = meta::CatalogOptions{o.host_root, o.node_name, "/proc/self/mountinfo", {}, o.docker_root};
     p.redact = o.redact;
     p.redact_next_after = o.redact_next_after;

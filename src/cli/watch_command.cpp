@@ -75,11 +75,17 @@ int gate(const Options& options) {
     while (!(status = child.try_wait())) {
         tick();
         if (options.timeout_s > 0 && util::monotonic_now_ns() - start >= to_ns(options.timeout_s)) {
-            drain();  // what came before the timeout decides
+            // What came before the timeout decides; a worker's end waits for its restart window.
+            const uint64_t now = util::monotonic_now_ns();
+            while (pipeline.workers_pending() &&
+                   util::monotonic_now_ns() - now < model::Tracker::kRestartWindowNs)
+                tick();
+            drain();
             std::fprintf(stderr, "initwatch: %s still running after %gs: %s; stopping it\n", shown.c_str(),
                          options.timeout_s, failures ? "a finding came" : "healthy");
             child.stop(options.stop_grace_s, tick);
             drain();
+            judge(pipeline.finish());
             return failures ? kExitFinding : kExitOk;
         }
     }
@@ -88,6 +94,7 @@ int gate(const Options& options) {
     // returns first, a detached run).
     while (util::monotonic_now_ns() - ended < to_ns(options.settle_s)) tick();
     drain();
+    judge(pipeline.finish());
 
     const model::ExitStatus exit = launch::decode_wait(*status);
     const std::string ran = util::format_duration(ended - start);
@@ -136,6 +143,7 @@ int watch_command(const Options& options) {
         if (options.count && found >= options.count) break;
         if (duration_ns && util::monotonic_now_ns() - start >= duration_ns) break;
     }
+    for (auto& f : pipeline.finish()) pipeline.report(std::move(f));
     return kExitOk;
 }
 

@@ -49,7 +49,8 @@ void evict(Map& map, std::list<std::string>& lru, size_t max) {
 }  // namespace
 
 std::string event_json(const meta::FindingContext& context, const std::string& name,
-                       const std::string& event_time, const std::string& reason, const std::string& note) {
+                       const std::string& event_time, const std::string& reason, const std::string& action,
+                       const std::string& note) {
     const meta::ContainerInfo& c = context.container;
     const std::string container = c.name.value_or("");
     nlohmann::json regarding = {
@@ -67,7 +68,7 @@ std::string event_json(const meta::FindingContext& context, const std::string& n
         {"eventTime", event_time},
         {"type", "Warning"},
         {"reason", reason},
-        {"action", "InitExited"},
+        {"action", action},
         {"note", note},
         {"reportingController", kReportingController},
         {"reportingInstance", context.node.substr(0, kMaxInstanceBytes)},
@@ -152,7 +153,8 @@ void EventsSink::finding(const model::Finding& f, const meta::FindingContext& co
                       static_cast<unsigned long long>(util::realtime_now_ns() + names_made_++));
         const std::string name = pod.substr(0, kMaxNameBytes - std::strlen(suffix)) + suffix;
         const Response r =
-            send("POST", collection, event_json(context, name, now, reason, note), "application/json");
+            send("POST", collection, event_json(context, name, now, reason, event_action(f), note),
+                 "application/json");
         if (r.status == 409) continue;  // the name is taken: another
         if (r.status >= 200 && r.status < 300) {
             series_lru_.push_back(key);

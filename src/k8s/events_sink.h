@@ -40,7 +40,8 @@ using ResultCallback = std::function<void(std::string_view result)>;
 
 // The Event's JSON for a finding about a pod, its reason and note made (exposed for tests).
 std::string event_json(const meta::FindingContext& context, const std::string& name,
-                       const std::string& event_time, const std::string& reason, const std::string& note);
+                       const std::string& event_time, const std::string& reason, const std::string& action,
+                       const std::string& note);
 
 class EventsSink final : public pipeline::Sink {
 public:

@@ -30,12 +30,26 @@ std::string how_phrase(const model::LiveProcess& p) {
     std::string how = model::to_string(p.how);
     if (p.sighup_ignored) how += ", nohup";
     if (p.session_leader) how += ", setsid";
+    // Stable across restarts: the starter's command and status, not its pid or time.
+    if (p.how == model::How::reparented && p.started_by && p.started_by->status)
+        how += ", started by " + command(*p.started_by) + " (" + p.started_by->status->describe() + ")";
     return how;
 }
 
 }  // namespace
 
 std::string event_reason(const model::Finding& f) {
+    if (f.kind == model::Kind::worker_exit) {
+        if (f.restarted) return "WorkerRestartedBySupervisor";
+        switch (f.severity) {
+            case model::Severity::error:
+                return "WorkerFailedWhileInitRuns";
+            case model::Severity::warning:
+                return "WorkerEndedWhileInitRuns";
+            case model::Severity::info:
+                return "WorkerStoppedWhileInitRuns";
+        }
+    }
     const std::string who = f.scope == model::Scope::pidns ? "Init" : "MainProcess";
     switch (f.severity) {
         case model::Severity::warning:
@@ -48,11 +62,26 @@ std::string event_reason(const model::Finding& f) {
     return who + "ExitedLeavingProcesses";
 }
 
+std::string event_action(const model::Finding& f) {
+    return f.kind == model::Kind::worker_exit ? "WorkerExited" : "InitExited";
+}
+
 std::string finding_note(const model::Finding& f, size_t max_bytes) {
     const std::string who = f.scope == model::Scope::pidns ? "init " : "main process ";
-    const std::string head = who + command(f.init) + " ended (" + f.init.status.describe() + ") leaving " +
-                             std::to_string(f.live_count) +
-                             (f.live_count == 1 ? " process: " : " processes: ");
+    std::string head;
+    if (f.kind == model::Kind::worker_exit && f.worker) {
+        head = "worker " + command(*f.worker) + " (" + how_phrase(*f.worker) + ") ended (" +
+               f.worker->status.describe() + (f.restarted ? ", restarted by init" : "") + ") while init " +
+               command(f.init) + " runs; still running " + std::to_string(f.live_count) +
+               (f.live_count == 1 ? " process: " : " processes: ");
+    } else {
+        head = who + command(f.init) + " ended (" + f.init.status.describe() + ")";
+        if (f.entrypoint)
+            head +=
+                " after its child " + command(*f.entrypoint) + " (" + f.entrypoint->status.describe() + ")";
+        head +=
+            " leaving " + std::to_string(f.live_count) + (f.live_count == 1 ? " process: " : " processes: ");
+    }
     // The fix gets up to half of the note, the list what head and fix leave.
     const std::string tail = cut(". " + report::escape_text(f.diagnosis), max_bytes / 2);
     std::string list;

@@ -16,6 +16,8 @@ inline constexpr size_t kMaxNoteBytes = 1024;
 // UpperCamel, one per kind of finding: InitExitedLeavingProcesses, InitCrashedLeavingProcesses,
 // InitStoppedLeavingProcesses, and MainProcess... for a container without a pid namespace.
 std::string event_reason(const model::Finding& f);
+// The Event's action: InitExited, WorkerExited.
+std::string event_action(const model::Finding& f);
 
 // What init ran and how it ended, which processes it left and how they got there, the fix:
 // at most max_bytes of valid UTF-8, container-controlled text escaped (no controls, no

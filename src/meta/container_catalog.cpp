@@ -64,7 +64,7 @@ bool ContainerCatalog::learn(uint64_t cgroup_id, uint64_t now_ns) {
 
 // A restarted container has a new id but the same pod and name: the story is theirs. Without a name,
 // the pod UID is part of the key, so that an id copied outside an anchored pod is another story.
-RepeatInfo ContainerCatalog::record_finding(const ContainerInfo& c, uint64_t now_ns) {
+RepeatInfo ContainerCatalog::record_finding(const ContainerInfo& c, uint64_t now_ns, std::string_view story) {
     std::string key;
     if (c.pod && c.name)
         key = (c.pod->uid ? *c.pod->uid : c.pod->namespace_name.value_or("") + "/" + c.pod->name.value_or("")) +
@@ -72,6 +72,7 @@ RepeatInfo ContainerCatalog::record_finding(const ContainerInfo& c, uint64_t now
     else if (c.id)
         key = *c.runtime + ":" + *c.id + (c.pod && c.pod->uid ? "@" + *c.pod->uid : "");
     if (key.empty()) return {};  // no identity: every namespace is a story of its own
+    if (!story.empty()) key = std::string(story) + ":" + key;
     const RestartTracker::Repeat r = restarts_.record(key, now_ns);
     return RepeatInfo{r.count, r.since_first_ns, describe_repeat(r)};
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "meta/cgroup_resolver.h"
@@ -37,7 +38,8 @@ public:
     // cgroup (or a `docker run --rm` container's state) may be gone by then.
     bool learn(uint64_t cgroup_id, uint64_t now_ns);
     // Records one more finding for the container and says how often it happened.
-    RepeatInfo record_finding(const ContainerInfo& container, uint64_t now_ns);
+    // `story`: the kind of finding ("" for init exits); each kind counts its own repeats.
+    RepeatInfo record_finding(const ContainerInfo& container, uint64_t now_ns, std::string_view story = "");
 
     const std::string& cgroup2_root() const { return cgroups_.root(); }
     const std::string& node() const { return node_; }

@@ -4,8 +4,19 @@
 
 #include "model/command_line.h"
 #include "util/shell_quote.h"
+#include "util/time.h"
 
 namespace initwatch::model {
+
+const char* to_string(Kind k) {
+    switch (k) {
+        case Kind::init_exit:
+            return "init_exit";
+        case Kind::worker_exit:
+            return "worker_exit";
+    }
+    return "unknown";
+}
 
 const char* to_string(Severity s) {
     switch (s) {
@@ -58,6 +69,21 @@ Severity severity_of(const ExitStatus& status) {
     }
 }
 
+Severity worker_severity_of(const ExitStatus& status, bool restarted) {
+    if (restarted) return Severity::info;
+    if (!status.signal) return status.exit_code.value_or(0) ? Severity::error : Severity::warning;
+    switch (*status.signal) {
+        case SIGTERM:
+        case SIGINT:
+        case SIGHUP:
+            return Severity::info;
+        case SIGKILL:
+            return Severity::warning;
+        default:
+            return Severity::error;
+    }
+}
+
 namespace {
 
 std::string join(const Argv& argv, const std::string& fallback) {
@@ -77,13 +103,80 @@ const LiveProcess* main_suspect(const std::vector<LiveProcess>& live) {
     return nullptr;
 }
 
+// "exited 0", "crashed with SIGSEGV", "was stopped by SIGTERM", as severity_of judges it.
+std::string ending(const ExitStatus& status) {
+    switch (severity_of(status)) {
+        case Severity::warning:
+            return "exited " + std::to_string(status.exit_code.value_or(0));
+        case Severity::error:
+            return "crashed with " + status.describe();
+        case Severity::info:
+            return "was stopped by " + status.describe();
+    }
+    return status.describe();
+}
+
+std::string worker_diagnosis(const Finding& f) {
+    const WorkerSummary& w = *f.worker;
+    const std::string worker = "`" + join(w.argv, w.comm) + "`";
+    const std::string origin = w.how == How::reparented ? "reparented to init when its parent exited"
+                                                        : "started by init in the background";
+    const std::string init = "init `" + join(f.init.argv, f.init.comm) + "`";
+    const std::string head = worker + " (" + origin + ", ran " + util::format_duration(w.age_ns) + ") ";
+    if (f.restarted)
+        return head + "ended (" + w.status.describe() + ") and " + init +
+               " started it again: a supervisor restarting its worker; the container stays Running. "
+               "If it keeps ending, its own log says why.";
+    std::string what;
+    if (w.status.signal && *w.status.signal == SIGKILL)
+        what = "was killed by SIGKILL (the OOM killer, or kill -9)";
+    else if (w.status.signal)
+        what = severity_of(w.status) == Severity::info ? "was stopped by " + w.status.describe()
+                                                       : "crashed with " + w.status.describe();
+    else if (w.status.exit_code.value_or(0))
+        what = "failed (" + w.status.describe() + ")";
+    else
+        what = "exited 0 and left init alone";
+    return head + what + " while " + init +
+           " lives on: the container stays Running without it, and Kubernetes restarts nothing. "
+           "Make it the container's main process (`exec " +
+           join(w.argv, w.comm) +
+           "` as the script's last command), or give the container a liveness probe that fails without it.";
+}
+
 }  // namespace
 
 std::string diagnose(const Finding& f) {
+    if (f.kind == Kind::worker_exit && f.worker) return worker_diagnosis(f);
     const std::string left = count_phrase(f.live_count);
     const bool ns = f.scope == Scope::pidns;
-    const std::string who = ns ? "init" : "the container's main process";
+    std::string who = ns ? "init" : "the container's main process";
     const std::string killer = ns ? "the kernel" : "the runtime";
+    // Behind an init shim, the child it waited for is what ended; the shim followed it.
+    if (f.entrypoint) {
+        const ExitedSummary& e = *f.entrypoint;
+        who += " " + util::shell_quote(f.init.comm) + " exited because its child `" + join(e.argv, e.comm) +
+               "` " + ending(e.status);
+        switch (f.severity) {
+            case Severity::warning: {
+                const LiveProcess* suspect = main_suspect(f.live);
+                const std::string how_to = suspect
+                                               ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
+                                               : "ideally with `exec`";
+                return who + ", leaving " + left + " it started, so " + killer +
+                       " killed them and the container stopped: run the long-lived process in the foreground "
+                       "as "
+                       "the last command of `" +
+                       join(e.argv, e.comm) + "` (" + how_to + ") and put only helpers in the background.";
+            }
+            case Severity::info:
+                return who + " while " + left + " still ran; " + killer +
+                       " killed them with it. A stop, not a crash loop.";
+            case Severity::error:
+                return who + " while " + left + " still ran, taking them down with it: fix the crash of `" +
+                       join(e.argv, e.comm) + "`.";
+        }
+    }
     switch (f.severity) {
         case Severity::warning: {
             const LiveProcess* suspect = main_suspect(f.live);

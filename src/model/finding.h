@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,16 @@
 namespace initwatch::model {
 
 enum class Severity { info, warning, error };
+
+// A worker's end is reported this long after it, unless init starts the same command
+// again before (a supervisor, then at info level), or exits (then at once).
+inline constexpr uint64_t kRestartWindowNs = 3'000'000'000ULL;
+
+// What a finding is about.
+enum class Kind {
+    init_exit,    // init exited while processes it started still ran
+    worker_exit,  // a long-lived process init started ended while init lives on
+};
 
 // What "init" means in a finding.
 enum class Scope {
@@ -28,6 +39,7 @@ enum class How {
     entered,     // its ancestor joined the namespace from outside (runc exec, nsenter)
 };
 
+const char* to_string(Kind k);
 const char* to_string(Severity s);
 const char* to_string(How h);
 const char* to_string(Scope s);
@@ -47,6 +59,19 @@ struct ProcessSummary {
     bool execed = true;
 };
 
+// A process that has exited, as a finding tells of it.
+struct ExitedSummary : ProcessSummary {
+    ExitStatus status;
+    uint64_t ran_ns = 0;
+    uint64_t before_ns = 0;  // how long before the finding's moment (init's exit) it exited
+};
+
+// Who started a left-behind process: its parent, alive (status unset) or exited.
+struct Starter : ProcessSummary {
+    std::optional<ExitStatus> status;  // unset: still running
+    uint64_t before_ns = 0;            // exited this long before init's exit
+};
+
 struct LiveProcess : ProcessSummary {
     uint32_t ppid = 0;            // host pid of its current parent
     uint64_t age_ns = 0;          // at init's exit
@@ -54,6 +79,11 @@ struct LiveProcess : ProcessSummary {
     std::vector<uint32_t> chain;  // host pids from its parent up to init, init last
     bool sighup_ignored = false;  // nohup
     bool session_leader = false;  // setsid
+    // For a reparented or descendant process: the process that started it. Unset when not
+    // known: not seen (it ended before tracing began), or the memory budget was spent
+    // (started_by_dropped).
+    std::optional<Starter> started_by;
+    bool started_by_dropped = false;
 };
 
 // Live processes a finding does not list one by one, counted by how they got there and
@@ -74,14 +104,26 @@ struct InitSummary : ProcessSummary {
     uint64_t ran_ns = 0;
 };
 
+// The worker of a worker_exit finding: how it ended, at which age (age_ns).
+struct WorkerSummary : LiveProcess {
+    ExitStatus status;
+};
+
 struct Finding {
-    uint64_t ts_ns = 0;  // CLOCK_MONOTONIC of init's exit
+    Kind kind = Kind::init_exit;
+    uint64_t ts_ns = 0;  // CLOCK_MONOTONIC of init's exit (worker_exit: of the worker's)
     Severity severity = Severity::warning;
     Scope scope = Scope::pidns;
     std::string diagnosis;
     uint64_t cgroup_id = 0;
     uint32_t pidns_inum = 0;
-    InitSummary init;
+    InitSummary init;  // worker_exit: init lives; status unset, ran_ns its age
+    // init_exit: the child init waited for, when init exited right after it (an init shim:
+    // tini, dumb-init, docker run --init, or any wrapper of one child).
+    std::optional<ExitedSummary> entrypoint;
+    std::optional<WorkerSummary> worker;  // worker_exit only
+    bool restarted = false;               // worker_exit: init started the same command again (a supervisor)
+    uint64_t other_workers_ended = 0;     // worker_exit: more of init's workers ended within kRestartWindowNs
     // Every process left alive, ordered by start time: the first ones (TrackerLimits::
     // max_listed) in `live`, the others counted in `unlisted`.
     std::vector<LiveProcess> live;
@@ -96,6 +138,10 @@ struct Finding {
 
 // Severity of an init's end: exiting on its own while work runs is the crash-loop pattern.
 Severity severity_of(const ExitStatus& status);
+// Severity of a worker's end while init lives: a crash or a failure is an error, SIGKILL
+// (the OOM killer, kill -9) or exit 0 leaving init alone a warning, a stop (SIGTERM, SIGINT,
+// SIGHUP) or a restart by a supervisor info.
+Severity worker_severity_of(const ExitStatus& status, bool restarted);
 
 // One sentence a person can act on.
 std::string diagnose(const Finding& f);

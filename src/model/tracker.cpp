@@ -1,6 +1,7 @@
 #include "model/tracker.h"
 
 #include <algorithm>
+#include <csignal>
 
 namespace initwatch::model {
 
@@ -63,9 +64,19 @@ Tracker::Process* Tracker::track(const TaskInfo& task, uint64_t /*ts_ns*/,
     p.summary.argv_truncated = parent && !from_snapshot && parent->summary.argv_truncated;
     p.summary.from_snapshot = from_snapshot;
     p.summary.execed = from_snapshot;  // a snapshot's argv is its own
+    // A namespace's own lineage starts at its init; a parent outside it (setns) enters it. A
+    // fork whose parent was never seen is counted as entered: its lineage is unknown. The
+    // startup snapshot's order says nothing, so there an unknown parent is not held against it.
+    if (ns && task.ns_pid != 1) p.entered = parent ? parent->ns != ns || parent->entered : !from_snapshot;
     Process& inserted = procs_.emplace(task.key, std::move(p)).first->second;
-    if (parent) list_add(parent->children, inserted, &Process::child_slot);
-    if (Namespace* n = find_namespace(ns)) list_add(n->members, inserted, &Process::ns_slot);
+    if (parent) {
+        list_add(parent->children, inserted, &Process::child_slot);
+        ++parent->started_children;
+    }
+    if (Namespace* n = find_namespace(ns)) {
+        list_add(n->members, inserted, &Process::ns_slot);
+        if (n->init == task.parent) n->waited_child.reset();  // init started another child
+    }
     join_cgroup(inserted, task.cgroup_id);
     return &inserted;
 }
@@ -97,10 +108,28 @@ size_t Tracker::bytes_per_process() {
     return sizeof(std::pair<const ProcKey, Process>) + 3 * sizeof(void*) + 3 * 2 * sizeof(ProcKey);
 }
 
+size_t Tracker::bytes_per_exited() {
+    // The record and shared_ptr's control block (with its deleter) in one allocation's
+    // worth; comm fits std::string's inline buffer (TASK_COMM_LEN is 16).
+    return sizeof(Exited) + 4 * sizeof(void*);
+}
+
 size_t Tracker::memory_bytes() const {
     constexpr size_t kPerGroup = 256;  // a namespace or cgroup entry, beside its members' list entries
     return procs_.size() * bytes_per_process() + (namespaces_.size() + cgroups_.size()) * kPerGroup +
-           Argv::live_bytes();
+           exited_records_ * bytes_per_exited() + Argv::live_bytes();
+}
+
+// Within the byte budget, or not at all (the caller says what fell out).
+Tracker::ExitedRef Tracker::remember(const Process& p, const ExitEvent& ev) {
+    if (memory_bytes() + bytes_per_exited() > limits_.max_memory_bytes) return nullptr;
+    ++exited_records_;
+    size_t* count = &exited_records_;
+    return ExitedRef(new Exited{p.summary, ev.wait_status, p.task.key.start_ns, ev.ts_ns},
+                     [count](const Exited* e) {
+                         --*count;
+                         delete e;
+                     });
 }
 
 Argv Tracker::within_budget(Argv argv, bool& dropped) {
@@ -185,6 +214,7 @@ void Tracker::on_exec(const ExecEvent& ev) {
     p->summary.argv_unknown = false;
     p->summary.execed = true;
     join_cgroup(*p, ev.task.cgroup_id);
+    if (!pending_.empty()) restarted_by_init(*p);
 
     // A container's main process: the first program exec'd in its cgroup by a parent that is
     // outside it (the runtime's shim), or that is a runtime stage that never exec'd there.
@@ -204,17 +234,36 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
     std::optional<Finding> finding;
     ProcKey reaper;  // unknown outside a namespace: the host's init or a subreaper
     bool ns_init = false;
+    ExitedRef exited;  // remembered once, for every process that will point to it
     if (Namespace* found = find_namespace(p.ns)) {
         Namespace& ns = *found;
         if (ns.init == p.task.key) {
             ns_init = true;
             Finding f = build_finding(p, ns, ev);
+            if (!pending_.empty()) init_exited_with_workers(ns.init, f.init.status, ev.ts_ns);
             if (f.live_count) finding = std::move(f);
             mark_init_exited(ns, ev.ts_ns);
         } else if (!ns.init_exited) {
             reaper = ns.init;
+            if (p.parent == ns.init)
+                if (auto init = procs_.find(ns.init); init != procs_.end()) {
+                    // The child a wrapper waits for: the only child init had started that
+                    // still ran (the orphans the kernel gave it do not count).
+                    if (!p.reparented && init->second.started_children == 1 && (exited = remember(p, ev)))
+                        ns.waited_child = exited;
+                    worker_exited(p, init->second, ns, ev);
+                }
         }
     }
+    // Its children are reparented: they keep who started them.
+    if (!p.children.empty() && !exited) exited = remember(p, ev);
+    for (const ProcKey& child_key : p.children)
+        if (auto child = procs_.find(child_key);
+            child != procs_.end() && !child->second.started_by && !child->second.started_by_dropped) {
+            child->second.started_by = exited;
+            child->second.started_by_dropped = !exited;
+            starters_dropped_ += !exited;
+        }
     // A main process that is also a namespace init is the namespace's finding, not a second one.
     if (!ns_init && p.cgroup_id) {
         Cgroup& cg = cgroups_.at(p.cgroup_id);
@@ -232,6 +281,99 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
     return finding;
 }
 
+// A worker of a living init ended: a finding when it crashed, failed, was killed, or left
+// init alone, held kRestartWindowNs for a supervisor to start it again.
+void Tracker::worker_exited(const Process& p, const Process& init, const Namespace& ns, const ExitEvent& ev) {
+    if (p.entered || ev.ts_ns < p.task.key.start_ns ||
+        ev.ts_ns - p.task.key.start_ns < limits_.worker_min_age_ns)
+        return;
+    const ExitStatus status = ExitStatus::decode(ev.wait_status);
+    const bool alone = ns.members.size() == 2 && ns.nested.empty();  // init and this one
+    if (!status.signal && !status.exit_code.value_or(0) && !alone) return;
+    // One finding per namespace and window: a container that kills ten thousand workers at
+    // once makes one finding that counts the others, not ten thousand of 200 processes each.
+    for (auto& w : pending_)
+        if (w.ns == ns.init && w.due_ns > ev.ts_ns) {
+            ++w.finding.other_workers_ended;
+            return;
+        }
+    if (pending_.size() >= kMaxPendingWorkers) {  // that many containers' workers in 3 s
+        ++workers_dropped_;
+        return;
+    }
+
+    Finding f;
+    f.kind = Kind::worker_exit;
+    f.ts_ns = ev.ts_ns;
+    f.scope = Scope::pidns;
+    f.cgroup_id = init.task.cgroup_id;
+    f.pidns_inum = ns.inum;
+    f.incomplete = ns.lost_events;
+    static_cast<ProcessSummary&>(f.init) = init.summary;
+    f.init.ran_ns = ev.ts_ns > init.task.key.start_ns ? ev.ts_ns - init.task.key.start_ns : 0;
+    WorkerSummary w;
+    static_cast<LiveProcess&>(w) = live_process(p, ev.ts_ns);
+    w.how = how_in_namespace(p, init, &w.chain);
+    if (w.how != How::reparented) w.started_by.reset();  // init
+    w.status = status;
+    f.worker = std::move(w);
+    std::vector<const Process*> members;
+    collect_members(ns, members);
+    members.erase(std::remove_if(members.begin(), members.end(),
+                                 [&](const Process* m) { return m == &init || m == &p; }),
+                  members.end());
+    add_live(
+        f, members, ev.ts_ns,
+        [&](const Process& m, std::vector<uint32_t>* chain) { return how_in_namespace(m, init, chain); },
+        std::min(limits_.max_listed, kMaxListedBesideWorker));
+    f.severity = worker_severity_of(status, false);
+    f.diagnosis = diagnose(f);
+    pending_.push_back(PendingWorker{std::move(f), ns.init, ev.ts_ns + kRestartWindowNs});
+}
+
+// init itself ended: its workers' findings are due now, except the ends its own exit tells
+// of: a worker whose end init followed at once (a wrapper waiting for it: the init_exit
+// finding names it), and the deaths that were part of a stop (a runtime that kills the whole
+// cgroup kills the workers a moment before init).
+void Tracker::init_exited_with_workers(const ProcKey& ns, const ExitStatus& init_status, uint64_t ts_ns) {
+    const auto stop = [](const ExitStatus& s) {
+        return s.signal && (*s.signal == SIGKILL || *s.signal == SIGTERM || *s.signal == SIGINT);
+    };
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [&](const PendingWorker& w) {
+                                      if (w.ns != ns) return false;
+                                      const bool followed = ts_ns >= w.finding.ts_ns &&
+                                                            ts_ns - w.finding.ts_ns <= kEntrypointWindowNs;
+                                      return followed ||
+                                             (stop(init_status) && stop(w.finding.worker->status));
+                                  }),
+                   pending_.end());
+    for (auto& w : pending_)
+        if (w.ns == ns) w.due_ns = 0;
+}
+
+// init exec'd a new child with a worker's command line: a supervisor restarting it.
+void Tracker::restarted_by_init(const Process& p) {
+    const auto found = p.ns ? namespaces_.find(*p.ns) : namespaces_.end();
+    if (found == namespaces_.end() || found->second.init != p.parent || p.reparented) return;
+    const Namespace* ns = &found->second;
+    for (auto& w : pending_)
+        if (w.ns == ns->init && !w.finding.restarted && w.finding.worker->argv == p.summary.argv) {
+            w.finding.restarted = true;
+            w.finding.severity = worker_severity_of(w.finding.worker->status, true);
+            w.finding.diagnosis = diagnose(w.finding);
+            w.due_ns = 0;
+            return;
+        }
+}
+
+void Tracker::take_due(uint64_t now_ns, std::vector<Finding>& out) {
+    auto due = std::stable_partition(pending_.begin(), pending_.end(),
+                                     [&](const PendingWorker& w) { return w.due_ns <= now_ns; });
+    for (auto it = pending_.begin(); it != due; ++it) out.push_back(std::move(it->finding));
+    pending_.erase(pending_.begin(), due);
+}
+
 Finding Tracker::start_finding(const Process& init, Scope scope, const ExitEvent& ev) const {
     Finding f;
     f.ts_ns = ev.ts_ns;
@@ -244,16 +386,20 @@ Finding Tracker::start_finding(const Process& init, Scope scope, const ExitEvent
 }
 
 template <typename Classify>
-void Tracker::add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify) const {
+void Tracker::add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify,
+                       size_t max_listed) const {
+    if (!max_listed) max_listed = limits_.max_listed;
     std::sort(members.begin(), members.end(), [](const Process* a, const Process* b) {
         return a->task.key.start_ns < b->task.key.start_ns;
     });
     f.live_count = members.size();
-    f.live.reserve(std::min(members.size(), limits_.max_listed));
+    f.live.reserve(std::min(members.size(), max_listed));
     for (const Process* p : members) {
-        if (f.live.size() < limits_.max_listed) {
+        if (f.live.size() < max_listed) {
             LiveProcess lp = live_process(*p, now_ns);
             lp.how = classify(*p, &lp.chain);
+            if (lp.how != How::reparented && lp.how != How::descendant)
+                lp.started_by.reset();  // init, or outside
             f.live.push_back(std::move(lp));
         } else {
             add_to_groups(f.unlisted, classify(*p, nullptr), p->summary.comm, 1);
@@ -314,6 +460,16 @@ Finding Tracker::build_finding(const Process& init, const Namespace& ns, const E
     members.erase(std::remove(members.begin(), members.end(), &init), members.end());
     add_live(f, members, ev.ts_ns,
              [&](const Process& p, std::vector<uint32_t>* chain) { return how_in_namespace(p, init, chain); });
+    if (const Exited* child = ns.waited_child.get();
+        child && ev.ts_ns >= child->exit_ns && ev.ts_ns - child->exit_ns <= kEntrypointWindowNs) {
+        ExitedSummary e;
+        static_cast<ProcessSummary&>(e) = child->summary;
+        e.status = ExitStatus::decode(child->wait_status);
+        e.ran_ns = child->exit_ns - child->start_ns;
+        e.before_ns = ev.ts_ns - child->exit_ns;
+        f.severity = severity_of(e.status);  // what ended is the child; the shim followed
+        f.entrypoint = std::move(e);
+    }
     if (f.kernel_ns_pids && f.live_count + 1 > f.kernel_ns_pids) {
         f.kernel_disagrees = true;
         f.incomplete = true;
@@ -329,6 +485,20 @@ LiveProcess Tracker::live_process(const Process& p, uint64_t now_ns) const {
     lp.age_ns = now_ns > p.task.key.start_ns ? now_ns - p.task.key.start_ns : 0;
     lp.sighup_ignored = p.task.sighup_ignored;
     lp.session_leader = p.task.session_leader;
+    lp.started_by_dropped = p.started_by_dropped;
+    if (const Exited* e = p.started_by.get()) {
+        Starter st;
+        static_cast<ProcessSummary&>(st) = e->summary;
+        st.status = ExitStatus::decode(e->wait_status);
+        st.before_ns = now_ns > e->exit_ns ? now_ns - e->exit_ns : 0;
+        lp.started_by = std::move(st);
+    } else if (!p.reparented) {
+        if (auto parent = procs_.find(p.parent); parent != procs_.end()) {
+            Starter st;
+            static_cast<ProcessSummary&>(st) = parent->second.summary;
+            lp.started_by = std::move(st);
+        }
+    }
     return lp;
 }
 
@@ -383,8 +553,10 @@ void Tracker::forget(const ProcKey& key, const ProcKey& reaper) {
         child->second.reparented = true;
         if (reaper_it != procs_.end()) list_add(reaper_it->second.children, child->second, &Process::child_slot);
     }
-    if (auto parent = procs_.find(p.parent); parent != procs_.end())
+    if (auto parent = procs_.find(p.parent); parent != procs_.end()) {
         list_remove(parent->second.children, p, &Process::child_slot);
+        if (!p.reparented && parent->second.started_children) --parent->second.started_children;
+    }
     leave_cgroup(p);
     const std::optional<ProcKey> ns_key = p.ns;
     auto ns = ns_key ? namespaces_.find(*ns_key) : namespaces_.end();
@@ -478,6 +650,8 @@ TrackerStats Tracker::stats() const {
     st.cgroups = with_main;
     st.untracked = untracked_;
     st.argv_dropped = argv_dropped_;
+    st.starters_dropped = starters_dropped_;
+    st.workers_dropped = workers_dropped_;
     st.memory_bytes = memory_bytes();
     st.list_searches = list_searches_;
     return st;

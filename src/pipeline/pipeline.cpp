@@ -125,6 +125,7 @@ std::vector<model::Finding> Pipeline::step(int timeout_ms) {
         if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
     }
     learn_pending_cgroups(now_ns_of_batch);
+    tracker_.take_due(now_ns_of_batch, findings);
     if (!batch_.empty())
         for (auto& route : sinks_) {
             route.sink->events_counted(event_counts_);
@@ -134,6 +135,12 @@ std::vector<model::Finding> Pipeline::step(int timeout_ms) {
 
     const uint64_t now = util::monotonic_now_ns();
     if (now - last_housekeeping_ns_ >= kSecondNs) housekeeping(now);
+    return findings;
+}
+
+std::vector<model::Finding> Pipeline::finish() {
+    std::vector<model::Finding> findings;
+    tracker_.take_due(UINT64_MAX, findings);
     return findings;
 }
 
@@ -183,6 +190,8 @@ LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::Tr
     totals.emplace_back("process_table_full", stats.untracked);
     // Processes tracked with less than their argv: no record lost, but said.
     totals.emplace_back("argv_dropped", stats.argv_dropped);
+    totals.emplace_back("starter_dropped", stats.starters_dropped);  // exited parents not kept
+    totals.emplace_back("worker_finding_dropped", stats.workers_dropped);
     totals.emplace_back("argv_read_timeout", cmdline_reader_.timed_out());
     if (may_drop_) {
         uint64_t dropped = 0;
@@ -237,7 +246,8 @@ void Pipeline::report(model::Finding finding) {
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
     context.node = catalog_.node();
-    context.repeat = catalog_.record_finding(context.container, now);
+    context.repeat = catalog_.record_finding(
+        context.container, now, finding.kind == model::Kind::init_exit ? "" : model::to_string(finding.kind));
     for (auto& route : sinks_)
         if (rank(finding.severity) >= rank(route.min)) route.sink->finding(finding, context);
 }

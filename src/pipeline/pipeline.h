@@ -49,6 +49,11 @@ public:
 
     // Waits up to timeout_ms for events and applies them; returns the findings they made.
     std::vector<model::Finding> step(int timeout_ms);
+    // The findings still held back when the caller ends (a worker_exit waits a few seconds
+    // for a supervisor's restart): call after the last step.
+    std::vector<model::Finding> finish();
+    // worker_exit findings waiting for their restart window (at most a few seconds).
+    bool workers_pending() const { return tracker_.pending_workers() > 0; }
     // Gives the finding its context and hands it to the sinks.
     void report(model::Finding finding);
 

@@ -34,14 +34,42 @@ void put_task(JsonWriter& w, const model::TaskInfo& t) {
     w.field("comm", t.comm);
 }
 
-void put_live(JsonWriter& w, const model::LiveProcess& p) {
-    w.begin_object();
+void put_status(JsonWriter& w, const model::ExitStatus& s) {
+    w.field("exit_code", s.exit_code).field("signal", s.signal).field("core_dumped", s.core_dumped);
+}
+
+// Who started a reparented or descendant process: its parent, running or exited (null: unknown).
+void put_started_by(JsonWriter& w, const model::LiveProcess& p) {
+    if (p.how != model::How::reparented && p.how != model::How::descendant) return;
+    w.key("started_by");
+    if (const auto& st = p.started_by) {
+        w.begin_object();
+        put_process(w, *st);
+        w.field("running", !st->status.has_value());
+        if (st->status) {
+            put_status(w, *st->status);
+            w.field("exited_before_init_ms", to_ms(st->before_ns));
+        }
+        w.end_object();
+    } else {
+        w.null();
+    }
+    if (p.started_by_dropped) w.field("started_by_dropped", true);
+}
+
+void put_live_fields(JsonWriter& w, const model::LiveProcess& p) {
     put_process(w, p);
     w.field("ppid", p.ppid).field("age_ms", to_ms(p.age_ns)).field("how", model::to_string(p.how));
     w.key("chain").begin_array();
     for (uint32_t pid : p.chain) w.value(pid);
     w.end_array();
     w.field("sighup_ignored", p.sighup_ignored).field("session_leader", p.session_leader);
+    put_started_by(w, p);
+}
+
+void put_live(JsonWriter& w, const model::LiveProcess& p) {
+    w.begin_object();
+    put_live_fields(w, p);
     w.end_object();
 }
 
@@ -52,7 +80,7 @@ public:
     void finding(const model::Finding& f, const meta::FindingContext& context) override {
         const meta::ContainerInfo& c = context.container;
         w_.begin_object();
-        w_.field("type", "init_exit").field("time", clock().rfc3339(f.ts_ns));
+        w_.field("type", model::to_string(f.kind)).field("time", clock().rfc3339(f.ts_ns));
         w_.field("severity", model::to_string(f.severity)).field("scope", model::to_string(f.scope));
         w_.field("diagnosis", f.diagnosis).field("node", context.node);
         w_.key("container").begin_object();
@@ -78,9 +106,32 @@ public:
         w_.field("pidns", f.pidns_inum);
         w_.key("init").begin_object();
         put_process(w_, f.init);
-        w_.field("exit_code", f.init.status.exit_code).field("signal", f.init.status.signal);
-        w_.field("core_dumped", f.init.status.core_dumped).field("ran_ms", to_ms(f.init.ran_ns));
+        if (f.kind == model::Kind::worker_exit) {
+            w_.field("running", true).field("age_ms", to_ms(f.init.ran_ns));
+        } else {
+            put_status(w_, f.init.status);
+            w_.field("ran_ms", to_ms(f.init.ran_ns));
+        }
         w_.end_object();
+        if (f.kind == model::Kind::worker_exit && f.worker) {
+            w_.key("worker").begin_object();
+            put_live_fields(w_, *f.worker);
+            put_status(w_, f.worker->status);
+            w_.end_object();
+            w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
+        } else {
+            // The child init waited for, when init followed it at once (an init shim).
+            w_.key("entrypoint");
+            if (const auto& e = f.entrypoint) {
+                w_.begin_object();
+                put_process(w_, *e);
+                put_status(w_, e->status);
+                w_.field("ran_ms", to_ms(e->ran_ns)).field("before_init_ms", to_ms(e->before_ns));
+                w_.end_object();
+            } else {
+                w_.null();
+            }
+        }
 
         // The line stays within kMaxLineBytes: processes that would pass it are counted
         // with the unlisted ones instead.

@@ -70,9 +70,10 @@ struct Metrics::Registry {
     Family<Counter>& lost = counters(
         "initwatch_lost_events_total",
         "Events the kernel side could not deliver, by reason; findings after a loss may be incomplete.");
-    Family<Counter>& findings =
-        counters("initwatch_findings_total",
-                 "Namespace inits that exited while processes they started were still running.");
+    Family<Counter>& findings = counters(
+        "initwatch_findings_total",
+        "Findings by type: init_exit (a namespace init exited while processes it started still ran), "
+        "worker_exit (a long-lived process init started ended while init lives on).");
     Counter& finding_label_sets_dropped =
         counters("initwatch_findings_label_sets_dropped_total",
                  "Findings counted under the _other label set because the label-set limit was reached.")
@@ -146,15 +147,19 @@ void Metrics::count_termination_message(std::string_view result) {
         .Increment();
 }
 
-void Metrics::count_finding(std::string_view severity, std::string_view namespace_name, std::string_view pod,
-                            std::string_view container) {
-    const prometheus::Labels labels{{"severity", valid_utf8(severity)},
+void Metrics::count_finding(std::string_view type, std::string_view severity, std::string_view namespace_name,
+                            std::string_view pod, std::string_view container) {
+    const prometheus::Labels labels{{"type", valid_utf8(type)},
+                                    {"severity", valid_utf8(severity)},
                                     {"namespace", valid_utf8(namespace_name)},
                                     {"pod", valid_utf8(pod)},
                                     {"container", valid_utf8(container)}};
     static const std::string kOther(kOverflowLabel);
-    static const prometheus::Labels kOverflow{
-        {"severity", kOther}, {"namespace", kOther}, {"pod", kOther}, {"container", kOther}};
+    static const prometheus::Labels kOverflow{{"type", kOther},
+                                              {"severity", kOther},
+                                              {"namespace", kOther},
+                                              {"pod", kOther},
+                                              {"container", kOther}};
     Registry& r = *registry_;
     std::lock_guard lock(r.mutex);
     // A finding whose labels are all "_other" is counted in the overflow series, where it

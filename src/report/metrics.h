@@ -41,8 +41,9 @@ public:
     void count_termination_message(std::string_view result);
 
     // Empty strings are fine where the pod is not known (Prometheus treats them as absent).
-    void count_finding(std::string_view severity, std::string_view namespace_name, std::string_view pod,
-                       std::string_view container);
+    // type: init_exit or worker_exit.
+    void count_finding(std::string_view type, std::string_view severity, std::string_view namespace_name,
+                       std::string_view pod, std::string_view container);
     // `total` is the kernel's cumulative count for this reason (not a delta).
     void set_lost(std::string_view reason, uint64_t total);
     void set_tracked(size_t processes, size_t containers);

@@ -4,7 +4,8 @@ namespace initwatch::report {
 
 void MetricsSink::finding(const model::Finding& f, const meta::FindingContext& context) {
     const meta::ContainerInfo& c = context.container;
-    metrics_.count_finding(model::to_string(f.severity), c.pod ? c.pod->namespace_name.value_or("") : "",
+    metrics_.count_finding(model::to_string(f.kind), model::to_string(f.severity),
+                           c.pod ? c.pod->namespace_name.value_or("") : "",
                            c.pod ? c.pod->name.value_or("") : "", c.name.value_or(""));
 }
 

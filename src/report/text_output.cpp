@@ -61,6 +61,17 @@ std::string argv_note(const model::ProcessSummary& p) {
     return "";
 }
 
+// Who started a reparented process (the tree shows a descendant's parent).
+std::string starter_note(const model::LiveProcess& p) {
+    if (p.how != model::How::reparented) return "";
+    if (p.started_by_dropped) return ", started by a process not kept (memory budget spent)";
+    const auto& st = p.started_by;
+    if (!st || !st->status) return "";
+    return ", started by " + format_command(st->argv, st->comm, st->argv_truncated) + " (pid " +
+           std::to_string(st->pid) + ", " + st->status->describe() + " " +
+           util::format_duration(st->before_ns) + " before init)";
+}
+
 // "1,234"
 std::string thousands(uint64_t n) {
     std::string digits = std::to_string(n), out;
@@ -80,15 +91,22 @@ public:
         const meta::ContainerInfo& container = context.container;
         const size_t n = f.live_count;
         const std::string who = workload_name(container);
+        const bool worker = f.kind == model::Kind::worker_exit && f.worker;
+        const std::string processes = std::to_string(n) + (n == 1 ? " process" : " processes");
+        const std::string headline =
+            worker ? "worker " + f.worker->comm + " ended (" + f.worker->status.describe() + ") after " +
+                         util::format_duration(f.worker->age_ns) + " while init runs on" +
+                         (f.restarted ? " (init restarted it)"
+                          : n         ? " with " + processes
+                                      : " alone")
+                   : std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
+                         f.init.status.describe() + ") leaving " + processes + " running";
         write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
-                   (who.empty() ? "" : s.bold(escape_text(who)) + ": ") +
-                   s.bold(std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
-                          f.init.status.describe() + ") leaving " +
-                          std::to_string(n) + (n == 1 ? " process" : " processes") + " running") +
+                   (who.empty() ? "" : s.bold(escape_text(who)) + ": ") + s.bold(escape_text(headline)) +
                    (context.repeat.text.empty() ? "" : " — " + s.bold(context.repeat.text)) +
                    (f.kernel_disagrees ? "  (incomplete: the kernel has fewer processes than listed)"
-                    : f.incomplete   ? "  (incomplete: events were lost)"
-                                     : ""));
+                    : f.incomplete     ? "  (incomplete: events were lost)"
+                                       : ""));
         std::string where = "cgroup " + escape_text(container.cgroup_path.value_or("?")) + "  (";
         if (container.id) where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
         // A Kubernetes container's name is in the headline already.
@@ -100,9 +118,31 @@ public:
 
         size_t width = pid_label(f.init.pid, f.init.ns_pid).size();
         for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
-        write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " + pad(pid_label(f.init.pid, f.init.ns_pid), width) +
-                   "  " + format_command(f.init.argv, f.init.comm, f.init.argv_truncated) + s.dim(argv_note(f.init)) + "  " +
-                   s.dim("ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe()));
+        const std::string init_state =
+            worker ? "running, age " + util::format_duration(f.init.ran_ns)
+                   : "ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe();
+        write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " +
+                   pad(pid_label(f.init.pid, f.init.ns_pid), width) + "  " +
+                   format_command(f.init.argv, f.init.comm, f.init.argv_truncated) +
+                   s.dim(argv_note(f.init)) + "  " + s.dim(init_state));
+        if (const auto& e = f.entrypoint)
+            write_line("  " + s.dim("its child ") + " " + pad(pid_label(e->pid, e->ns_pid), width) + "  " +
+                       format_command(e->argv, e->comm, e->argv_truncated) + s.dim(argv_note(*e)) + "  " +
+                       s.dim("ran " + util::format_duration(e->ran_ns) + ", " + e->status.describe() + ", " +
+                             util::format_duration(e->before_ns) + " before init: what init waited for"));
+        if (worker) {
+            const model::WorkerSummary& w = *f.worker;
+            write_line("  " + s.dim("worker    ") + " " + pad(pid_label(w.pid, w.ns_pid), width) + "  " +
+                       format_command(w.argv, w.comm, w.argv_truncated) + s.dim(argv_note(w)) + "  " +
+                       s.dim("ran " + util::format_duration(w.age_ns) + ", " + w.status.describe() + ", ") +
+                       s.bold(model::to_string(w.how)) + s.dim(flags_of(w) + starter_note(w)));
+            if (f.other_workers_ended)
+                write_line("  " + s.dim("          ") + " " +
+                           s.dim("and " + thousands(f.other_workers_ended) +
+                                 " more of init's workers ended within " +
+                                 util::format_duration(model::kRestartWindowNs) + " after it"));
+            if (n) write_line("  " + s.dim("still running:"));
+        }
         tree(f, width);
         if (!f.unlisted.empty()) {
             std::string groups;
@@ -209,7 +249,8 @@ private:
         write_line(std::string(13, ' ') + branch + pad(pid_label(p.pid, p.ns_pid), col) + "  " +
                    format_command(p.argv, p.comm, p.argv_truncated) + "  " +
                    style_.dim("age " + util::format_duration(p.age_ns) + ", ") +
-                   style_.bold(model::to_string(p.how)) + style_.dim(flags_of(p) + argv_note(p)));
+                   style_.bold(model::to_string(p.how)) +
+                   style_.dim(flags_of(p) + argv_note(p) + starter_note(p)));
     }
 
     Style style_;

@@ -110,6 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto text = report::make_text_output(text_file.file(), false);
     model::TrackerLimits limits;
     limits.max_processes = 32;  // small enough for an input to fill it
+    limits.worker_min_age_ns = 0;  // every end of init's child is judged a worker's
     model::Tracker tracker(limits);
     meta::RestartTracker restarts;
     uint64_t latest_ns = 0;
@@ -137,12 +138,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const model::ProcessSummary* known = tracker.summary(model::task_of(*event).key);
         json->event(*event, known);
         text->event(*event, known);
-        if (const auto finding = tracker.apply(*event)) {
-            const meta::FindingContext context = context_of(*finding, restarts);
-            json->finding(*finding, context);
-            text->finding(*finding, context);
+        std::vector<model::Finding> findings;
+        if (auto finding = tracker.apply(*event)) findings.push_back(std::move(*finding));
+        tracker.take_due(latest_ns, findings);  // worker_exit findings
+        for (const auto& finding : findings) {
+            const meta::FindingContext context = context_of(finding, restarts);
+            json->finding(finding, context);
+            text->finding(finding, context);
         }
     }
+    std::vector<model::Finding> held;
+    tracker.take_due(UINT64_MAX, held);
+    for (const auto& finding : held) json->finding(finding, context_of(finding, restarts));
     const auto stats = tracker.stats();
     require(stats.processes <= limits.max_processes, "the tracker outgrew its process limit");
 

@@ -144,4 +144,7 @@ TEST_CASE("the same pod and container failing again is one story, across contain
     CHECK(third.count == 3);
     CHECK(third.since_first_ns == 125'000'000'000ULL);
     CHECK(third.text == "3rd time in 2m05s");
+    // A worker's end is a story of its own: it does not count as the init's next restart.
+    CHECK(catalog.record_finding(c, 127'000'000'000, "worker_exit").count == 1);
+    CHECK(catalog.record_finding(c, 128'000'000'000).count == 4);
 }

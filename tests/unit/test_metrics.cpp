@@ -29,7 +29,9 @@ namespace {
 
 std::map<std::string, std::string> finding_labels(const std::string& severity, const std::string& ns,
                                                   const std::string& pod, const std::string& container) {
-    return {{"severity", severity}, {"namespace", ns}, {"pod", pod}, {"container", container}};
+    const std::string type = severity == "_other" ? "_other" : "init_exit";
+    return {
+        {"type", type}, {"severity", severity}, {"namespace", ns}, {"pod", pod}, {"container", container}};
 }
 
 const auto kOther = finding_labels("_other", "_other", "_other", "_other");
@@ -80,9 +82,10 @@ TEST_CASE("the exposition passes promtool with every family", "[metrics]") {
     sink.events_counted({2, 1, 0, 0});
     sink.events_counted({3, 1, 1, 1});
     sink.events_counted({3, 1, 1, 1});
-    m.count_finding("warning", "shop", "web-7d9f", "server");
-    m.count_finding("warning", "shop", "web-7d9f", "server");
-    m.count_finding("info", "", "", "");
+    m.count_finding("init_exit", "warning", "shop", "web-7d9f", "server");
+    m.count_finding("init_exit", "warning", "shop", "web-7d9f", "server");
+    m.count_finding("init_exit", "info", "", "", "");
+    m.count_finding("worker_exit", "error", "shop", "web-7d9f", "server");
     m.set_lost("ringbuf_full", 7);
     m.set_lost("ringbuf_full", 9);  // cumulative: replaces
     m.set_lost("exit_map_full", 0);
@@ -118,6 +121,9 @@ TEST_CASE("the exposition passes promtool with every family", "[metrics]") {
     CHECK(value_of(e, "initwatch_events_total", {{"type", "snapshot"}}) == 1);
     CHECK(value_of(e, "initwatch_findings_total", finding_labels("warning", "shop", "web-7d9f", "server")) == 2);
     CHECK(value_of(e, "initwatch_findings_total", finding_labels("info", "", "", "")) == 1);
+    auto worker = finding_labels("error", "shop", "web-7d9f", "server");
+    worker["type"] = "worker_exit";
+    CHECK(value_of(e, "initwatch_findings_total", worker) == 1);
     CHECK(value_of(e, "initwatch_findings_label_sets_dropped_total") == 0);
     CHECK(value_of(e, "initwatch_lost_events_total", {{"reason", "ringbuf_full"}}) == 9);
     CHECK(value_of(e, "initwatch_lost_events_total", {{"reason", "exit_map_full"}}) == 0);
@@ -128,7 +134,7 @@ TEST_CASE("the exposition passes promtool with every family", "[metrics]") {
 
 TEST_CASE("series are in label order, so that one scrape reads like the next", "[metrics]") {
     report::Metrics m;
-    for (const char* pod : {"c", "a", "b"}) m.count_finding("warning", "ns", pod, "x");
+    for (const char* pod : {"c", "a", "b"}) m.count_finding("init_exit", "warning", "ns", pod, "x");
     std::vector<std::string> order;
     for (const auto& s : scrape(m))
         if (s.name == "initwatch_events_total")
@@ -159,7 +165,7 @@ TEST_CASE("a fresh registry already exposes zero event counters", "[metrics]") {
 TEST_CASE("label values are escaped as the text format says", "[metrics]") {
     report::Metrics m;
     const std::string hostile = "a\"b\\c\nd}, x=\"y";
-    m.count_finding("warning", "ns", "pod", hostile);
+    m.count_finding("init_exit", "warning", "ns", "pod", hostile);
     const std::string text = m.exposition();
     CHECK(text.find(R"(container="a\"b\\c\nd}, x=\"y")") != std::string::npos);
     CHECK(value_of(scrape(m), "initwatch_findings_total", finding_labels("warning", "ns", "pod", hostile)) == 1);
@@ -167,10 +173,10 @@ TEST_CASE("label values are escaped as the text format says", "[metrics]") {
 
 TEST_CASE("invalid UTF-8 in a label value cannot break the scrape", "[metrics]") {
     report::Metrics m;
-    m.count_finding("warning", "ns", "p\xff", "c");
-    m.count_finding("warning", "ns", "p\xfe", "c");              // the same series once replaced
-    m.count_finding("warning", "ns", "\xc3\xa9t\xc3\xa9", "c");  // valid: kept
-    m.count_finding("warning", "ns", "\xed\xa0\x80", "c");       // a UTF-16 surrogate is not UTF-8
+    m.count_finding("init_exit", "warning", "ns", "p\xff", "c");
+    m.count_finding("init_exit", "warning", "ns", "p\xfe", "c");              // the same series once replaced
+    m.count_finding("init_exit", "warning", "ns", "\xc3\xa9t\xc3\xa9", "c");  // valid: kept
+    m.count_finding("init_exit", "warning", "ns", "\xed\xa0\x80", "c");  // a UTF-16 surrogate is not UTF-8
     m.set_lost("r\xff", 1);
     m.set_bpf_run_time("p\xff", 1);
     m.set_build_info("v\xff", "k\xff");
@@ -187,10 +193,11 @@ TEST_CASE("invalid UTF-8 in a label value cannot break the scrape", "[metrics]")
 
 TEST_CASE("finding label sets are capped; the rest go to _other", "[metrics]") {
     report::Metrics m(3);
-    for (int i = 0; i < 5; ++i) m.count_finding("warning", "ns", "pod-" + std::to_string(i), "c");
-    m.count_finding("warning", "ns", "pod-0", "c");           // admitted before the cap: its own series
-    m.count_finding("warning", "ns", "pod-4", "c");           // refused before: still _other
-    m.count_finding("_other", "_other", "_other", "_other");  // same labels as the overflow
+    for (int i = 0; i < 5; ++i)
+        m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i), "c");
+    m.count_finding("init_exit", "warning", "ns", "pod-0", "c");  // admitted before the cap: its own series
+    m.count_finding("init_exit", "warning", "ns", "pod-4", "c");  // refused before: still _other
+    m.count_finding("_other", "_other", "_other", "_other", "_other");  // same labels as the overflow
 
     const auto e = scrape(m);
     CHECK(series_of(e, "initwatch_findings_total") == 4);
@@ -203,8 +210,8 @@ TEST_CASE("finding label sets are capped; the rest go to _other", "[metrics]") {
 
 TEST_CASE("an _other finding takes no label set", "[metrics]") {
     report::Metrics m(1);
-    m.count_finding("_other", "_other", "_other", "_other");
-    m.count_finding("warning", "ns", "pod", "c");
+    m.count_finding("_other", "_other", "_other", "_other", "_other");
+    m.count_finding("init_exit", "warning", "ns", "pod", "c");
     const auto e = scrape(m);
     CHECK(value_of(e, "initwatch_findings_total", finding_labels("warning", "ns", "pod", "c")) == 1);
     CHECK(value_of(e, "initwatch_findings_total", kOther) == 1);
@@ -213,7 +220,8 @@ TEST_CASE("an _other finding takes no label set", "[metrics]") {
 
 TEST_CASE("the default cap is 500 label sets", "[metrics]") {
     report::Metrics m;
-    for (int i = 0; i < 600; ++i) m.count_finding("warning", "ns", "pod-" + std::to_string(i), "c");
+    for (int i = 0; i < 600; ++i)
+        m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i), "c");
     const auto e = scrape(m);
     CHECK(series_of(e, "initwatch_findings_total") == 501);
     CHECK(value_of(e, "initwatch_findings_total", kOther) == 100);
@@ -249,7 +257,8 @@ TEST_CASE("counting while another thread renders", "[metrics]") {
     std::thread collector([&] {
         for (int i = 0; i < 100000; ++i) {
             m.add_events(report::EventKind::exec, 1);
-            if (i % 1000 == 0) m.count_finding("warning", "ns", "pod-" + std::to_string(i / 1000), "c");
+            if (i % 1000 == 0)
+                m.count_finding("init_exit", "warning", "ns", "pod-" + std::to_string(i / 1000), "c");
         }
         done = true;
     });
@@ -301,7 +310,7 @@ TEST_CASE("listen addresses: the forms --metrics-address takes", "[metrics][http
 TEST_CASE("the HTTP endpoint serves /metrics, /healthz and /readyz", "[metrics][http]") {
     report::Metrics m;
     pipeline::Health h;
-    m.count_finding("warning", "shop", "web", "server");
+    m.count_finding("init_exit", "warning", "shop", "web", "server");
     http::HttpEndpoint endpoint("127.0.0.1:0", m, h);
     REQUIRE(endpoint.port() != 0);
 
