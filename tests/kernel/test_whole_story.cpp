@@ -63,7 +63,8 @@ std::string cgroup_path_of(const json& finding) {
     return c.is_object() && p.is_string() ? p.get<std::string>() : "";
 }
 
-std::vector<json> of_type_in(const std::vector<json>& lines, const std::string& type, const std::string& cgroup) {
+std::vector<json> of_type_in(const std::vector<json>& lines, const std::string& type,
+                             const std::string& cgroup) {
     std::vector<json> out;
     for (const auto& l : lines)
         if (l.value("type", "") == type && (cgroup.empty() || cgroup_path_of(l) == cgroup)) out.push_back(l);
@@ -119,7 +120,8 @@ struct TempDir {
 class HostWatch {
 public:
     explicit HostWatch(const std::string& worker_min_age = "") : output_(temp_path("story-watch.json")) {
-        std::vector<std::string> args{"watch", "--json", "--output", output_, "--duration", "90", "--log-level", "info"};
+        std::vector<std::string> args{"watch",      "--json", "--output",    output_,
+                                      "--duration", "90",     "--log-level", "info"};
         if (!worker_min_age.empty()) flags_.add(args, "watch", "--worker-min-age", worker_min_age);
         bg_ = std::make_unique<Background>(args, output_);
         REQUIRE(bg_->wait_for_output("probes attached", 30));
@@ -176,7 +178,8 @@ void require_file(const std::string& path, const std::string& package) {
 
 RuncOptions container_options(const std::string& script, std::vector<std::string> args) {
     const std::string id = random_container_id();
-    return RuncOptions{id, kubepods_cgroupfs_path("besteffort", random_pod_uid(), id), script, std::move(args), ""};
+    return RuncOptions{id, kubepods_cgroupfs_path("besteffort", random_pod_uid(), id), script,
+                       std::move(args), ""};
 }
 
 // busybox has no nohup applet; the story's scripts use nohup. This one does what nohup does
@@ -195,7 +198,8 @@ void check_exited_0(const json& p) {
 // An init program (tini, dumb-init) in front of story script 2: its init_exit finding names
 // the script as the entrypoint, and the server it left behind, reparented to the init, is
 // listed as started by the script.
-void check_init_program_finding(const json& f, const std::string& init_comm, const std::vector<std::string>& script_argv) {
+void check_init_program_finding(const json& f, const std::string& init_comm,
+                                const std::vector<std::string>& script_argv) {
     INFO("finding: " << f.dump());
     CHECK(at(f, "type") == "init_exit");
     CHECK(at(f, "severity") == "warning");  // judged from the entrypoint: exit 0 leaving the server
@@ -247,18 +251,20 @@ void check_init_program_finding(const json& f, const std::string& init_comm, con
 std::string supervisor_conf(const std::string& dir, const std::string& name, const std::string& command,
                             const std::string& extra) {
     const std::string conf = dir + "/supervisord.conf";
-    write_file(conf, "[supervisord]\nnodaemon=true\nuser=root\nlogfile=" + dir + "/supervisord.log\npidfile=" + dir +
-                         "/supervisord.pid\nchildlogdir=" + dir + "\n\n[program:" + name + "]\ncommand=" + command +
-                         "\n" + extra);
+    write_file(conf, "[supervisord]\nnodaemon=true\nuser=root\nlogfile=" + dir +
+                         "/supervisord.log\npidfile=" + dir + "/supervisord.pid\nchildlogdir=" + dir +
+                         "\n\n[program:" + name + "]\ncommand=" + command + "\n" + extra);
     return conf;
 }
 
 }  // namespace
 
-TEST_CASE("story: tini in front of the server script in a runc container: the entrypoint and the server it left",
-          "[container][runc]") {
+TEST_CASE(
+    "story: tini in front of the server script in a runc container: the entrypoint and the server it left",
+    "[container][runc]") {
     require_programs({"runc", "busybox", "tini-static"});
-    RuncContainer c(container_options(story_script(kServerBackgrounded), {"/sbin/tini", "--", "sh", "/startup.sh"}));
+    RuncContainer c(
+        container_options(story_script(kServerBackgrounded), {"/sbin/tini", "--", "sh", "/startup.sh"}));
     add_nohup(c);
     fs::create_directories(c.bundle() + "/rootfs/sbin");
     fs::copy_file(find_program("tini-static"), c.bundle() + "/rootfs/sbin/tini");
@@ -283,7 +289,9 @@ TEST_CASE("story: tini in front of the server script in a runc container: the en
 // nohup'd server is in that group, so it may die in the same instant; the server is started
 // with setsid (a process group of its own) in a copy of the script so that the finding
 // does not depend on that race. Everything else is the story's script.
-TEST_CASE("story: dumb-init in front of the server script under initwatch run: the entrypoint and the server it left") {
+TEST_CASE(
+    "story: dumb-init in front of the server script under initwatch run: the entrypoint and the server it "
+    "left") {
     require_root();
     require_programs({"dumb-init", "setsid", "nohup"});
     TempDir dir;
@@ -305,16 +313,17 @@ TEST_CASE("story: dumb-init in front of the server script under initwatch run: t
     CHECK(r.of_type("worker_exit").empty());
 }
 
-TEST_CASE("story: a background server crashing with SIGSEGV under `exec sleep infinity`: one worker_exit, error",
-          "[container][runc]") {
+TEST_CASE(
+    "story: a background server crashing with SIGSEGV under `exec sleep infinity`: one worker_exit, error",
+    "[container][runc]") {
     require_programs({"runc", "busybox"});
     // The server in the background, the init exec'd into something that never ends: the
     // container stays up with its server gone, and only a worker_exit tells. Full paths:
     // busybox sh runs a bare applet name through /proc/self/exe (comm "exe", renamed by
     // busybox after the exec); a path is exec'd as it is, comm "sleep" and "sh" from the start.
     const std::string worker_cmd = "sleep 2; kill -SEGV $$";
-    RuncContainer c(
-        container_options("#!/bin/sh\n/bin/sh -c '" + worker_cmd + "' &\nexec /bin/sleep infinity\n", {"/startup.sh"}));
+    RuncContainer c(container_options(
+        "#!/bin/sh\n/bin/sh -c '" + worker_cmd + "' &\nexec /bin/sleep infinity\n", {"/startup.sh"}));
 
     HostWatch watch("1");
     const auto started = Clock::now();
@@ -325,7 +334,7 @@ TEST_CASE("story: a background server crashing with SIGSEGV under `exec sleep in
     if (came) {
         WARN("worker_exit " << took << " s after the container's start (the worker crashed at ~2 s)");
         CHECK(took < 2 + 3.5 + 2);  // emitted within ~3.5 s of the exit (some slack for a loaded machine)
-        sleep_ms(1500);            // a second one for the same exit would come about as soon
+        sleep_ms(1500);             // a second one for the same exit would come about as soon
     }
     CHECK(c.status() == "running");  // init lives on: this is no init_exit
     const auto lines = watch.stop();
@@ -422,7 +431,8 @@ TEST_CASE("story: processes entered with runc exec that exit 1 are no workers, e
     CHECK(of_type_in(lines, "init_exit", c.cgroup_path()).empty());
 }
 
-TEST_CASE("story: supervisord restarting a program that exits 1: worker_exit restarted, info, and run exits 0") {
+TEST_CASE(
+    "story: supervisord restarting a program that exits 1: worker_exit restarted, info, and run exits 0") {
     require_root();
     require_programs({"supervisord"});
     TempDir dir;
@@ -430,16 +440,18 @@ TEST_CASE("story: supervisord restarting a program that exits 1: worker_exit res
     // that exited: autorestart starts it again), then the third runs for good. The same
     // command every time: the restarted program has the worker's argv.
     const std::string counter = dir.path + "/runs";
-    const std::string command = "/bin/sh -c 'n=$(cat " + counter + " 2>/dev/null || echo 0); echo $((n+1)) > " +
-                                counter + "; if [ $n -lt 2 ]; then sleep 1.5; exit 1; fi; exec sleep 3600'";
-    const std::string conf = supervisor_conf(dir.path, "flaky", command,
-                                             "autorestart=true\nstartsecs=1\nstartretries=3\nstopwaitsecs=2\n");
+    const std::string command = "/bin/sh -c 'n=$(cat " + counter +
+                                " 2>/dev/null || echo 0); echo $((n+1)) > " + counter +
+                                "; if [ $n -lt 2 ]; then sleep 1.5; exit 1; fi; exec sleep 3600'";
+    const std::string conf = supervisor_conf(
+        dir.path, "flaky", command, "autorestart=true\nstartsecs=1\nstartretries=3\nstopwaitsecs=2\n");
     PendingFlags flags;
     std::vector<std::string> args{"--timeout", "12"};
     flags.add(args, "run", "--worker-min-age", "1");
     args.insert(args.end(), {"--", "supervisord", "-n", "-c", conf});
     const Result r = run_initwatch("run", args, 45);
-    INFO("stderr: " << r.err << "\nsupervisord.log:\n" << read_file(dir.path + "/supervisord.log") << "\n"
+    INFO("stderr: " << r.err << "\nsupervisord.log:\n"
+                    << read_file(dir.path + "/supervisord.log") << "\n"
                     << dump_all(r.lines));
     CHECK(read_file(counter) == "3\n");  // two failures, then the one that ran until the stop
     CHECK(r.status == 0);                // info findings do not fail run
@@ -447,8 +459,10 @@ TEST_CASE("story: supervisord restarting a program that exits 1: worker_exit res
     std::vector<json> failures;
     for (const auto& f : r.of_type("worker_exit")) {
         CHECK(at(f, "severity") == "info");
-        if (at(at(f, "worker"), "exit_code") == 1) failures.push_back(f);
-        else WARN("another worker_exit (the stop at --timeout?): " << f.dump());
+        if (at(at(f, "worker"), "exit_code") == 1)
+            failures.push_back(f);
+        else
+            WARN("another worker_exit (the stop at --timeout?): " << f.dump());
     }
     REQUIRE(failures.size() == 2);
     for (const auto& f : failures) {
@@ -470,16 +484,18 @@ TEST_CASE("story: supervisord with a healthy program: no finding, run exits 0") 
     require_root();
     require_programs({"supervisord"});
     TempDir dir;
-    const std::string conf =
-        supervisor_conf(dir.path, "server", "/bin/sleep 3600", "autorestart=true\nstartsecs=1\nstopwaitsecs=2\n");
+    const std::string conf = supervisor_conf(dir.path, "server", "/bin/sleep 3600",
+                                             "autorestart=true\nstartsecs=1\nstopwaitsecs=2\n");
     PendingFlags flags;
     std::vector<std::string> args{"--timeout", "6"};
     flags.add(args, "run", "--worker-min-age", "1");
     args.insert(args.end(), {"--", "supervisord", "-n", "-c", conf});
     const Result r = run_initwatch("run", args, 40);
-    INFO("stderr: " << r.err << "\nsupervisord.log:\n" << read_file(dir.path + "/supervisord.log") << "\n"
+    INFO("stderr: " << r.err << "\nsupervisord.log:\n"
+                    << read_file(dir.path + "/supervisord.log") << "\n"
                     << dump_all(r.lines));
-    CHECK(read_file(dir.path + "/supervisord.log").find("success: server entered RUNNING state") != std::string::npos);
+    CHECK(read_file(dir.path + "/supervisord.log").find("success: server entered RUNNING state") !=
+          std::string::npos);
     CHECK(r.status == 0);
     CHECK(r.of_type("init_exit").empty());
     CHECK(r.of_type("worker_exit").empty());
@@ -494,7 +510,9 @@ TEST_CASE("story: supervisord with a healthy program: no finding, run exits 0") 
 // the temporary server is reparented to init, and it then ends on its own (exit 0) while init
 // runs pg_ctl stop. Later, postgres as init forks its startup process, which exits 0 when
 // recovery is done, and its checkpointer, writers and launchers, which end when it is
-// stopped. None of this is a fault: no finding of either type, exit status 0.
+// stopped. Every other step (`$(id -u)`, initdb, pg_ctl, psql) is a child of init that init
+// waits for, in the foreground: no worker either. None of this is a fault: no finding of
+// either type, exit status 0.
 TEST_CASE("story: the postgres entrypoint flow (temporary server, then exec postgres) gives no finding") {
     require_root();
     require_programs({"setpriv"});
@@ -512,18 +530,23 @@ TEST_CASE("story: the postgres entrypoint flow (temporary server, then exec post
     write_file(script,
                "#!/bin/sh\n"
                "set -eu\n"
-               "PATH=" + kPgBin + ":$PATH\n"
-               "PGDATA=$1\n"
-               "if [ \"$(id -u)\" = 0 ]; then\n"
-               "  exec setpriv --reuid=postgres --regid=postgres --init-groups sh \"$0\" \"$@\"  # gosu postgres\n"
-               "fi\n"
-               "initdb -D \"$PGDATA\" --username=postgres --auth=trust >/dev/null\n"
-               "pg_ctl -D \"$PGDATA\" -w start -o \"-c listen_addresses='' -k $PGDATA\" >/dev/null\n"
-               "echo \"temporary server's parent: $(cut -d' ' -f4 /proc/$(head -1 \"$PGDATA/postmaster.pid\")/stat)\"\n"
-               "psql -v ON_ERROR_STOP=1 -h \"$PGDATA\" -U postgres -d postgres -c 'CREATE DATABASE app' >/dev/null\n"
-               "pg_ctl -D \"$PGDATA\" -m fast -w stop >/dev/null\n"
-               "echo 'PostgreSQL init process complete; ready for start up.'\n"
-               "exec postgres -D \"$PGDATA\" -c listen_addresses='' -k \"$PGDATA\"\n",
+               "PATH=" +
+                   kPgBin +
+                   ":$PATH\n"
+                   "PGDATA=$1\n"
+                   "if [ \"$(id -u)\" = 0 ]; then\n"
+                   "  exec setpriv --reuid=postgres --regid=postgres --init-groups sh \"$0\" \"$@\"  # gosu "
+                   "postgres\n"
+                   "fi\n"
+                   "initdb -D \"$PGDATA\" --username=postgres --auth=trust >/dev/null\n"
+                   "pg_ctl -D \"$PGDATA\" -w start -o \"-c listen_addresses='' -k $PGDATA\" >/dev/null\n"
+                   "echo \"temporary server's parent: $(cut -d' ' -f4 /proc/$(head -1 "
+                   "\"$PGDATA/postmaster.pid\")/stat)\"\n"
+                   "psql -v ON_ERROR_STOP=1 -h \"$PGDATA\" -U postgres -d postgres -c 'CREATE DATABASE app' "
+                   ">/dev/null\n"
+                   "pg_ctl -D \"$PGDATA\" -m fast -w stop >/dev/null\n"
+                   "echo 'PostgreSQL init process complete; ready for start up.'\n"
+                   "exec postgres -D \"$PGDATA\" -c listen_addresses='' -k \"$PGDATA\"\n",
                0755);
 
     PendingFlags flags;
