@@ -71,35 +71,6 @@ std::vector<json> of_type_in(const std::vector<json>& lines, const std::string& 
     return out;
 }
 
-bool subcommand_has_flag(const std::string& subcommand, const std::string& flag) {
-    const Result r = run_raw({subcommand, "--help"}, 10);
-    return (r.out + r.err).find(flag) != std::string::npos;
-}
-
-// `--worker-min-age S` when initwatch has it (issue 17); until then the run goes on without
-// it (so that the setup is exercised) and the test fails at its end with a CHECK that says so.
-struct PendingFlags {
-    std::string missing;
-    void add(std::vector<std::string>& args, const std::string& subcommand, const std::string& flag,
-             const std::string& value) {
-        if (subcommand_has_flag(subcommand, flag)) {
-            args.insert(args.end(), {flag, value});
-        } else {
-            WARN("initwatch " << subcommand << " has no " << flag << " yet (issue 17): run without it");
-            missing += " " + flag;
-        }
-    }
-    ~PendingFlags() {
-        if (missing.empty()) return;
-        if (std::uncaught_exceptions() > 0) {
-            WARN("flags initwatch does not have yet:" << missing);
-            return;
-        }
-        INFO("flags initwatch does not have yet:" << missing);
-        CHECK(missing.empty());
-    }
-};
-
 // A temp dir of kTempPrefix (the leftover sweep removes it if this process dies), removed at
 // the end of the test.
 struct TempDir {
@@ -122,7 +93,7 @@ public:
     explicit HostWatch(const std::string& worker_min_age = "") : output_(temp_path("story-watch.json")) {
         std::vector<std::string> args{"watch",      "--json", "--output",    output_,
                                       "--duration", "90",     "--log-level", "info"};
-        if (!worker_min_age.empty()) flags_.add(args, "watch", "--worker-min-age", worker_min_age);
+        if (!worker_min_age.empty()) args.insert(args.end(), {"--worker-min-age", worker_min_age});
         bg_ = std::make_unique<Background>(args, output_);
         REQUIRE(bg_->wait_for_output("probes attached", 30));
     }
@@ -162,7 +133,6 @@ public:
 
 private:
     std::string output_;
-    PendingFlags flags_;
     std::unique_ptr<Background> bg_;
     bool stopped_ = false;
 };
@@ -445,9 +415,7 @@ TEST_CASE(
                                 "; if [ $n -lt 2 ]; then sleep 1.5; exit 1; fi; exec sleep 3600'";
     const std::string conf = supervisor_conf(
         dir.path, "flaky", command, "autorestart=true\nstartsecs=1\nstartretries=3\nstopwaitsecs=2\n");
-    PendingFlags flags;
-    std::vector<std::string> args{"--timeout", "12"};
-    flags.add(args, "run", "--worker-min-age", "1");
+    std::vector<std::string> args{"--timeout", "12", "--worker-min-age", "1"};
     args.insert(args.end(), {"--", "supervisord", "-n", "-c", conf});
     const Result r = run_initwatch("run", args, 45);
     INFO("stderr: " << r.err << "\nsupervisord.log:\n"
@@ -486,9 +454,7 @@ TEST_CASE("story: supervisord with a healthy program: no finding, run exits 0") 
     TempDir dir;
     const std::string conf = supervisor_conf(dir.path, "server", "/bin/sleep 3600",
                                              "autorestart=true\nstartsecs=1\nstopwaitsecs=2\n");
-    PendingFlags flags;
-    std::vector<std::string> args{"--timeout", "6"};
-    flags.add(args, "run", "--worker-min-age", "1");
+    std::vector<std::string> args{"--timeout", "6", "--worker-min-age", "1"};
     args.insert(args.end(), {"--", "supervisord", "-n", "-c", conf});
     const Result r = run_initwatch("run", args, 40);
     INFO("stderr: " << r.err << "\nsupervisord.log:\n"
@@ -549,9 +515,7 @@ TEST_CASE("story: the postgres entrypoint flow (temporary server, then exec post
                    "exec postgres -D \"$PGDATA\" -c listen_addresses='' -k \"$PGDATA\"\n",
                0755);
 
-    PendingFlags flags;
-    std::vector<std::string> args{"--timeout", "15"};
-    flags.add(args, "run", "--worker-min-age", "0");
+    std::vector<std::string> args{"--timeout", "15", "--worker-min-age", "0"};
     args.insert(args.end(), {"--", "sh", script, data});
     const Result r = run_initwatch("run", args, 60);
     INFO("stdout: " << r.out << "\nstderr: " << r.err << "\n" << dump_all(r.lines));
