@@ -75,7 +75,9 @@ int run_command(const Options& options) {
         const uint64_t now = util::monotonic_now_ns();
         if (timeout_ns && now - start >= timeout_ns) {
             // A worker's end still waiting for a supervisor's restart is judged first.
-            report_ours(pipeline.settle_workers());
+            while (pipeline.workers_pending() &&
+                   util::monotonic_now_ns() - now < model::Tracker::kRestartWindowNs)
+                report_ours(pipeline.step(50));
             drain();
             // Our own SIGKILL is no finding: a long-running init is the healthy case. It has
             // had its verdict, so it gets no grace.

@@ -76,7 +76,10 @@ int gate(const Options& options) {
         tick();
         if (options.timeout_s > 0 && util::monotonic_now_ns() - start >= to_ns(options.timeout_s)) {
             // What came before the timeout decides; a worker's end waits for its restart window.
-            judge(pipeline.settle_workers());
+            const uint64_t now = util::monotonic_now_ns();
+            while (pipeline.workers_pending() &&
+                   util::monotonic_now_ns() - now < model::Tracker::kRestartWindowNs)
+                tick();
             drain();
             std::fprintf(stderr, "initwatch: %s still running after %gs: %s; stopping it\n", shown.c_str(),
                          options.timeout_s, failures ? "a finding came" : "healthy");

@@ -164,7 +164,8 @@ std::string diagnose(const Finding& f) {
                                                ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
                                                : "ideally with `exec`";
                 return who + ", leaving " + left + " it started, so " + killer +
-                       " killed them and the container stopped: run the long-lived process in the foreground as "
+                       " killed them and the container stopped: run the long-lived process in the foreground "
+                       "as "
                        "the last command of `" +
                        join(e.argv, e.comm) + "` (" + how_to + ") and put only helpers in the background.";
             }

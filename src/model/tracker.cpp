@@ -116,9 +116,7 @@ size_t Tracker::bytes_per_exited() {
 }
 
 size_t Tracker::memory_bytes() const {
-    // A namespace or cgroup entry (a namespace holds the record of init's waited child),
-    // beside its members' list entries.
-    constexpr size_t kPerGroup = 384;
+    constexpr size_t kPerGroup = 256;  // a namespace or cgroup entry, beside its members' list entries
     return procs_.size() * bytes_per_process() + (namespaces_.size() + cgroups_.size()) * kPerGroup +
            exited_records_ * bytes_per_exited() + Argv::live_bytes();
 }
@@ -238,7 +236,7 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
     std::optional<Finding> finding;
     ProcKey reaper;  // unknown outside a namespace: the host's init or a subreaper
     bool ns_init = false;
-    ExitedRef exited;  // remembered once, for every child that will point to it
+    ExitedRef exited;  // remembered once, for every process that will point to it
     if (Namespace* found = find_namespace(p.ns)) {
         Namespace& ns = *found;
         if (ns.init == p.task.key) {
@@ -253,14 +251,21 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
                 if (auto init = procs_.find(ns.init); init != procs_.end()) {
                     // The child a wrapper waits for: the only child init had started that
                     // still ran (the orphans the kernel gave it do not count).
-                    if (!p.reparented && init->second.started_children == 1)
-                        ns.waited_child = Exited{p.summary, ev.wait_status, p.task.key.start_ns, ev.ts_ns};
+                    if (!p.reparented && init->second.started_children == 1 && (exited = remember(p, ev)))
+                        ns.waited_child = exited;
                     worker_exited(p, init->second, ns, ev);
                 }
         }
     }
-    // Its children are reparented: they keep who started them (forget hands them the record).
-    if (!p.children.empty()) exited = remember(p, ev);
+    // Its children are reparented: they keep who started them.
+    if (!p.children.empty() && !exited) exited = remember(p, ev);
+    for (const ProcKey& child_key : p.children)
+        if (auto child = procs_.find(child_key);
+            child != procs_.end() && !child->second.started_by && !child->second.started_by_dropped) {
+            child->second.started_by = exited;
+            child->second.started_by_dropped = !exited;
+            starters_dropped_ += !exited;
+        }
     // A main process that is also a namespace init is the namespace's finding, not a second one.
     if (!ns_init && p.cgroup_id) {
         Cgroup& cg = cgroups_.at(p.cgroup_id);
@@ -274,7 +279,7 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
                 cg.main.reset();
         }
     }
-    forget(ev.task.key, reaper, &exited);
+    forget(ev.task.key, reaper);
     return finding;
 }
 
@@ -472,7 +477,7 @@ Finding Tracker::build_finding(const Process& init, const Namespace& ns, const E
     members.erase(std::remove(members.begin(), members.end(), &init), members.end());
     add_live(f, members, ev.ts_ns,
              [&](const Process& p, std::vector<uint32_t>* chain) { return how_in_namespace(p, init, chain); });
-    if (const auto& child = ns.waited_child;
+    if (const Exited* child = ns.waited_child.get();
         child && ev.ts_ns >= child->exit_ns && ev.ts_ns - child->exit_ns <= kEntrypointWindowNs) {
         ExitedSummary e;
         static_cast<ProcessSummary&>(e) = child->summary;
@@ -549,7 +554,7 @@ void Tracker::collect_members(const Namespace& ns, std::vector<const Process*>& 
 }
 
 // Removes an exited process; its live children now belong to `reaper`.
-void Tracker::forget(const ProcKey& key, const ProcKey& reaper, const ExitedRef* starter) {
+void Tracker::forget(const ProcKey& key, const ProcKey& reaper) {
     auto it = procs_.find(key);
     Process& p = it->second;
     // A process cannot inherit its own children (the key of "no reaper" may name a process
@@ -561,15 +566,9 @@ void Tracker::forget(const ProcKey& key, const ProcKey& reaper, const ExitedRef*
     for (const ProcKey& child_key : children) {
         auto child = procs_.find(child_key);
         if (child == procs_.end()) continue;
-        Process& c = child->second;
-        c.parent = reaper == key ? ProcKey{} : reaper;
-        c.reparented = true;
-        if (starter && !c.started_by && !c.started_by_dropped) {  // the one that forked it
-            c.started_by = *starter;
-            c.started_by_dropped = !*starter;
-            starters_dropped_ += !*starter;
-        }
-        if (reaper_it != procs_.end()) list_add(reaper_it->second.children, c, &Process::child_slot);
+        child->second.parent = reaper == key ? ProcKey{} : reaper;
+        child->second.reparented = true;
+        if (reaper_it != procs_.end()) list_add(reaper_it->second.children, child->second, &Process::child_slot);
     }
     if (auto parent = procs_.find(p.parent); parent != procs_.end()) {
         list_remove(parent->second.children, p, &Process::child_slot);

@@ -79,6 +79,7 @@ public:
     static constexpr size_t kDroppedArgvBytes = 128;
     // init exiting this soon after the child it waited for: an init shim (tini, dumb-init).
     static constexpr uint64_t kEntrypointWindowNs = 1'000'000'000ULL;
+    static constexpr uint64_t kRestartWindowNs = model::kRestartWindowNs;
     // worker_exit findings held at once (one per namespace; later ends in its window are
     // counted in it), and the processes each lists beside its worker.
     static constexpr size_t kMaxPendingWorkers = 16;
@@ -144,7 +145,7 @@ private:
         bool init_exited = false;
         uint64_t died_ns = 0;
         bool lost_events = false;
-        std::optional<Exited> waited_child;  // init's last child to exit while it was init's only child
+        ExitedRef waited_child;  // init's last child to exit while it was init's only child
     };
 
     struct PendingWorker {
@@ -179,9 +180,7 @@ private:
     // The argv a process may keep within the budget: argv itself, or its prefix.
     Argv within_budget(Argv argv, bool& dropped);
     void collect_members(const Namespace& ns, std::vector<const Process*>& out) const;
-    // starter: after a seen exit, the record its children keep in started_by (null: the
-    // budget was spent, said as started_by_dropped); nullptr when the exit was not seen.
-    void forget(const ProcKey& key, const ProcKey& reaper, const ExitedRef* starter = nullptr);
+    void forget(const ProcKey& key, const ProcKey& reaper);
     void erase_namespace(const ProcKey& init);
     void mark_init_exited(Namespace& ns, uint64_t ts_ns);
     void forget_inum(const Namespace& ns);

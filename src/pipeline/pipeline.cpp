@@ -138,14 +138,6 @@ std::vector<model::Finding> Pipeline::step(int timeout_ms) {
     return findings;
 }
 
-std::vector<model::Finding> Pipeline::settle_workers() {
-    std::vector<model::Finding> findings;
-    const uint64_t start = util::monotonic_now_ns();
-    while (tracker_.pending_workers() && util::monotonic_now_ns() - start < model::kRestartWindowNs)
-        for (auto& f : step(50)) findings.push_back(std::move(f));
-    return findings;
-}
-
 std::vector<model::Finding> Pipeline::finish() {
     std::vector<model::Finding> findings;
     tracker_.take_due(UINT64_MAX, findings);

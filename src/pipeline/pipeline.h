@@ -52,10 +52,8 @@ public:
     // The findings still held back when the caller ends (a worker_exit waits a few seconds
     // for a supervisor's restart): call after the last step.
     std::vector<model::Finding> finish();
-    // Steps (50 ms each) until no worker_exit finding waits for its restart window, at most
-    // that window; returns the findings the steps made. For a command that ends: a worker
-    // that ended just before is judged with its restart, not without.
-    std::vector<model::Finding> settle_workers();
+    // worker_exit findings waiting for their restart window (at most a few seconds).
+    bool workers_pending() const { return tracker_.pending_workers() > 0; }
     // Gives the finding its context and hands it to the sinks.
     void report(model::Finding finding);
 

@@ -83,7 +83,7 @@ model::Finding crashed_worker() {
     c.sim.exec(c.init, {"sleep", "infinity"});
     c.sim.now += 125 * kSecond;
     c.sim.exit(server, killed_by(SIGSEGV));
-    auto found = c.due(model::kRestartWindowNs);
+    auto found = c.due(model::Tracker::kRestartWindowNs);
     REQUIRE(found.size() == 1);
     return found[0];
 }
@@ -206,7 +206,7 @@ TEST_CASE("a worker that crashes while init lives on is a worker_exit finding, a
     c.sim.now += 40 * kSecond;
     CHECK_FALSE(c.sim.exit(server, killed_by(SIGSEGV) | 0x80));
     CHECK(c.due().empty());  // a supervisor may start it again
-    auto found = c.due(model::kRestartWindowNs);
+    auto found = c.due(model::Tracker::kRestartWindowNs);
     REQUIRE(found.size() == 1);
     const auto& f = found[0];
     CHECK(f.kind == Kind::worker_exit);
@@ -224,7 +224,7 @@ TEST_CASE("a worker that crashes while init lives on is a worker_exit finding, a
     CHECK(f.diagnosis.find(
               "`node server.js` (started by init in the background, ran 40s) crashed with SIGSEGV") == 0);
     CHECK(f.diagnosis.find("`exec node server.js`") != std::string::npos);
-    CHECK(c.due(model::kRestartWindowNs).empty());  // once
+    CHECK(c.due(model::Tracker::kRestartWindowNs).empty());  // once
 }
 
 TEST_CASE("which ends of init's children are worker_exit findings") {
@@ -235,7 +235,7 @@ TEST_CASE("which ends of init's children are worker_exit findings") {
     auto daemon = c.child(daemon_parent, 204, {"daemon"});
     c.sim.exit(daemon_parent, 0);  // daemon is reparented to init
     c.sim.now += 40 * kSecond;
-    const uint64_t later = model::kRestartWindowNs;
+    const uint64_t later = model::Tracker::kRestartWindowNs;
 
     SECTION("younger than --worker-min-age: nothing") {
         c.sim.now -= 39 * kSecond;
@@ -284,7 +284,7 @@ TEST_CASE("processes that entered from outside never count as workers") {
     c.sim.exit(entered, 0);  // its child is reparented to init, but came from outside
     c.sim.now += 40 * kSecond;
     c.sim.exit(its_child, exited(1));
-    CHECK(c.due(model::kRestartWindowNs).empty());
+    CHECK(c.due(model::Tracker::kRestartWindowNs).empty());
 }
 
 TEST_CASE("a supervisor that starts its worker again: info, restarted") {
@@ -308,7 +308,7 @@ TEST_CASE("init's own exit settles its workers' pending findings") {
         c.sim.now += 40 * kSecond;
         c.sim.exit(server, killed_by(SIGKILL));
         c.sim.exit(c.init, killed_by(SIGKILL));
-        CHECK(c.due(model::kRestartWindowNs).empty());
+        CHECK(c.due(model::Tracker::kRestartWindowNs).empty());
     }
     SECTION("a shim's child that fails: the init_exit finding tells it, once") {
         Shim c;
@@ -317,7 +317,7 @@ TEST_CASE("init's own exit settles its workers' pending findings") {
         auto f = c.sim.exit(c.init, exited(1));
         REQUIRE(f);
         CHECK(f->entrypoint);
-        CHECK(c.due(model::kRestartWindowNs).empty());
+        CHECK(c.due(model::Tracker::kRestartWindowNs).empty());
     }
     SECTION("a worker that crashed seconds before init exited: reported at once") {
         Container c({"sleep", "infinity"});
@@ -396,7 +396,7 @@ TEST_CASE("ten thousand workers ending together make one finding per window that
     for (uint32_t i = 0; i < 10'000; ++i) workers.push_back(c.child(c.init, 1000 + i, {"worker"}));
     c.sim.now += 40 * kSecond;
     for (const auto& w : workers) c.sim.exit(w, killed_by(SIGKILL));  // 1 ms apart: 10 s
-    auto found = c.due(model::kRestartWindowNs);
+    auto found = c.due(model::Tracker::kRestartWindowNs);
     REQUIRE(found.size() == 4);  // one per 3 s window
     uint64_t ended = 0;
     for (const auto& f : found) {
@@ -430,7 +430,7 @@ TEST_CASE("worker_exit findings held at once are bounded; the rest are counted")
 
 TEST_CASE("a script's foreground steps are no workers: init went on after them") {
     Container c({"bash", "/docker-entrypoint.sh", "postgres"});
-    const uint64_t later = model::kRestartWindowNs;
+    const uint64_t later = model::Tracker::kRestartWindowNs;
     SECTION("a slow initdb that exits 0, then the next step") {
         auto initdb = c.child(c.init, 201, {"initdb", "-D", "/data"});
         c.sim.now += 40 * kSecond;
