@@ -1,65 +1,24 @@
 #include "k8s/termination_message.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <memory>
 
 #include "k8s/note.h"
 #include "meta/mountinfo.h"
 #include "util/errno_text.h"
+#include "util/file.h"
+#include "util/ids.h"
 
 namespace initwatch::k8s {
 
 namespace {
 
-// A file descriptor closed when it goes out of scope.
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
-bool lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
-bool lower_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'); }
-
-// A Kubernetes UID: a UUID (8-4-4-4-12) for API pods, 32 hex digits for static pods.
-bool valid_uid(std::string_view s) {
-    if (s.empty() || s.size() > 64) return false;
-    for (char c : s)
-        if (!lower_hex(c) && c != '-') return false;
-    return true;
-}
-
-// A container name: a DNS label (RFC 1123), at most 63 characters.
-bool valid_container_name(std::string_view s) {
-    if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-    for (char c : s)
-        if (!lower_alnum(c) && c != '-') return false;
-    return true;
-}
-
 // kubelet's fmt.Sprintf("%08x", rand.Uint32()).
-bool valid_file_name(std::string_view s) {
-    if (s.size() != 8) return false;
-    for (char c : s)
-        if (!lower_hex(c)) return false;
-    return true;
-}
+bool valid_file_name(std::string_view s) { return s.size() == 8 && util::is_lower_hex(s); }
 
 // The last component of s (after its last '/'); s loses it and that '/'.
 std::string_view pop_component(std::string_view& s) {
@@ -74,31 +33,12 @@ std::string_view pop_component(std::string_view& s) {
     return last;
 }
 
-// Reads at most max_bytes of the file `name` under dirfd; false if it cannot be read.
-// `truncated` tells that there was more.
-bool read_bounded(int dirfd, const char* name, size_t max_bytes, std::string& out, bool& truncated) {
-    Fd fd(openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd.get() < 0) return false;
-    out.assign(max_bytes + 1, '\0');
-    size_t got = 0;
-    while (got < out.size()) {
-        const ssize_t n = read(fd.get(), &out[got], out.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return false;
-        if (n == 0) break;
-        got += static_cast<size_t>(n);
-    }
-    truncated = got > max_bytes;
-    out.resize(truncated ? max_bytes : got);
-    return true;
-}
-
 // The process is still a namespace init at that level (its host pid was not reused by
 // another process since the exec): the last NSpid of /proc/PID/status is 1, one per level.
 bool still_ns_init(int proc_dirfd, uint32_t ns_level) {
-    std::string status;
-    bool truncated = false;
-    if (!read_bounded(proc_dirfd, "status", 8192, status, truncated)) return false;
+    const util::FileRead r = util::read_bounded(proc_dirfd, "status", util::ReadOptions{8192});
+    if (!r.ok()) return false;
+    const std::string& status = r.data;
     const size_t at = status.find("\nNSpid:");
     if (at == std::string::npos) return false;
     const size_t end = status.find('\n', at + 1);
@@ -117,40 +57,6 @@ bool still_ns_init(int proc_dirfd, uint32_t ns_level) {
     return fields == ns_level + 1 && last == "1";
 }
 
-// openat2(2) (Linux 5.6+) through syscall(): glibc 2.36 has no wrapper. -1 with errno
-// ENOSYS on older kernels.
-int open_beneath(int dirfd, const std::string& path, int flags) {
-#ifdef SYS_openat2
-    open_how how{};
-    how.flags = static_cast<uint64_t>(flags);
-    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-    return static_cast<int>(syscall(SYS_openat2, dirfd, path.c_str(), &how, sizeof how));
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-// Component by component where openat2 is missing: every directory with O_NOFOLLOW |
-// O_DIRECTORY, the file with O_NOFOLLOW. The components are checked names (no '/', no "..").
-int open_components(int dirfd, const std::vector<std::string>& dirs, const std::string& file, int flags) {
-    int at = dirfd;
-    std::unique_ptr<Fd> held;
-    for (const auto& d : dirs) {
-        const int next = openat(at, d.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (next < 0) {
-            struct stat st {};
-            if (errno == ENOTDIR && fstatat(at, d.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISLNK(st.st_mode))
-                errno = ELOOP;
-            return -1;
-        }
-        held = std::make_unique<Fd>(next);
-        at = next;
-    }
-    return openat(at, file.c_str(), flags | O_NOFOLLOW);
-}
-
 }  // namespace
 
 std::optional<TerminationFile> parse_termination_root(std::string_view root) {
@@ -160,8 +66,8 @@ std::optional<TerminationFile> parse_termination_root(std::string_view root) {
     const std::string_view containers = pop_component(root);
     f.pod_uid = std::string(pop_component(root));
     const std::string_view pods = pop_component(root);
-    if (pods != "pods" || containers != "containers" || !valid_uid(f.pod_uid) ||
-        !valid_container_name(f.container) || !valid_file_name(f.file))
+    if (pods != "pods" || containers != "containers" || !util::is_pod_uid(f.pod_uid) ||
+        !util::is_dns_label(f.container) || !valid_file_name(f.file))
         return std::nullopt;
     return f;
 }
@@ -241,18 +147,18 @@ void TerminationMessageSink::event(const model::Event& e, const model::ProcessSu
 
 TerminationMessageSink::Entry TerminationMessageSink::read_mounts(uint32_t pid, uint32_t ns_level) const {
     Entry entry;
-    const std::string dir = options_.proc_root + "/" + std::to_string(pid);
-    Fd proc(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    std::string mountinfo;
-    bool truncated = false;
-    if (proc.get() < 0 || !still_ns_init(proc.get(), ns_level) ||
-        !read_bounded(proc.get(), "mountinfo", kMaxMountinfoBytes, mountinfo, truncated)) {
+    const util::Fd proc = util::open_file(AT_FDCWD, options_.proc_root + "/" + std::to_string(pid),
+                                          O_PATH | O_DIRECTORY, util::Resolve::last_component);
+    util::FileRead table;
+    if (proc) table = util::read_bounded(proc.get(), "mountinfo", util::ReadOptions{kMaxMountinfoBytes});
+    if (!proc || !still_ns_init(proc.get(), ns_level) || !table.ok()) {
         entry.failure = TermResult::mountinfo_unreadable;
         return entry;
     }
+    std::string& mountinfo = table.data;
     // A table past the bound: its whole lines only (kubelet's mount is among the runtime's,
     // which come first).
-    if (truncated)
+    if (table.truncated)
         mountinfo.resize(mountinfo.rfind('\n') == std::string::npos ? 0 : mountinfo.rfind('\n') + 1);
     struct stat pods {};
     if (stat(pods_dir_.c_str(), &pods) != 0) {
@@ -309,21 +215,15 @@ void TerminationMessageSink::finding(const model::Finding& f, const meta::Findin
 }
 
 TermResult TerminationMessageSink::append(const TerminationFile& file, const model::Finding& f) {
-    Fd pods(open(pods_dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (pods.get() < 0) return TermResult::open_failed;
+    const util::Fd pods = util::open_file(AT_FDCWD, pods_dir_, O_PATH | O_DIRECTORY, util::Resolve::last_component);
+    if (!pods) return TermResult::open_failed;
     // O_APPEND: every write goes after the application's text, nothing is overwritten.
     // O_RDWR to read its last byte; O_NONBLOCK so that a FIFO planted there cannot block
     // the loop (it is refused as not a regular file).
-    const int flags = O_RDWR | O_APPEND | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
-    int raw = -1;
-    errno = ENOSYS;
-    if (options_.use_openat2)
-        raw =
-            open_beneath(pods.get(), file.pod_uid + "/containers/" + file.container + "/" + file.file, flags);
-    if (raw < 0 && errno == ENOSYS)
-        raw = open_components(pods.get(), {file.pod_uid, "containers", file.container}, file.file, flags);
-    Fd fd(raw);
-    if (fd.get() < 0) {
+    const util::Fd fd =
+        util::open_file(pods.get(), file.pod_uid + "/containers/" + file.container + "/" + file.file,
+                        O_RDWR | O_APPEND | O_NONBLOCK, util::Resolve::beneath, options_.use_openat2);
+    if (!fd) {
         const int err = errno;
         if (err == ELOOP) return TermResult::symlink;
         if (err == EISDIR || err == ENXIO) return TermResult::not_regular_file;

@@ -3,23 +3,17 @@
 #include <array>
 #include <vector>
 
+#include "util/ids.h"
+
 namespace initwatch::meta {
 
 namespace {
 
 using Segments = std::vector<std::string_view>;
 
-constexpr size_t full_id_length = 64;
-
-bool is_lower_hex(std::string_view s) {
-    for (char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return !s.empty();
-}
-
 // containerd, CRI-O, Docker and podman all name containers with a sha256-sized random id; anything
 // else (a truncated or uppercase id) was not written by them.
-bool is_full_id(std::string_view s) { return s.size() == full_id_length && is_lower_hex(s); }
+bool is_full_id(std::string_view s) { return util::is_container_id(s); }
 
 // runc accepts ids matching ^[\w+-.]+$ except "." and "..".
 bool is_runc_id(std::string_view s) {
@@ -60,17 +54,13 @@ Segments split_path(std::string_view path) {
 // Pod UIDs are UUIDs (lowercase, as the API server generates them), or for static pods the 32-hex
 // hash of the manifest. systemd slice names carry them with '_' for '-' ('-' nests slices).
 std::optional<std::string> pod_uid_from(std::string_view text, char separator) {
-    if (text.size() == 32 && is_lower_hex(text)) return std::string(text);
-    if (text.size() != 36) return std::nullopt;
     std::string uid(text);
-    for (size_t i = 0; i < uid.size(); ++i) {
-        const bool at_separator = i == 8 || i == 13 || i == 18 || i == 23;
-        if (at_separator != (uid[i] == separator)) return std::nullopt;
-        if (at_separator)
+    if (uid.size() == 36)
+        for (size_t i : {8, 13, 18, 23}) {
+            if (uid[i] != separator) return std::nullopt;
             uid[i] = '-';
-        else if (!is_lower_hex(std::string_view(uid).substr(i, 1)))
-            return std::nullopt;
-    }
+        }
+    if (!util::is_pod_uid(uid)) return std::nullopt;
     return uid;
 }
 

@@ -1,13 +1,13 @@
 #include "meta/docker_state.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <nlohmann/json.hpp>
 #include <vector>
+
+#include "util/file.h"
+#include "util/ids.h"
 
 namespace initwatch::meta {
 
@@ -103,40 +103,7 @@ private:
     bool in_config_ = false;
 };
 
-// The whole file if it is a regular file of at most max_bytes, read through `dir_fd`
-// without following a symlink; nullopt otherwise.
-std::optional<std::string> read_bounded(int dir_fd, const char* name, size_t max_bytes) {
-    // O_NONBLOCK: a FIFO planted in its place must not block the open.
-    const int fd = ::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) return std::nullopt;
-    std::optional<std::string> out;
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) <= max_bytes) {
-        std::string text(max_bytes + 1, '\0');
-        size_t got = 0;
-        for (;;) {
-            const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            got += static_cast<size_t>(n);
-            if (got == text.size()) break;
-        }
-        if (got <= max_bytes) {  // one byte more: it grew past the bound while being read
-            text.resize(got);
-            out = std::move(text);
-        }
-    }
-    ::close(fd);
-    return out;
-}
-
 }  // namespace
-
-bool is_docker_container_id(std::string_view id) {
-    return id.size() == 64 && std::all_of(id.begin(), id.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-           });
-}
 
 std::optional<DockerContainer> parse_docker_config(std::string_view text, const DockerStateLimits& limits) {
     if (text.size() > limits.max_file_bytes) return std::nullopt;
@@ -152,14 +119,17 @@ std::optional<DockerContainer> parse_docker_config(std::string_view text, const 
 
 std::optional<DockerContainer> read_docker_config(const std::string& docker_dir, std::string_view id,
                                                   const DockerStateLimits& limits) {
-    if (!is_docker_container_id(id)) return std::nullopt;
-    const std::string dir = docker_dir + "/containers/" + std::string(id);
-    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dir_fd < 0) return std::nullopt;
-    const auto text = read_bounded(dir_fd, "config.v2.json", limits.max_file_bytes);
-    ::close(dir_fd);
-    if (!text) return std::nullopt;
-    return parse_docker_config(*text, limits);
+    if (!util::is_container_id(id)) return std::nullopt;
+    // dockerd's own directories are trusted as far as containers/; below, nothing may be a
+    // symlink, and the file must be whole within the bound (a streamed parse of a prefix
+    // would be another object).
+    const util::Fd dir = util::open_file(AT_FDCWD, docker_dir + "/containers", O_PATH | O_DIRECTORY,
+                                         util::Resolve::last_component);
+    if (!dir) return std::nullopt;
+    const util::FileRead r = util::read_bounded(dir.get(), std::string(id) + "/config.v2.json",
+                                                util::ReadOptions{limits.max_file_bytes, true, util::Resolve::beneath});
+    if (!r.ok()) return std::nullopt;
+    return parse_docker_config(r.data, limits);
 }
 
 DockerStateIndex::DockerStateIndex(const std::string& host_root, const std::string& docker_root,
@@ -173,7 +143,7 @@ DockerStateIndex::DockerStateIndex(const std::string& host_root, const std::stri
 }
 
 std::optional<DockerContainer> DockerStateIndex::lookup(std::string_view id, uint64_t now_ns) {
-    if (!is_docker_container_id(id)) return std::nullopt;
+    if (!util::is_container_id(id)) return std::nullopt;
     if (now_ns - last_sweep_ns_ >= limits_.idle_ns / 10) forget_idle(now_ns);
     const std::string key(id);
     if (auto it = entries_.find(key); it != entries_.end()) {

@@ -41,8 +41,6 @@ std::optional<DockerContainer> parse_docker_config(std::string_view text,
 std::optional<DockerContainer> read_docker_config(const std::string& docker_dir, std::string_view id,
                                                   const DockerStateLimits& limits = {});
 
-bool is_docker_container_id(std::string_view id);
-
 class DockerStateIndex {
 public:
     // `host_root` "" or "/" for this root; `docker_root` as dockerd's --data-root (absolute).

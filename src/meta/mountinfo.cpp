@@ -2,12 +2,11 @@
 
 #include <fcntl.h>
 #include <libmount/libmount.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <memory>
+
+#include "util/file.h"
 
 namespace initwatch::meta {
 
@@ -15,25 +14,12 @@ namespace {
 
 // At most limits.max_bytes of the file, cut after its last whole line and after
 // limits.max_entries lines. Never blocks: a FIFO put where the table is expected is no table.
-std::string read_bounded(const std::string& path, const MountinfoLimits& limits) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) return {};
-    std::string text;
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        text.resize(limits.max_bytes + 1);  // one byte more tells that the file goes on
-        size_t have = 0;
-        while (have < text.size()) {
-            const ssize_t n = ::read(fd, text.data() + have, text.size() - have);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            have += static_cast<size_t>(n);
-        }
-        text.resize(have);
-    }
-    ::close(fd);
-    if (text.size() > limits.max_bytes) {
-        const size_t last = limits.max_bytes ? text.rfind('\n', limits.max_bytes - 1) : std::string::npos;
+std::string read_table(const std::string& path, const MountinfoLimits& limits) {
+    util::FileRead r = util::read_bounded(AT_FDCWD, path, util::ReadOptions{limits.max_bytes});
+    if (!r.ok()) return {};
+    std::string& text = r.data;
+    if (r.truncated) {
+        const size_t last = text.rfind('\n');
         text.resize(last == std::string::npos ? 0 : last + 1);
     }
     size_t end = 0;
@@ -42,7 +28,7 @@ std::string read_bounded(const std::string& path, const MountinfoLimits& limits)
         end = newline == std::string::npos ? text.size() : newline + 1;
     }
     text.resize(end);
-    return text;
+    return std::move(text);
 }
 
 struct Query {
@@ -74,7 +60,7 @@ struct FileCloser {
 
 std::vector<Mount> find_mounts(const std::string& mountinfo_path, const std::string& fstypes,
                                const std::string& options, const MountinfoLimits& limits) {
-    return parse_mountinfo(read_bounded(mountinfo_path, limits), fstypes, options);
+    return parse_mountinfo(read_table(mountinfo_path, limits), fstypes, options);
 }
 
 std::vector<Mount> parse_mountinfo(std::string text, const std::string& fstypes, const std::string& options) {

@@ -1,18 +1,14 @@
 // What /proc says of a host process.
 #pragma once
 
-#include <sys/types.h>
-
 #include <string>
-#include <vector>
 
-#include "model/argv.h"
+#include "util/file.h"
 
 namespace initwatch::meta {
 
-// /proc/PID/cmdline split into arguments; empty for kernel threads, zombies or a pid gone.
-// At most max_bytes are read, like the kernel side's argv bound.
-model::Argv read_cmdline(pid_t pid, size_t max_bytes, bool& truncated,
-                                      const std::string& proc_root = "/proc");
+// /proc/PID/cmdline, at most max_bytes of it (the kernel side's argv bound): NUL-separated
+// arguments, empty for kernel threads and zombies; not_found when the pid is gone.
+util::FileRead read_cmdline(uint32_t pid, size_t max_bytes, const std::string& proc_root = "/proc");
 
 }  // namespace initwatch::meta

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "meta/proc.h"
 #include "util/time.h"
 
 namespace initwatch::pipeline {
@@ -35,7 +36,7 @@ Pipeline::Pipeline(const PipelineOptions& options)
       probe_(options.probe),
       tracker_(options.limits),
       catalog_(options.catalog),
-      cmdline_reader_(probe::kMaxArgvBytes, kCmdlineDeadline) {
+      cmdline_reader_(kCmdlineDeadline) {
     if (catalog_.cgroup2_root().empty())
         spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     health_.set_attached();
@@ -79,11 +80,11 @@ void Pipeline::start() {
 }
 
 void Pipeline::read_argv_later(const std::vector<model::SnapshotEvent>& tasks) {
-    std::vector<meta::CmdlineReader::Request> requests;
-    requests.reserve(tasks.size());
+    std::vector<meta::ReadWorker::Job> jobs;
+    jobs.reserve(tasks.size());
     for (const auto& snap : tasks)
-        requests.push_back({snap.task.key, static_cast<pid_t>(snap.task.key.tgid)});
-    cmdline_reader_.submit(std::move(requests));
+        jobs.push_back({snap.task.key, [pid = snap.task.key.tgid] { return meta::read_cmdline(pid, probe::kMaxArgvBytes); }});
+    cmdline_reader_.submit(std::move(jobs));
 }
 
 void Pipeline::apply_read_argv() {
@@ -91,8 +92,9 @@ void Pipeline::apply_read_argv() {
     cmdline_reader_.take(read_argv_);
     for (auto& r : read_argv_) {
         if (r.timed_out) continue;  // stays argv unknown
-        redactor_.apply(r.argv);
-        tracker_.set_snapshot_argv(r.key, std::move(r.argv), r.truncated);
+        model::Argv argv = model::Argv::from_bytes(r.read.data);  // a process gone: empty
+        redactor_.apply(argv);
+        tracker_.set_snapshot_argv(r.key, std::move(argv), r.read.truncated);
     }
     read_argv_.clear();
     if (snapshot_pending_ && cmdline_reader_.idle()) {

@@ -14,8 +14,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "meta/cmdline_reader.h"
 #include "meta/container_catalog.h"
+#include "meta/read_worker.h"
 #include "model/redactor.h"
 #include "model/tracker.h"
 #include "pipeline/health.h"
@@ -101,14 +101,14 @@ private:
     probe::Probe probe_;
     model::Tracker tracker_;
     meta::ContainerCatalog catalog_;
-    meta::CmdlineReader cmdline_reader_;
+    meta::ReadWorker cmdline_reader_;  // the startup snapshot's /proc/PID/cmdline
     Health health_;
     std::vector<Route> sinks_;
     bool events_wanted_ = false;  // a sink wants every event
     bool may_drop_ = false;       // a sink may drop (a queue): its drops are counted
 
     std::vector<model::Event> batch_;
-    std::vector<meta::CmdlineReader::Result> read_argv_;
+    std::vector<meta::ReadWorker::Result> read_argv_;
     bool snapshot_pending_ = true;  // argv of the startup snapshot still being read
     uint64_t snapshot_started_ns_ = 0;
     size_t snapshot_size_ = 0;

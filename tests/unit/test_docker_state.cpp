@@ -11,6 +11,7 @@
 
 #include "meta/container_catalog.h"
 #include "meta/docker_state.h"
+#include "util/ids.h"
 #include "temp_dir.h"
 
 using namespace initwatch::meta;
@@ -143,10 +144,10 @@ TEST_CASE("an id that is not 64 lowercase hex is refused before any file is open
                                   "../containers/x/" + std::string(48, '0'), std::string(63, '0') + "/",
                                   std::string(32, '0') + std::string(1, '\0') + std::string(31, '0')}) {
         INFO(id);
-        CHECK_FALSE(is_docker_container_id(id));
+        CHECK_FALSE(initwatch::util::is_container_id(id));
         CHECK_FALSE(read_docker_config(root.docker_dir(), id));
     }
-    CHECK(is_docker_container_id(kId));
+    CHECK(initwatch::util::is_container_id(kId));
 }
 
 TEST_CASE("a symlinked state file or container directory is refused") {
