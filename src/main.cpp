@@ -3,10 +3,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
-
 #include <initwatch/error.h>
 
+#include "cli/closing.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/signals.h"
@@ -30,10 +29,8 @@ int main(int argc, char** argv) {
         }
         return cli::watch_command(options);
     } catch (const Error& e) {
-        std::fprintf(stderr, "initwatch: %s\n", e.what());
-        return error_status;
+        return cli::close_with(error_status, e.what());
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "initwatch: internal error: %s\n", e.what());
-        return error_status;
+        return cli::close_with(error_status, std::string("internal error: ") + e.what());
     }
 }

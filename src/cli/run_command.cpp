@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/closing.h"
 #include "cli/commands.h"
 #include "cli/session.h"
 #include "cli/signals.h"
@@ -27,8 +28,8 @@ int run_command(const Options& options) {
 
     if (const int err = launcher.start()) {
         launcher.wait_for(launch::kKillWaitSeconds);  // the child exits right after the failed exec
-        std::fprintf(stderr, "initwatch: cannot run %s: %s\n", shown.c_str(), util::errno_text(err).c_str());
-        return err == ENOENT ? kExitNotFound : kExitCannotExecute;
+        return close_with(err == ENOENT ? kExitNotFound : kExitCannotExecute,
+                          "cannot run " + shown + ": " + util::errno_text(err));
     }
     const pid_t init_pid = launcher.pid();
     spdlog::info("started {} as pid 1 of a new namespace (host pid {})", shown, init_pid);
@@ -38,26 +39,24 @@ int run_command(const Options& options) {
     const uint64_t reap_wait_ns = static_cast<uint64_t>(launch::kKillWaitSeconds * 1e9);
     // A finding wins the exit status, whatever comes after it. A worker stopped or restarted
     // by its supervisor (info) is no failure; init's own finding also says init has exited.
-    bool failed = false;
+    size_t failures = 0;
     uint64_t found_at = 0;  // init's finding
     auto report_ours = [&](std::vector<model::Finding> findings) {
         for (auto& f : findings) {
             if (f.init.pid != static_cast<uint32_t>(init_pid)) continue;
             const bool about_init = f.kind == model::Kind::init_exit;
-            failed |= about_init || f.severity != model::Severity::info;
+            failures += about_init || f.severity != model::Severity::info;
             pipeline.report(std::move(f));
             if (about_init && !found_at) found_at = util::monotonic_now_ns();
         }
     };
-
-    // Everything in the ring up to now, also past one step's byte bound (the ring holds at
-    // most its size of records: a bounded number of steps).
-    const size_t max_drain_steps = pipeline.max_drain_steps();
+    // What the ring holds up to now, and the findings still held for a restart window.
     auto drain = [&] {
-        size_t steps = 0;
-        do report_ours(pipeline.step(0));
-        while (pipeline.backlog() && ++steps < max_drain_steps);
+        report_ours(pipeline.drain());
         report_ours(pipeline.finish());
+    };
+    const auto findings_text = [&] {
+        return std::to_string(failures) + (failures == 1 ? " finding" : " findings") + " about " + shown;
     };
 
     std::optional<int> status;
@@ -67,25 +66,23 @@ int run_command(const Options& options) {
         if (status) break;
         if (const int sig = stop_requested()) {
             drain();  // what happened before the signal still counts
-            spdlog::info("{}: stopping {} (SIGTERM, then SIGKILL after {}s)", model::signal_name(sig), shown,
-                         options.stop_grace_s);
+            const std::string cause = stop_cause();
+            spdlog::info("{}: stopping {} (SIGTERM, then SIGKILL after {}s)", cause, shown, options.stop_grace_s);
             launcher.stop(options.stop_grace_s, stop_hurried);
-            return failed ? kExitFinding : 128 + sig;
+            return close_with(failures ? kExitFinding : 128 + sig,
+                              cause + ": stopped " + shown + (failures ? "; " + findings_text() + " before" : ""));
         }
         const uint64_t now = util::monotonic_now_ns();
         if (timeout_ns && now - start >= timeout_ns) {
             // A worker's end still waiting for a supervisor's restart is judged first.
-            while (pipeline.workers_pending() &&
-                   util::monotonic_now_ns() - now < model::Tracker::kRestartWindowNs)
-                report_ours(pipeline.step(50));
+            report_ours(pipeline.settle_workers());
             drain();
             // Our own SIGKILL is no finding: a long-running init is the healthy case. It has
             // had its verdict, so it gets no grace.
             launcher.kill_all();
-            if (failed) return kExitFinding;
-            std::fprintf(stderr, "initwatch: %s still running after %gs: healthy, stopped it\n",
-                         shown.c_str(), options.timeout_s);
-            return kExitOk;
+            if (failures) return close_with(kExitFinding, findings_text() + ", stopped it at --timeout");
+            return close_with(kExitOk, shown + " still running after " + util::format_seconds(options.timeout_s) +
+                                           ": healthy, stopped it");
         }
         // Init has exited but cannot be reaped (a process of its namespace the kernel cannot
         // finish killing, e.g. a zombie whose parent outside does not reap it): do not wait
@@ -94,19 +91,19 @@ int run_command(const Options& options) {
             spdlog::warn("init (pid {}) exited {}s ago and is still not reaped; stopping", init_pid,
                          launch::kKillWaitSeconds);
             launcher.kill_all();
-            return kExitFinding;
+            return close_with(kExitFinding, findings_text() + "; its init could not be reaped");
         }
     }
     // The init's exit record is in the ring before the init can be reaped: drain it.
     drain();
 
     const model::ExitStatus exit = launch::decode_wait(*status);
-    if (failed) return kExitFinding;
+    const std::string ended = shown + " ended (" + exit.describe() + ") after " +
+                              util::format_duration(util::monotonic_now_ns() - start);
+    if (failures) return close_with(kExitFinding, ended + "; " + findings_text());
     const int code = launch::entrypoint_status(exit);
-    std::fprintf(stderr, "initwatch: %s ended (%s) after %s, leaving nothing running%s\n", shown.c_str(),
-                 exit.describe().c_str(), util::format_duration(util::monotonic_now_ns() - start).c_str(),
-                 code != exit.shell_status() ? "; exit status 1 (3 and 125 are initwatch's own)" : "");
-    return code;
+    return close_with(code, ended + ", leaving nothing running" +
+                                (code != exit.shell_status() ? " (3 and 125 are initwatch's own: 1 instead)" : ""));
 }
 
 }  // namespace initwatch::cli

@@ -42,8 +42,9 @@ std::unique_ptr<report::Output> make_output(const Options& o) {
     const bool color =
         o.color == ColorMode::always ||
         (o.color == ColorMode::automatic && isatty(fileno(f)) && std::getenv("NO_COLOR") == nullptr);
+    const std::string name = to_stdout ? "stdout" : o.output_path;
     std::unique_ptr<report::Output> out =
-        json ? report::make_json_output(f) : report::make_text_output(f, color);
+        json ? report::make_json_output(f, name) : report::make_text_output(f, color, name);
     if (!to_stdout) out->close_on_destroy();
     out->print_events(o.events);
     return out;

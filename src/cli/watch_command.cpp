@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/closing.h"
 #include "cli/commands.h"
 #include "cli/session.h"
 #include "cli/signals.h"
@@ -53,19 +54,16 @@ int gate(const Options& options) {
         }
     };
     auto tick = [&] { judge(pipeline.step(50)); };
-    // Everything in the ring up to now, also past one step's byte bound (the ring holds at
-    // most its size of records: a bounded number of steps).
-    auto drain = [&] {
-        size_t steps = 0;
-        do judge(pipeline.step(0));
-        while (pipeline.backlog() && ++steps < pipeline.max_drain_steps());
+    const auto findings_text = [&] {
+        return std::to_string(failures) + (failures == 1 ? " finding" : " findings") +
+               " about the containers born meanwhile";
     };
 
-    if (const int sig = stop_requested()) return 128 + sig;  // while attaching: CMD never ran
-    if (const int err = child.start()) {
-        std::fprintf(stderr, "initwatch: cannot run %s: %s\n", shown.c_str(), util::errno_text(err).c_str());
-        return err == ENOENT ? kExitNotFound : kExitCannotExecute;
-    }
+    if (const int sig = stop_requested())  // while attaching: CMD never ran
+        return close_with(128 + sig, stop_cause() + " before " + shown + " started");
+    if (const int err = child.start())
+        return close_with(err == ENOENT ? kExitNotFound : kExitCannotExecute,
+                          "cannot run " + shown + ": " + util::errno_text(err));
     child.forward_signals();
     if (const int sig = stop_requested()) ::kill(child.pid(), sig);  // came just before forwarding began
     spdlog::info("started {} (pid {}); judging the containers born from now on", shown, child.pid());
@@ -76,40 +74,32 @@ int gate(const Options& options) {
         tick();
         if (options.timeout_s > 0 && util::monotonic_now_ns() - start >= to_ns(options.timeout_s)) {
             // What came before the timeout decides; a worker's end waits for its restart window.
-            const uint64_t now = util::monotonic_now_ns();
-            while (pipeline.workers_pending() &&
-                   util::monotonic_now_ns() - now < model::Tracker::kRestartWindowNs)
-                tick();
-            drain();
-            std::fprintf(stderr, "initwatch: %s still running after %gs: %s; stopping it\n", shown.c_str(),
-                         options.timeout_s, failures ? "a finding came" : "healthy");
+            judge(pipeline.settle_workers());
+            judge(pipeline.drain());
+            spdlog::info("{} still running after {}: {}; stopping it", shown, util::format_seconds(options.timeout_s),
+                         failures ? "a finding came" : "healthy");
             child.stop(options.stop_grace_s, tick);
-            drain();
+            judge(pipeline.drain());
             judge(pipeline.finish());
-            return failures ? kExitFinding : kExitOk;
+            const std::string ran = shown + " still running after " + util::format_seconds(options.timeout_s);
+            if (failures) return close_with(kExitFinding, ran + ", stopped it; " + findings_text());
+            return close_with(kExitOk, ran + ": healthy; stopped it");
         }
     }
     const uint64_t ended = util::monotonic_now_ns();
     // A container's init may exit just after the command that started it (a runtime that
     // returns first, a detached run).
     while (util::monotonic_now_ns() - ended < to_ns(options.settle_s)) tick();
-    drain();
+    judge(pipeline.drain());
     judge(pipeline.finish());
 
     const model::ExitStatus exit = launch::decode_wait(*status);
-    const std::string ran = util::format_duration(ended - start);
-    if (failures) {
-        std::fprintf(stderr,
-                     "initwatch: %s ended (%s) after %s; %zu finding%s about the containers born meanwhile\n",
-                     shown.c_str(), exit.describe().c_str(), ran.c_str(), failures, failures == 1 ? "" : "s");
-        return kExitFinding;
-    }
+    const std::string ran =
+        shown + " ended (" + exit.describe() + ") after " + util::format_duration(ended - start);
+    if (failures) return close_with(kExitFinding, ran + "; " + findings_text());
     const int code = launch::entrypoint_status(exit);
-    std::fprintf(stderr,
-                 "initwatch: %s ended (%s) after %s; no container born meanwhile left processes behind%s\n",
-                 shown.c_str(), exit.describe().c_str(), ran.c_str(),
-                 code != exit.shell_status() ? "; exit status 1 (3 and 125 are initwatch's own)" : "");
-    return code;
+    return close_with(code, ran + "; no container born meanwhile left processes behind" +
+                                (code != exit.shell_status() ? " (3 and 125 are initwatch's own: 1 instead)" : ""));
 }
 
 }  // namespace
@@ -120,11 +110,10 @@ int watch_command(const Options& options) {
         try {
             return gate(options);
         } catch (const Error& e) {
-            std::fprintf(stderr, "initwatch: %s\n", e.what());
+            return close_with(kExitRunError, e.what());
         } catch (const std::exception& e) {
-            std::fprintf(stderr, "initwatch: internal error: %s\n", e.what());
+            return close_with(kExitRunError, std::string("internal error: ") + e.what());
         }
-        return kExitRunError;
     }
     Session session(options);
     pipeline::Pipeline& pipeline = session.pipeline();
@@ -133,18 +122,37 @@ int watch_command(const Options& options) {
                      "initwatch: watching every process on this host; a container init that exits "
                      "leaving processes behind is reported here (Ctrl-C to stop)\n");
     const uint64_t start = util::monotonic_now_ns();
-    const uint64_t duration_ns = static_cast<uint64_t>(options.duration_s * 1e9);
+    const uint64_t duration_ns = to_ns(options.duration_s);
     uint64_t found = 0;
-    while (!stop_requested() && !pipeline.sinks_broken()) {
+    int status = kExitOk;
+    std::string why;
+    for (;;) {
+        if (stop_requested()) {
+            why = stop_cause();
+            break;
+        }
+        if (auto broken = pipeline.broken_sink()) {
+            why = *broken;
+            status = kExitError;
+            break;
+        }
         for (auto& f : pipeline.step(100)) {
             pipeline.report(std::move(f));
             ++found;
         }
-        if (options.count && found >= options.count) break;
-        if (duration_ns && util::monotonic_now_ns() - start >= duration_ns) break;
+        if (options.count && found >= options.count) {
+            why = std::to_string(found) + (found == 1 ? " finding" : " findings") + " (--count " +
+                  std::to_string(options.count) + ")";
+            break;
+        }
+        if (duration_ns && util::monotonic_now_ns() - start >= duration_ns) {
+            why = "--duration " + util::format_seconds(options.duration_s) + " passed";
+            break;
+        }
     }
     for (auto& f : pipeline.finish()) pipeline.report(std::move(f));
-    return kExitOk;
+    return close_with(status, "watch stopped after " + util::format_duration(util::monotonic_now_ns() - start) +
+                                  ": " + why);
 }
 
 }  // namespace initwatch::cli

@@ -53,8 +53,10 @@ void Pipeline::add_sink(std::unique_ptr<Sink> sink, model::Severity min) {
     sinks_.push_back({std::move(sink), min});
 }
 
-bool Pipeline::sinks_broken() const {
-    return std::any_of(sinks_.begin(), sinks_.end(), [](const Route& r) { return r.sink->broken(); });
+std::optional<std::string> Pipeline::broken_sink() const {
+    for (const auto& route : sinks_)
+        if (auto why = route.sink->broken()) return why;
+    return std::nullopt;
 }
 
 // What ran before the probes were attached; events since then wait in the ring buffer and
@@ -137,6 +139,24 @@ std::vector<model::Finding> Pipeline::step(int timeout_ms) {
 
     const uint64_t now = util::monotonic_now_ns();
     if (now - last_housekeeping_ns_ >= kSecondNs) housekeeping(now);
+    return findings;
+}
+
+std::vector<model::Finding> Pipeline::drain() {
+    std::vector<model::Finding> findings;
+    const size_t max_steps = ring_buffer_bytes_ / probe::Probe::kDefaultPollBytes + 2;
+    size_t steps = 0;
+    do
+        for (auto& f : step(0)) findings.push_back(std::move(f));
+    while (more_records_ && ++steps < max_steps);
+    return findings;
+}
+
+std::vector<model::Finding> Pipeline::settle_workers() {
+    std::vector<model::Finding> findings;
+    const uint64_t start = util::monotonic_now_ns();
+    while (tracker_.pending_workers() && util::monotonic_now_ns() - start < model::kRestartWindowNs)
+        for (auto& f : step(50)) findings.push_back(std::move(f));
     return findings;
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -52,8 +53,13 @@ public:
     // The findings still held back when the caller ends (a worker_exit waits a few seconds
     // for a supervisor's restart): call after the last step.
     std::vector<model::Finding> finish();
-    // worker_exit findings waiting for their restart window (at most a few seconds).
-    bool workers_pending() const { return tracker_.pending_workers() > 0; }
+    // Steps without waiting until the ring is empty, also past one step's byte bound (at
+    // most max_drain_steps(): the ring holds at most its size); returns what they found.
+    std::vector<model::Finding> drain();
+    // Steps (50 ms each) until no worker_exit finding waits for its restart window, at most
+    // that window; returns what they found. For a command that ends: a worker that ended
+    // just before is judged with its restart, not without.
+    std::vector<model::Finding> settle_workers();
     // Gives the finding its context and hands it to the sinks.
     void report(model::Finding finding);
 
@@ -65,10 +71,8 @@ public:
 
     // The last step left records in the ring (steps drain a bounded number of bytes).
     bool backlog() const { return more_records_; }
-    // The steps needed to drain a full ring.
-    size_t max_drain_steps() const { return ring_buffer_bytes_ / probe::Probe::kDefaultPollBytes + 2; }
-    // A sink can no longer write (e.g. stdout's reader went away).
-    bool sinks_broken() const;
+    // Why a sink can no longer write (e.g. stdout's reader went away), or nullopt.
+    std::optional<std::string> broken_sink() const;
     const std::string& cgroup2_root() const { return catalog_.cgroup2_root(); }
     // A cgroup that held processes of the startup snapshot (`watch -- CMD` does not judge it).
     bool cgroup_seen_at_start(uint64_t cgroup_id) const { return snapshot_cgroups_.count(cgroup_id) > 0; }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -62,8 +63,9 @@ public:
     virtual void stats(const Stats& /*totals*/) {}
     // End of a step that wrote something: make it visible.
     virtual void flush() {}
-    // A write failed for good (the reader of a pipe went away): the command should stop.
-    virtual bool broken() const { return false; }
+    // Why a write failed for good ("cannot write to stdout: Broken pipe": the reader of a
+    // pipe went away), or nullopt: the command stops and says it.
+    virtual std::optional<std::string> broken() const { return std::nullopt; }
     // A sink that may drop records (a bounded queue) says so, and how many it dropped:
     // counted as lost "sink_queue_full".
     virtual bool may_drop() const { return false; }

@@ -75,7 +75,8 @@ void put_live(JsonWriter& w, const model::LiveProcess& p) {
 
 class JsonOutput final : public Output {
 public:
-    explicit JsonOutput(std::FILE* out) : Output(out), w_([this](std::string_view s) { write_raw(s); }) {}
+    JsonOutput(std::FILE* out, std::string name)
+        : Output(out, std::move(name)), w_([this](std::string_view s) { write_raw(s); }) {}
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override {
         const meta::ContainerInfo& c = context.container;
@@ -209,6 +210,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Output> make_json_output(std::FILE* out) { return std::make_unique<JsonOutput>(out); }
+std::unique_ptr<Output> make_json_output(std::FILE* out, std::string name) {
+    return std::make_unique<JsonOutput>(out, std::move(name));
+}
 
 }  // namespace initwatch::report

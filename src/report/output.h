@@ -27,7 +27,8 @@ public:
     // rather than pass it. Text lines are far shorter (argv is at most 4 KiB).
     static constexpr size_t kMaxLineBytes = size_t{1} << 20;
 
-    explicit Output(std::FILE* out) : out_(out) {}
+    // `name`: what a failed write names ("stdout", the --output path).
+    Output(std::FILE* out, std::string name) : out_(out), name_(std::move(name)) {}
     ~Output() override;
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
@@ -40,7 +41,7 @@ public:
     bool wants_events() const override { return events_; }
     void flush() override;
     // A write failed (e.g. the reader of a pipe went away): the command should stop.
-    bool broken() const override { return broken_; }
+    std::optional<std::string> broken() const override;
 
 protected:
     void write_line(const std::string& line);
@@ -48,14 +49,18 @@ protected:
     const WallClock& clock() const { return clock_; }
 
 private:
+    void failed();
+
     std::FILE* out_;
+    std::string name_;
     WallClock clock_;
     bool broken_ = false;
+    int errno_ = 0;  // of the failed write
     bool events_ = false;
     bool owns_file_ = false;
 };
 
-std::unique_ptr<Output> make_text_output(std::FILE* out, bool color);
-std::unique_ptr<Output> make_json_output(std::FILE* out);
+std::unique_ptr<Output> make_text_output(std::FILE* out, bool color, std::string name = "stdout");
+std::unique_ptr<Output> make_json_output(std::FILE* out, std::string name = "stdout");
 
 }  // namespace initwatch::report

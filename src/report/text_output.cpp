@@ -84,7 +84,7 @@ std::string thousands(uint64_t n) {
 
 class TextOutput final : public Output {
 public:
-    TextOutput(std::FILE* out, bool color) : Output(out), style_{color} {}
+    TextOutput(std::FILE* out, bool color, std::string name) : Output(out, std::move(name)), style_{color} {}
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override {
         const auto& s = style_;
@@ -259,8 +259,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Output> make_text_output(std::FILE* out, bool color) {
-    return std::make_unique<TextOutput>(out, color);
+std::unique_ptr<Output> make_text_output(std::FILE* out, bool color, std::string name) {
+    return std::make_unique<TextOutput>(out, color, std::move(name));
 }
 
 }  // namespace initwatch::report

@@ -40,4 +40,10 @@ std::string format_duration(uint64_t ns) {
     return buf;
 }
 
+std::string format_seconds(double seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%gs", seconds);
+    return buf;
+}
+
 }  // namespace initwatch::util

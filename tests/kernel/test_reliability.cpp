@@ -134,10 +134,10 @@ TEST_CASE("SIGTERM ends watch within a second, with every BPF program detached")
     }
 }
 
-TEST_CASE("output to a closed pipe ends initwatch quietly") {
+TEST_CASE("output to a closed pipe ends initwatch with one line saying so, and status 2") {
     require_root();
     const std::string err = temp_path("pipe-err");
-    // head exits after one line; initwatch must notice at its next write and end, silently.
+    // head exits after one line; initwatch must notice at its next write and end, saying why.
     const auto start = std::chrono::steady_clock::now();
     const int rc = shell(("(" + std::string(INITWATCH_BIN) + " watch --events --json --duration 60 2>" + err +
                                 "; echo $? > " + err + ".rc) | head -n 1 >/dev/null & "
@@ -147,8 +147,10 @@ TEST_CASE("output to a closed pipe ends initwatch quietly") {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     CHECK(rc == 0);
     CHECK(seconds < 30);  // well before --duration: the closed pipe ended it
-    CHECK(read_file(err) == "");
-    CHECK(read_file(err + ".rc") == "0\n");
+    CHECK(read_file(err).find("initwatch: watch stopped after ") == 0);
+    CHECK(read_file(err).find(": cannot write to stdout: Broken pipe; exit status 2\n") != std::string::npos);
+    CHECK(split_lines(read_file(err)).size() == 1);
+    CHECK(read_file(err + ".rc") == "2\n");
     unlink(err.c_str());
     unlink((err + ".rc").c_str());
 }

@@ -27,6 +27,8 @@ std::string capture(Make make, Write write) {
     return s;
 }
 
+std::unique_ptr<report::Output> json_output(std::FILE* f) { return report::make_json_output(f); }
+
 model::Finding sample_finding(const std::string& hostile) {
     model::Finding f;
     f.ts_ns = 5'000'000'000ULL;
@@ -67,7 +69,7 @@ meta::FindingContext container(const std::string& path) {
 
 TEST_CASE("a JSON finding has the documented fields, exit code 0 included") {
     const auto f = sample_finding("/my-app/server.js");
-    const std::string out = capture(report::make_json_output,
+    const std::string out = capture(json_output,
                                     [&](report::Output& o) { o.finding(f, container("/kubepods/pod1/abc")); });
     REQUIRE(out.back() == '\n');
     REQUIRE(out.find('\n') == out.size() - 1);  // one line
@@ -102,7 +104,7 @@ TEST_CASE("a JSON finding has the documented fields, exit code 0 included") {
 TEST_CASE("JSON stays valid and lossless for hostile but valid UTF-8") {
     const std::string hostile = "\x1b]0;pwned\x07\nline2 \"quoted\" \\ café";
     const auto f = sample_finding(hostile);
-    const std::string out = capture(report::make_json_output,
+    const std::string out = capture(json_output,
                                     [&](report::Output& o) { o.finding(f, container("/x\ny")); });
     CHECK(out.find('\x1b') == std::string::npos);
     const auto j = nlohmann::json::parse(out);
@@ -113,7 +115,7 @@ TEST_CASE("JSON stays valid and lossless for hostile but valid UTF-8") {
 TEST_CASE("JSON replaces invalid UTF-8 instead of failing") {
     const auto f = sample_finding("bad\xff\xfe");
     const std::string out =
-        capture(report::make_json_output, [&](report::Output& o) { o.finding(f, container("/")); });
+        capture(json_output, [&](report::Output& o) { o.finding(f, container("/")); });
     const auto j = nlohmann::json::parse(out);
     CHECK(j["live"][0]["argv"][1] == "bad\xEF\xBF\xBD\xEF\xBF\xBD");
 }
@@ -132,7 +134,7 @@ TEST_CASE("text output escapes container-controlled strings") {
 }
 
 TEST_CASE("lost events are a line of their own") {
-    const std::string out = capture(report::make_json_output, [](report::Output& o) {
+    const std::string out = capture(json_output, [](report::Output& o) {
         o.lost(1, {{"ringbuf_full", 12}});
     });
     const auto j = nlohmann::json::parse(out);
@@ -140,13 +142,15 @@ TEST_CASE("lost events are a line of their own") {
     CHECK(j["counts"]["ringbuf_full"] == 12);
 }
 
-TEST_CASE("a failed write marks the output broken instead of throwing") {
+TEST_CASE("a failed write marks the output broken, with the file and the error, instead of throwing") {
     std::FILE* f = std::fopen("/dev/full", "w");
     REQUIRE(f);
-    auto out = report::make_json_output(f);
+    auto out = report::make_json_output(f, "/dev/full");
+    CHECK_FALSE(out->broken());
     out->lost(1, {{"ringbuf_full", 1}});
     out->flush();
-    CHECK(out->broken());
+    REQUIRE(out->broken());
+    CHECK(*out->broken() == "cannot write to /dev/full: No space left on device");
     std::fclose(f);
 }
 

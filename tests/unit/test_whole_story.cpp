@@ -75,6 +75,7 @@ std::string print(Make make, const model::Finding& f) {
 }
 
 std::unique_ptr<report::Output> text(std::FILE* f) { return report::make_text_output(f, false); }
+std::unique_ptr<report::Output> json(std::FILE* f) { return report::make_json_output(f); }
 
 model::Finding crashed_worker() {
     Container c({"sh", "/startup.sh"});
@@ -338,7 +339,7 @@ TEST_CASE("the entrypoint and each left-behind process starter in JSON and text"
     c.sim.exit(c.script, 0);
     auto f = c.sim.exit(c.init, 0);
     REQUIRE(f);
-    const auto j = nlohmann::json::parse(print(report::make_json_output, *f));
+    const auto j = nlohmann::json::parse(print(json, *f));
     CHECK(j["type"] == "init_exit");
     CHECK(j["entrypoint"]["argv"] == nlohmann::json::array({"sh", "/startup.sh"}));
     CHECK(j["entrypoint"]["exit_code"] == 0);
@@ -360,7 +361,7 @@ TEST_CASE("the entrypoint and each left-behind process starter in JSON and text"
 
 TEST_CASE("a worker_exit finding in JSON and text and as an Event") {
     const model::Finding f = crashed_worker();
-    const auto j = nlohmann::json::parse(print(report::make_json_output, f));
+    const auto j = nlohmann::json::parse(print(json, f));
     CHECK(j["type"] == "worker_exit");
     CHECK(j["severity"] == "error");
     CHECK(j["init"]["argv"] == nlohmann::json::array({"sleep", "infinity"}));
