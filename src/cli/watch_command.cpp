@@ -150,6 +150,9 @@ int watch_command(const Options& options) {
             break;
         }
     }
+    // What happened before the stop still counts: the ring up to now, and the findings held
+    // for a restart window.
+    for (auto& f : pipeline.drain()) pipeline.report(std::move(f));
     for (auto& f : pipeline.finish()) pipeline.report(std::move(f));
     return close_with(status, "watch stopped after " + util::format_duration(util::monotonic_now_ns() - start) +
                                   ": " + why);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
@@ -30,7 +31,23 @@ int decode(int status) {
 using Clock = std::chrono::steady_clock;
 
 Clock::time_point deadline_after(double seconds) {
-    return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    return Clock::now() +
+           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(patience(seconds)));
+}
+
+// One fork, exec and wait of /bin/true, in seconds.
+double spawn_seconds() {
+    const auto start = Clock::now();
+    const pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/true", "true", static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    if (pid < 0) return 0;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 int ms_left(Clock::time_point deadline) {
@@ -120,6 +137,22 @@ bool path_exists(const std::string& path) {
 
 std::chrono::steady_clock::time_point deadline_in(double seconds) { return deadline_after(seconds); }
 
+double slowdown() {
+    static const double factor = [] {
+        // The median of 21 spawns against what a quiet 2-core host takes (about 0.5 ms; 1 ms
+        // counts as no slowdown), from 1 to 30.
+        std::vector<double> samples;
+        for (int i = 0; i < 21; ++i) samples.push_back(spawn_seconds());
+        std::nth_element(samples.begin(), samples.begin() + 10, samples.end());
+        const double f = std::clamp(samples[10] / 0.001, 1.0, 30.0);
+        if (f > 1.5) WARN("this machine spawns processes " << f << " times slower than a quiet host: waits are scaled");
+        return f;
+    }();
+    return factor;
+}
+
+double patience(double seconds) { return seconds * slowdown(); }
+
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 std::string random_hex(size_t digits) {
@@ -195,9 +228,9 @@ int shell(const std::string& command, double timeout_s) {
     test::Command c;
     c.argv = {"/bin/sh", "-c", command};
     c.out = c.err = test::Stream::inherited();
-    c.timeout_s = timeout_s;
+    c.timeout_s = patience(timeout_s);
     const auto o = test::run(c);
-    if (o.timed_out) FAIL("`" << command << "` did not finish within " << timeout_s << "s");
+    if (o.timed_out) FAIL("`" << command << "` did not finish within " << c.timeout_s << "s");
     if (!o.error.empty()) FAIL("`" << command << "`: " << o.describe());
     return o.status;
 }
@@ -207,9 +240,9 @@ std::string shell_output(const std::string& command, double timeout_s) {
     c.argv = {"/bin/sh", "-c", command};
     c.err = test::Stream::inherited();
     c.until_eof = true;  // a background process that keeps stdout open counts as running
-    c.timeout_s = timeout_s;
+    c.timeout_s = patience(timeout_s);
     const auto o = test::run(c);
-    if (o.timed_out) FAIL("`" << command << "` did not finish within " << timeout_s << "s");
+    if (o.timed_out) FAIL("`" << command << "` did not finish within " << c.timeout_s << "s");
     if (!o.error.empty()) FAIL("`" << command << "`: " << o.describe());
     return o.out;
 }
@@ -236,8 +269,8 @@ Result run_raw(std::vector<std::string> argv, double timeout_s, std::vector<std:
     test::Command c;
     c.argv = std::move(argv);
     c.env = std::move(env);
-    c.timeout_s = timeout_s;
-    return collect(test::run(c), program, timeout_s, "");
+    c.timeout_s = patience(timeout_s);
+    return collect(test::run(c), program, c.timeout_s, "");
 }
 
 Result run_initwatch(const std::string& subcommand, std::vector<std::string> args, double timeout_s,
@@ -248,8 +281,8 @@ Result run_initwatch(const std::string& subcommand, std::vector<std::string> arg
     c.argv = {INITWATCH_BIN, subcommand, "--json", "--output", output};
     c.argv.insert(c.argv.end(), args.begin(), args.end());
     c.env = std::move(env);
-    c.timeout_s = timeout_s;
-    Result r = collect(test::run(c), "initwatch", timeout_s, output);
+    c.timeout_s = patience(timeout_s);
+    Result r = collect(test::run(c), "initwatch", c.timeout_s, output);
     INFO("stderr: " << r.err);
     return r;
 }
@@ -277,27 +310,19 @@ Background::~Background() {
 }
 
 bool Background::wait_for_finding(const std::string& marker, double timeout_s) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    while (std::chrono::steady_clock::now() < deadline) {
-        Result partial;
-        // Whole lines only: initwatch may be in the middle of writing a long one.
-        const std::string text = read_file(output_file_);
-        const size_t end = text.rfind('\n');
-        std::istringstream in(end == std::string::npos ? "" : text.substr(0, end + 1));
-        for (std::string line; std::getline(in, line);) {
-            auto j = nlohmann::json::parse(line, nullptr, false);
-            if (!line.empty() && !j.is_discarded()) partial.lines.push_back(std::move(j));
-        }
-        if (!partial.findings_with(marker).empty()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return wait_for_lines(
+        [&](const std::vector<nlohmann::json>& lines) {
+            Result partial;
+            partial.lines = lines;
+            return !partial.findings_with(marker).empty();
+        },
+        timeout_s);
 }
 
 std::string Background::output_so_far() const { return read_file(out_path_) + read_file(err_path_); }
 
 bool Background::wait_for_output(const std::string& text, double timeout_s) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    const auto deadline = deadline_after(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
         if (output_so_far().find(text) != std::string::npos) return true;
         if (!process_->running()) return false;
@@ -306,8 +331,26 @@ bool Background::wait_for_output(const std::string& text, double timeout_s) {
     return false;
 }
 
+std::vector<nlohmann::json> Background::lines_so_far() const {
+    // Whole lines only: initwatch may be in the middle of writing a long one.
+    const std::string text = read_file(output_file_);
+    const size_t end = text.rfind('\n');
+    return end == std::string::npos ? std::vector<nlohmann::json>{} : parse_json_lines(text.substr(0, end + 1));
+}
+
+bool Background::wait_for_lines(const std::function<bool(const std::vector<nlohmann::json>&)>& done,
+                                double timeout_s) {
+    const auto deadline = deadline_after(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (done(lines_so_far())) return true;
+        if (!process_->running()) return done(lines_so_far());
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
 Result Background::finish(double timeout_s) {
-    test::Outcome o = process_->wait(timeout_s);
+    test::Outcome o = process_->wait(patience(timeout_s));
     o.out = read_file(out_path_);
     o.err = read_file(err_path_);
     unlink(out_path_.c_str());

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -58,6 +59,10 @@ public:
     bool wait_for_finding(const std::string& marker, double timeout_s);
     // What it has written to stdout and stderr so far.
     std::string output_so_far() const;
+    // The complete JSON lines of its --output file so far.
+    std::vector<nlohmann::json> lines_so_far() const;
+    // Waits until `done(lines_so_far())` holds; false on timeout or exit.
+    bool wait_for_lines(const std::function<bool(const std::vector<nlohmann::json>&)>& done, double timeout_s);
     // Waits for the process to exit; kills it after timeout_s.
     Result finish(double timeout_s);
     pid_t pid() const { return pid_; }
@@ -91,7 +96,15 @@ std::chrono::steady_clock::time_point deadline_in(double seconds);
 void sleep_ms(int ms);
 
 // Bounded waits: every wait of a test has a deadline, so that a broken kernel feature or a
-// stuck process fails the test with a message instead of hanging CI.
+// stuck process fails the test with a message instead of hanging CI. A deadline is no
+// expectation of speed: tests wait for the event they need, and every deadline and kill
+// bound of this harness is scaled by slowdown(), measured on the machine the tests run on
+// (qemu's software emulation under tools/vmtest is 5 to 10 times slower than a host).
+//
+// How much slower than a quiet host this machine spawns a process now (1 there), measured
+// once per test run; and `seconds` scaled by it.
+double slowdown();
+double patience(double seconds);
 
 // Reaps pid (a child) once it exits, within timeout_s: its status (exit status, or 128 +
 // signal), or nullopt on timeout (it is left running).
