@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <deque>
 #include <vector>
+
+#include "util/time.h"
 
 namespace initwatch::meta {
 
@@ -20,40 +23,6 @@ std::string mounted_cgroup(const std::optional<Mount>& m) {
     const std::string r = m->root + "/";
     return r.find("/../") == std::string::npos ? m->root : "/";
 }
-
-}  // namespace
-
-CgroupResolver::CgroupResolver(std::string root, CgroupResolverLimits limits, std::string root_path)
-    : root_(std::move(root)), prefix_(std::move(root_path)), limits_(limits), rescans_(limits.min_rescan_ns) {
-    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
-    while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
-}
-
-CgroupResolver::CgroupResolver(const std::optional<Mount>& cgroup2, CgroupResolverLimits limits)
-    : CgroupResolver(cgroup2 ? cgroup2->target : "", limits, mounted_cgroup(cgroup2)) {}
-
-std::optional<std::string> CgroupResolver::path_of(uint64_t cgroup_id, uint64_t now_ns) {
-    if (root_.empty()) return std::nullopt;
-    return rescans_.lookup(
-        now_ns,
-        [&]() -> std::optional<std::string> {
-            if (auto it = paths_.find(cgroup_id); it != paths_.end()) return it->second.path;
-            return std::nullopt;
-        },
-        [&] { rescan(cgroup_id, now_ns); });
-}
-
-void CgroupResolver::see(uint64_t id, const std::string& path, size_t depth, uint64_t now_ns) {
-    auto [it, inserted] = paths_.try_emplace(id);
-    Entry& e = it->second;
-    if (inserted || e.path != path) e.path = path;
-    e.seen_ns = now_ns;
-    e.seen_walk = walk_;
-    e.gone_ns = 0;
-    e.depth = depth;
-}
-
-namespace {
 
 // Breadth first: the node's own cgroups (shallow) before what containers create below theirs.
 struct Pending {
@@ -93,64 +62,110 @@ private:
     DIR* dir_ = nullptr;
 };
 
+// What a cached entry costs beside its path's characters: the node of the map (key, value,
+// next pointer, cached hash), a bucket, and the string's own allocation header.
+constexpr size_t kEntryOverhead = 96;
+
 }  // namespace
 
-void CgroupResolver::rescan(uint64_t wanted, uint64_t now_ns) {
-    ++walk_;
-    last_walk_ = {};
-    struct stat st {};
-    if (::stat(root_.c_str(), &st) != 0) return;
-    see(st.st_ino, prefix_.empty() ? "/" : prefix_, 0, now_ns);
-
+WalkStats walk_cgroup_tree(const std::string& root, const CgroupResolverLimits& limits,
+                           const std::function<void(uint64_t, const std::string&, size_t)>& visit,
+                           const std::function<bool()>& stop) {
+    WalkStats stats;
     std::deque<Pending> pending;
+    size_t pending_bytes = 0;
     pending.push_back({"", 0});
-    while (!pending.empty() && !last_walk_.truncated) {
+    struct stat st {};
+    bool full = false;  // max_walk_entries visited: the walk ends
+    while (!pending.empty() && !full) {
+        if (stop()) {
+            stats.truncated = true;
+            break;
+        }
         const Pending dir = std::move(pending.front());
         pending.pop_front();
-        Directory d(root_ + dir.path);
+        pending_bytes -= dir.path.size();
+        Directory d(root + dir.path);
         if (!d.is_open()) {
-            ++last_walk_.vanished;
+            ++stats.vanished;
             continue;
         }
         while (const char* name = d.next()) {
             if (::fstatat(d.fd(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-                ++last_walk_.vanished;
+                ++stats.vanished;
                 continue;
             }
             if (!S_ISDIR(st.st_mode)) continue;
-            if (last_walk_.directories == limits_.max_walk_entries) {
-                last_walk_.truncated = true;
+            if (stats.directories == limits.max_walk_entries) {
+                stats.truncated = full = true;
                 break;
             }
-            ++last_walk_.directories;
+            ++stats.directories;
             std::string path = dir.path + "/" + name;
-            see(st.st_ino, prefix_ + path, dir.depth + 1, now_ns);
-            if (paths_.size() >= 2 * limits_.max_entries) forget(wanted, now_ns);
-            if (dir.depth + 1 < limits_.max_depth)
-                pending.push_back({std::move(path), dir.depth + 1});
-            else
-                last_walk_.truncated = true;
+            visit(st.st_ino, path, dir.depth + 1);
+            if (dir.depth + 1 >= limits.max_depth || pending_bytes + path.size() > limits.max_walk_bytes) {
+                stats.truncated = true;  // seen, but not descended into
+                continue;
+            }
+            pending_bytes += path.size();
+            pending.push_back({std::move(path), dir.depth + 1});
         }
-        if (errno != 0) ++last_walk_.vanished;  // readdir failed: what it had not listed yet is skipped
+        if (errno != 0) ++stats.vanished;  // readdir failed: what it had not listed yet is skipped
     }
-    // Only a walk that saw the whole tree can tell that a cgroup is gone.
-    if (!last_walk_.truncated)
-        for (auto& [id, e] : paths_)
-            if (e.seen_walk != walk_ && e.gone_ns == 0) e.gone_ns = now_ns;
-    forget(wanted, now_ns);
+    return stats;
 }
 
-// Removed cgroups keep their entry for the grace period, then go; beyond max_entries the ones gone
+CgroupCache::CgroupCache(CgroupResolverLimits limits, std::string prefix)
+    : limits_(limits), prefix_(std::move(prefix)) {
+    while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
+}
+
+size_t CgroupCache::entry_bytes(const std::string& path) { return kEntryOverhead + path.capacity(); }
+
+std::optional<std::string> CgroupCache::find(uint64_t id) const {
+    if (auto it = paths_.find(id); it != paths_.end()) return it->second.path;
+    return std::nullopt;
+}
+
+void CgroupCache::see(uint64_t id, const std::string& relative_path, size_t depth, uint64_t now_ns,
+                      const std::unordered_set<uint64_t>& keep) {
+    const std::string path = relative_path.empty() ? (prefix_.empty() ? "/" : prefix_) : prefix_ + relative_path;
+    auto [it, inserted] = paths_.try_emplace(id);
+    Entry& e = it->second;
+    if (inserted || e.path != path) {
+        if (!inserted) bytes_ -= entry_bytes(e.path);
+        e.path = path;
+        bytes_ += entry_bytes(e.path);
+    }
+    e.seen_ns = now_ns;
+    e.seen_walk = walk_;
+    e.gone_ns = 0;
+    e.depth = depth;
+    // Past twice the bound within a walk: make room now rather than at its end.
+    if (bytes_ > 2 * limits_.max_bytes) forget(now_ns, keep);
+}
+
+void CgroupCache::end_walk(const WalkStats& stats, uint64_t now_ns, const std::unordered_set<uint64_t>& keep) {
+    // Only a walk that saw the whole tree can tell that a cgroup is gone.
+    if (!stats.truncated)
+        for (auto& [id, e] : paths_)
+            if (e.seen_walk != walk_ && e.gone_ns == 0) e.gone_ns = now_ns;
+    forget(now_ns, keep);
+}
+
+// Removed cgroups keep their entry for the grace period, then go; beyond max_bytes the ones gone
 // longest, then the least recently seen (deepest first: a flood is deep) go first. `keep` stays.
-void CgroupResolver::forget(uint64_t keep, uint64_t now_ns) {
+void CgroupCache::forget(uint64_t now_ns, const std::unordered_set<uint64_t>& keep) {
     for (auto it = paths_.begin(); it != paths_.end();) {
         const Entry& e = it->second;
-        if (e.gone_ns != 0 && now_ns - e.gone_ns > limits_.grace_ns && it->first != keep)
+        if (e.gone_ns != 0 && now_ns - e.gone_ns > limits_.grace_ns && !keep.count(it->first)) {
+            bytes_ -= entry_bytes(e.path);
             it = paths_.erase(it);
-        else
+        } else {
             ++it;
+        }
     }
-    if (paths_.size() <= limits_.max_entries) return;
+    if (bytes_ <= limits_.max_bytes) return;
     struct Victim {
         bool present;
         uint64_t since;  // gone_ns, or seen_ns when present
@@ -160,15 +175,118 @@ void CgroupResolver::forget(uint64_t keep, uint64_t now_ns) {
     std::vector<Victim> victims;
     victims.reserve(paths_.size());
     for (const auto& [id, e] : paths_)
-        if (id != keep) victims.push_back({e.gone_ns == 0, e.gone_ns != 0 ? e.gone_ns : e.seen_ns, e.depth, id});
-    const size_t excess = std::min(paths_.size() - limits_.max_entries, victims.size());
-    std::nth_element(victims.begin(), victims.begin() + static_cast<std::ptrdiff_t>(excess), victims.end(),
-                     [](const Victim& a, const Victim& b) {
-                         if (a.present != b.present) return !a.present;
-                         if (a.since != b.since) return a.since < b.since;
-                         return a.depth > b.depth;
-                     });
-    for (size_t i = 0; i < excess; ++i) paths_.erase(victims[i].id);
+        if (!keep.count(id)) victims.push_back({e.gone_ns == 0, e.gone_ns != 0 ? e.gone_ns : e.seen_ns, e.depth, id});
+    std::sort(victims.begin(), victims.end(), [](const Victim& a, const Victim& b) {
+        if (a.present != b.present) return !a.present;
+        if (a.since != b.since) return a.since < b.since;
+        return a.depth > b.depth;
+    });
+    for (const Victim& v : victims) {
+        if (bytes_ <= limits_.max_bytes) break;
+        auto it = paths_.find(v.id);
+        bytes_ -= entry_bytes(it->second.path);
+        paths_.erase(it);
+    }
+}
+
+CgroupResolver::CgroupResolver(std::string root, CgroupResolverLimits limits, std::string root_path)
+    : root_(std::move(root)),
+      limits_(limits),
+      cache_(limits, std::move(root_path)) {
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+    if (!root_.empty()) worker_ = std::thread(&CgroupResolver::work, this);
+}
+
+CgroupResolver::CgroupResolver(const std::optional<Mount>& cgroup2, CgroupResolverLimits limits)
+    : CgroupResolver(cgroup2 ? cgroup2->target : "", limits, mounted_cgroup(cgroup2)) {}
+
+CgroupResolver::~CgroupResolver() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    changed_.notify_all();
+    if (worker_.joinable()) worker_.join();
+}
+
+std::optional<std::string> CgroupResolver::path_of(uint64_t cgroup_id) {
+    if (root_.empty()) return std::nullopt;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto path = cache_.find(cgroup_id)) return path;
+    constexpr size_t kMaxWanted = 1024;  // ids asked for per walk (a flood of unknown ids is not kept)
+    if (wanted_.size() < kMaxWanted) wanted_.insert(cgroup_id);
+    if (!requested_) {
+        requested_ = true;
+        changed_.notify_all();
+    }
+    return std::nullopt;
+}
+
+bool CgroupResolver::walking() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requested_ || walking_;
+}
+
+bool CgroupResolver::wait_idle(int timeout_ms) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !requested_ && !walking_; });
+}
+
+void CgroupResolver::work() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+        changed_.wait(lock, [&] { return stopping_ || requested_; });
+        // At most one walk per min_rescan_ns: a container can ask for unknown ids at will.
+        const auto earliest = last_start_ + std::chrono::nanoseconds(limits_.min_rescan_ns);
+        changed_.wait_until(lock, earliest, [&] { return stopping_; });
+        if (stopping_) return;
+        last_start_ = std::chrono::steady_clock::now();
+        requested_ = false;
+        walking_ = true;
+        std::unordered_set<uint64_t> keep;
+        keep.swap(wanted_);  // later misses ask for the next walk
+        cache_.begin_walk();
+        struct stat st {};
+        if (::stat(root_.c_str(), &st) == 0) cache_.see(st.st_ino, "", 0, util::monotonic_now_ns(), keep);
+        lock.unlock();
+        // The walk's I/O runs unlocked; each directory it finds is added under the lock.
+        const WalkStats stats = walk_cgroup_tree(
+            root_, limits_,
+            [&](uint64_t id, const std::string& path, size_t depth) {
+                std::lock_guard<std::mutex> guard(mutex_);
+                cache_.see(id, path, depth, util::monotonic_now_ns(), keep);
+            },
+            [&] {
+                std::lock_guard<std::mutex> guard(mutex_);
+                return stopping_;
+            });
+        lock.lock();
+        cache_.end_walk(stats, util::monotonic_now_ns(), keep);
+        last_walk_ = stats;
+        ++walks_;
+        walking_ = false;
+        changed_.notify_all();
+    }
+}
+
+size_t CgroupResolver::size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cache_.size();
+}
+
+size_t CgroupResolver::bytes() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cache_.bytes();
+}
+
+WalkStats CgroupResolver::last_walk() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return last_walk_;
+}
+
+uint64_t CgroupResolver::walks() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return walks_;
 }
 
 }  // namespace initwatch::meta

@@ -1,58 +1,74 @@
-// cgroup v2 id -> cgroup path. The id BPF reports is the inode of the cgroup's directory
-// on the cgroup2 mount.
+// cgroup v2 id -> cgroup path. The id BPF reports is the inode of the cgroup's directory on
+// the cgroup2 mount; the path is found by walking that tree.
+//
+// A container allowed to create cgroups (Docker-in-Docker, kind, sysbox, a privileged pod)
+// can make the tree huge, deep and fast-changing, so: the walk never runs on the event loop
+// (CgroupResolver's own thread does it, asked by a miss, at most every min_rescan_ns); it is
+// bounded in directories, depth and the bytes of its queue, and breadth first, so that a
+// flood below one container hides no shallower cgroup; and the cache is bounded in bytes.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "meta/mountinfo.h"
-#include "util/throttled_rescan.h"
 
 namespace initwatch::meta {
 
-// Bounds of the cache and of one walk of the hierarchy: a container allowed to create cgroups can
-// create many, and deep ones.
 struct CgroupResolverLimits {
     uint64_t min_rescan_ns = 200'000'000;  // a miss walks the tree at most this often
     // A cgroup no longer in the tree keeps its path this long: the exits that matter arrive while
     // it is torn down, and the finding is described just after.
     uint64_t grace_ns = 60'000'000'000;
-    // Cached cgroups. Beyond it, removed ones go first (longest gone first), then the least
-    // recently seen, deepest first. A node runs ~100 pods of a few cgroups each.
-    size_t max_entries = 16384;
-    // Directories one walk visits, breadth first so that a flood below one container's cgroup does
-    // not hide the node's own, shallower ones (a pod's container is 4 levels down).
+    // The cache, in bytes (paths and their entries). Beyond it, removed cgroups go first (longest
+    // gone first), then the least recently seen, deepest first. A node of ~100 pods of a few
+    // cgroups each needs some 100 KiB.
+    size_t max_bytes = size_t{8} << 20;
+    // One walk: the directories it visits and the bytes of paths it holds queued. A flood of
+    // cgroups makes a walk stop there (truncated), not grow.
     size_t max_walk_entries = 65536;
+    size_t max_walk_bytes = size_t{8} << 20;
     size_t max_depth = 32;  // levels below the root a walk descends; Kubernetes in kind needs 8
 };
 
-class CgroupResolver {
+struct WalkStats {
+    size_t directories = 0;  // visited
+    size_t vanished = 0;     // removed while the walk read them (ENOENT, ESTALE, ...)
+    bool truncated = false;  // max_walk_entries, max_walk_bytes or max_depth reached
+};
+
+// Walks the directory tree at `root` breadth first within `limits`, calling visit(id, path,
+// depth) for each directory below it (path relative to root, with a leading '/'), and
+// `stop()` between directories (true: end now, truncated).
+WalkStats walk_cgroup_tree(const std::string& root, const CgroupResolverLimits& limits,
+                           const std::function<void(uint64_t id, const std::string& path, size_t depth)>& visit,
+                           const std::function<bool()>& stop = [] { return false; });
+
+// The cache of paths by id, with the walk's bookkeeping. Not thread-safe: CgroupResolver
+// guards it; tests use it directly.
+class CgroupCache {
 public:
-    // `root` is the cgroup2 mount (or any directory tree standing in for one); "" disables resolution.
-    // `root_path` is the cgroup that directory is: "/" for a mount of the whole hierarchy, "/a/b"
-    // for a bind mount of a subtree (mountinfo's root field), so that paths are whole either way.
-    explicit CgroupResolver(std::string root, CgroupResolverLimits limits = {}, std::string root_path = "/");
-    // The mount find_cgroup2 chose (none: resolution disabled). A root field with ".." in it names
-    // a cgroup outside this process's cgroup namespace, which has no path here: paths are then
-    // relative to the mount, as for "/".
-    explicit CgroupResolver(const std::optional<Mount>& cgroup2, CgroupResolverLimits limits = {});
+    CgroupCache(CgroupResolverLimits limits, std::string prefix);
 
-    // The path relative to the cgroup2 root ("/" for the root), or nullopt when unknown.
-    // A miss rescans the hierarchy, at most once per min_rescan_ns of the caller's clock.
-    std::optional<std::string> path_of(uint64_t cgroup_id, uint64_t now_ns);
+    std::optional<std::string> find(uint64_t id) const;
+    void begin_walk() { ++walk_; }
+    void see(uint64_t id, const std::string& relative_path, size_t depth, uint64_t now_ns,
+             const std::unordered_set<uint64_t>& keep);
+    // A walk ended: what a complete walk did not see is gone from now on; bounds applied.
+    void end_walk(const WalkStats& stats, uint64_t now_ns, const std::unordered_set<uint64_t>& keep);
 
-    const std::string& root() const { return root_; }
     size_t size() const { return paths_.size(); }
-
-    struct WalkStats {
-        size_t directories = 0;  // visited
-        size_t vanished = 0;     // removed while the walk read them (ENOENT, ESTALE, ...)
-        bool truncated = false;  // max_walk_entries or max_depth reached
-    };
-    const WalkStats& last_walk() const { return last_walk_; }
+    size_t bytes() const { return bytes_; }
+    static size_t entry_bytes(const std::string& path);
 
 private:
     struct Entry {
@@ -62,19 +78,63 @@ private:
         uint64_t gone_ns;    // the first complete walk that did not; 0 while present
         size_t depth;
     };
+    void forget(uint64_t now_ns, const std::unordered_set<uint64_t>& keep);
 
-    // Walks the tree; `wanted` stays in the cache whatever the bounds.
-    void rescan(uint64_t wanted, uint64_t now_ns);
-    void see(uint64_t id, const std::string& path, size_t depth, uint64_t now_ns);
-    void forget(uint64_t keep, uint64_t now_ns);
+    CgroupResolverLimits limits_;
+    std::string prefix_;  // the cgroup the walked directory is: "" for the whole hierarchy
+    std::unordered_map<uint64_t, Entry> paths_;
+    size_t bytes_ = 0;
+    uint64_t walk_ = 0;
+};
+
+class CgroupResolver {
+public:
+    // `root` is the cgroup2 mount (or any directory tree standing in for one); "" disables
+    // resolution. `root_path` is the cgroup that directory is: "/" for a mount of the whole
+    // hierarchy, "/a/b" for a bind mount of a subtree (mountinfo's root field), so that paths
+    // are whole either way.
+    explicit CgroupResolver(std::string root, CgroupResolverLimits limits = {}, std::string root_path = "/");
+    // The mount find_cgroup2 chose (none: resolution disabled). A root field with ".." in it
+    // names a cgroup outside this process's cgroup namespace, which has no path here: paths are
+    // then relative to the mount, as for "/".
+    explicit CgroupResolver(const std::optional<Mount>& cgroup2, CgroupResolverLimits limits = {});
+    // Ends a walk in progress at its next directory and joins the walker (cgroupfs reads do
+    // not block: the tree is in memory).
+    ~CgroupResolver();
+    CgroupResolver(const CgroupResolver&) = delete;
+    CgroupResolver& operator=(const CgroupResolver&) = delete;
+
+    // The path relative to the cgroup2 root ("/" for the root), or nullopt while unknown. Never
+    // waits: a miss asks the walker for a walk (walks start at most once per min_rescan_ns)
+    // that will remember this id's path.
+    std::optional<std::string> path_of(uint64_t cgroup_id);
+    // A walk asked for has not ended yet: a miss may still be answered.
+    bool walking() const;
+    // Waits (at most `timeout_ms`) until no walk is asked for or under way; false on timeout.
+    bool wait_idle(int timeout_ms) const;
+
+    const std::string& root() const { return root_; }
+    size_t size() const;
+    size_t bytes() const;
+    WalkStats last_walk() const;
+    uint64_t walks() const;
+
+private:
+    void work();
 
     std::string root_;
-    std::string prefix_;  // root_path without its trailing '/': "" for the whole hierarchy
     CgroupResolverLimits limits_;
-    std::unordered_map<uint64_t, Entry> paths_;
+    mutable std::mutex mutex_;
+    mutable std::condition_variable changed_;  // a walk asked for, finished, or stop
+    CgroupCache cache_;
+    std::unordered_set<uint64_t> wanted_;  // missed since the last walk began: kept whatever the bounds
+    std::chrono::steady_clock::time_point last_start_{};
+    bool requested_ = false;
+    bool walking_ = false;
+    bool stopping_ = false;
     WalkStats last_walk_;
-    uint64_t walk_ = 0;
-    util::ThrottledRescan rescans_;
+    uint64_t walks_ = 0;
+    std::thread worker_;  // last: started when everything above exists
 };
 
 }  // namespace initwatch::meta

@@ -30,7 +30,7 @@ ContainerCatalog::ContainerCatalog(const CatalogOptions& options)
 ContainerInfo ContainerCatalog::describe(uint64_t cgroup_id, uint64_t now_ns) {
     ContainerInfo info;
     info.cgroup_id = cgroup_id;
-    info.cgroup_path = cgroups_.path_of(cgroup_id, now_ns);
+    info.cgroup_path = cgroups_.path_of(cgroup_id);
     if (!info.cgroup_path) return info;
     const auto ref = parse_cgroup_path(*info.cgroup_path, node_cgroup_roots_);
     if (!ref) return info;
@@ -53,13 +53,18 @@ ContainerInfo ContainerCatalog::describe(uint64_t cgroup_id, uint64_t now_ns) {
 }
 
 bool ContainerCatalog::learn(uint64_t cgroup_id, uint64_t now_ns) {
-    const auto path = cgroups_.path_of(cgroup_id, now_ns);
+    const auto path = cgroups_.path_of(cgroup_id);
     if (!path) return false;
     // Called for every exec: only a path that may be docker's is parsed (a cached lookup after).
     if (path->find("docker") != std::string::npos)
         if (const auto ref = parse_cgroup_path(*path, node_cgroup_roots_); ref && ref->runtime == "docker")
             docker_.lookup(ref->id, now_ns);
     return true;
+}
+
+bool ContainerCatalog::identity_pending(uint64_t cgroup_id) {
+    if (cgroup_id <= 1 || cgroups_.root().empty()) return false;
+    return !cgroups_.path_of(cgroup_id) && cgroups_.walking();
 }
 
 // A restarted container has a new id but the same pod and name: the story is theirs. Without a name,

@@ -41,6 +41,12 @@ public:
     // `story`: the kind of finding ("" for init exits); each kind counts its own repeats.
     RepeatInfo record_finding(const ContainerInfo& container, uint64_t now_ns, std::string_view story = "");
 
+    // The cgroup's path is not known yet, but a walk asked for (this asks for one) may still
+    // find it: a finding about it is worth holding a moment.
+    bool identity_pending(uint64_t cgroup_id);
+    // Waits (bounded) for the walk asked for or under way.
+    void wait_for_walk(int timeout_ms) const { cgroups_.wait_idle(timeout_ms); }
+
     const std::string& cgroup2_root() const { return cgroups_.root(); }
     const std::string& node() const { return node_; }
 

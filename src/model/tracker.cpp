@@ -330,8 +330,13 @@ void Tracker::worker_exited(const Process& p, const Process& init, const Namespa
         std::min(limits_.max_listed, kMaxListedBesideWorker));
     f.severity = worker_severity_of(status, false);
     f.diagnosis = diagnose(f);
+    // A script's foreground step (init did nothing else while it ran), or a daemon that ended
+    // cleanly and left init alone (`pg_ctl stop` asked it to, and pg_ctl returned first): if
+    // init goes on (forks or execs) within the window, the script is still at work.
     const bool maybe_foreground = !p.reparented && p.parent_activity == init.activity;
-    pending_.push_back(PendingWorker{std::move(f), ns.init, ev.ts_ns + kRestartWindowNs, maybe_foreground, init.activity});
+    const bool dropped_if_init_goes_on = maybe_foreground || (!status.signal && status.exit_code.value_or(0) == 0);
+    pending_.push_back(
+        PendingWorker{std::move(f), ns.init, ev.ts_ns + kRestartWindowNs, dropped_if_init_goes_on, init.activity});
 }
 
 // init itself ended: its workers' findings are due now, except the ends its own exit tells
@@ -368,7 +373,7 @@ void Tracker::restarted_by_init(const Process& p) {
         if (w.ns == ns->init && !w.finding.restarted && w.finding.worker->argv == p.summary.argv &&
             // A step init may have waited for is restarted only if starting it again was the
             // next thing init did (a script that runs `id -u` twice is no supervisor).
-            (!w.maybe_foreground || init->second.activity == w.init_activity + 1)) {
+            (!w.dropped_if_init_goes_on || init->second.activity == w.init_activity + 1)) {
             w.finding.restarted = true;
             w.finding.severity = worker_severity_of(w.finding.worker->status, true);
             w.finding.diagnosis = diagnose(w.finding);
@@ -378,7 +383,7 @@ void Tracker::restarted_by_init(const Process& p) {
 }
 
 bool Tracker::was_a_step(const PendingWorker& w, const Process* init) const {
-    return w.maybe_foreground && !w.finding.restarted && init && init->activity != w.init_activity;
+    return w.dropped_if_init_goes_on && !w.finding.restarted && init && init->activity != w.init_activity;
 }
 
 void Tracker::take_due(uint64_t now_ns, std::vector<Finding>& out) {

@@ -152,13 +152,14 @@ private:
         Finding finding;
         ProcKey ns;
         uint64_t due_ns = 0;
-        // init did nothing else while it ran, so init may have been waiting for it (a
-        // script's foreground step): if init goes on (forks or execs) within the window
-        // without starting it again, it was a step, not a worker, and the finding is dropped.
-        bool maybe_foreground = false;
+        // init may have been waiting for it (a script's foreground step: init did nothing
+        // else while it ran), or it ended cleanly leaving init alone (a daemon stopped on
+        // request): if init goes on (forks or execs) within the window without starting it
+        // again, the script is at work, and the finding is dropped.
+        bool dropped_if_init_goes_on = false;
         uint32_t init_activity = 0;  // init's activity at the worker's end
     };
-    // Whether a held finding is a script's step after all (see maybe_foreground).
+    // Whether a held finding is a script's step after all (see dropped_if_init_goes_on).
     bool was_a_step(const PendingWorker& w, const Process* init) const;
 
     Process* track(const TaskInfo& task, uint64_t ts_ns, Argv argv,

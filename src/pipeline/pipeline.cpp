@@ -44,6 +44,7 @@ Pipeline::Pipeline(const PipelineOptions& options)
 }
 
 Pipeline::~Pipeline() {
+    release_awaiting(util::monotonic_now_ns(), true);  // a command that ended without finish()
     for (auto& route : sinks_) route.sink->flush();
 }
 
@@ -129,6 +130,7 @@ std::vector<model::Finding> Pipeline::step(int timeout_ms) {
         if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
     }
     learn_pending_cgroups(now_ns_of_batch);
+    release_awaiting(now_ns_of_batch, false);
     tracker_.take_due(now_ns_of_batch, findings);
     if (!batch_.empty())
         for (auto& route : sinks_) {
@@ -161,6 +163,8 @@ std::vector<model::Finding> Pipeline::settle_workers() {
 }
 
 std::vector<model::Finding> Pipeline::finish() {
+    finished_ = true;
+    release_awaiting(util::monotonic_now_ns(), true);
     std::vector<model::Finding> findings;
     tracker_.take_due(UINT64_MAX, findings);
     return findings;
@@ -265,6 +269,32 @@ void Pipeline::report(model::Finding finding) {
     const uint64_t now = util::monotonic_now_ns();
     // Drops since the last check make this finding incomplete too.
     if (check_drops(now, tracker_.stats())) finding.incomplete = true;
+    if (catalog_.identity_pending(finding.cgroup_id)) {
+        if (!finished_ && awaiting_identity_.size() < kMaxAwaitingIdentity) {
+            awaiting_identity_.push_back({std::move(finding), now + kIdentityWaitNs});
+            return;
+        }
+        catalog_.wait_for_walk(1000);  // the command ends: a second at most
+    }
+    deliver(std::move(finding), now);
+}
+
+void Pipeline::release_awaiting(uint64_t now_ns, bool all) {
+    if (awaiting_identity_.empty()) return;
+    if (all) catalog_.wait_for_walk(1000);
+    std::vector<Awaiting> ready;
+    for (auto it = awaiting_identity_.begin(); it != awaiting_identity_.end();) {
+        if (all || now_ns >= it->until_ns || !catalog_.identity_pending(it->finding.cgroup_id)) {
+            ready.push_back(std::move(*it));
+            it = awaiting_identity_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto& a : ready) deliver(std::move(a.finding), now_ns);
+}
+
+void Pipeline::deliver(model::Finding finding, uint64_t now) {
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
     context.node = catalog_.node();

@@ -51,7 +51,8 @@ public:
     // Waits up to timeout_ms for events and applies them; returns the findings they made.
     std::vector<model::Finding> step(int timeout_ms);
     // The findings still held back when the caller ends (a worker_exit waits a few seconds
-    // for a supervisor's restart): call after the last step.
+    // for a supervisor's restart): call after the last step. Findings awaiting their cgroup's
+    // path are handed to the sinks (after a second at most), and later ones no longer wait.
     std::vector<model::Finding> finish();
     // Steps without waiting until the ring is empty, also past one step's byte bound (at
     // most max_drain_steps(): the ring holds at most its size); returns what they found.
@@ -60,8 +61,12 @@ public:
     // that window; returns what they found. For a command that ends: a worker that ended
     // just before is judged with its restart, not without.
     std::vector<model::Finding> settle_workers();
-    // Gives the finding its context and hands it to the sinks.
+    // Gives the finding its context and hands it to the sinks. A finding about a cgroup whose
+    // path is still being found (the tree is walked off this thread) waits for it, at most
+    // kIdentityWaitNs, in later steps; finish() hands over what still waits.
     void report(model::Finding finding);
+    static constexpr uint64_t kIdentityWaitNs = 10'000'000'000ULL;
+    static constexpr size_t kMaxAwaitingIdentity = 256;
 
     // A command line as every sink shows it (--redact applied).
     std::vector<std::string> redacted(std::vector<std::string> argv) const {
@@ -85,6 +90,9 @@ private:
     };
 
     void apply(model::Event& ev, uint64_t now_ns, bool events_wanted);
+    void deliver(model::Finding finding, uint64_t now_ns);
+    // Hands over the findings whose cgroup is known now, or can no longer be (all: `all`).
+    void release_awaiting(uint64_t now_ns, bool all);
     void count(const model::Event& ev) { ++event_counts_[ev.index()]; }
     // Hands the snapshot's processes to the cmdline reader; their argv follows.
     void read_argv_later(const std::vector<model::SnapshotEvent>& tasks);
@@ -111,6 +119,12 @@ private:
     bool events_wanted_ = false;  // a sink wants every event
     bool may_drop_ = false;       // a sink may drop (a queue): its drops are counted
 
+    struct Awaiting {
+        model::Finding finding;
+        uint64_t until_ns;
+    };
+    std::vector<Awaiting> awaiting_identity_;
+    bool finished_ = false;  // finish() was called: findings no longer wait
     std::vector<model::Event> batch_;
     std::vector<meta::ReadWorker::Result> read_argv_;
     bool snapshot_pending_ = true;  // argv of the startup snapshot still being read

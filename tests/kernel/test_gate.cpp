@@ -122,7 +122,7 @@ void gate_docker_run(const Story& story) {
     if (story.healthy) {
         CHECK(r.status == 0);
         CHECK(warnings(mine).empty());
-        CHECK(r.err.find("still running after 5s: healthy; stopping it") != std::string::npos);
+        CHECK(r.err.find("still running after 5s: healthy; stopped it; exit status 0") != std::string::npos);
         return;
     }
     CHECK(r.status == 3);
@@ -339,7 +339,7 @@ TEST_CASE("gate: --timeout stops a CMD that ignores SIGTERM with SIGKILL after -
     const double took = seconds_since(began);
     INFO("stderr: " << r.err);
     CHECK(r.status == 0);
-    CHECK(r.err.find("still running after 1s: healthy; stopping it") != std::string::npos);
+    CHECK(r.err.find("still running after 1s: healthy; stopped it; exit status 0") != std::string::npos);
     CHECK(took >= 2);
     CHECK(took < 10);
 }

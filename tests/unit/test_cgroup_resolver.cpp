@@ -7,13 +7,16 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "temp_dir.h"
 #include "meta/cgroup_resolver.h"
 
+using initwatch::meta::CgroupCache;
 using initwatch::meta::CgroupResolver;
 using initwatch::meta::CgroupResolverLimits;
+using initwatch::meta::WalkStats;
 namespace fs = std::filesystem;
 
 namespace {
@@ -26,12 +29,46 @@ uint64_t inode_of(const fs::path& p) {
     return st.st_ino;
 }
 
+// The walk and the cache as CgroupResolver's worker runs them, but in the caller's thread
+// and on its synthetic clock: a miss walks at once, at most once per min_rescan_ns.
+class SyncTree {
+public:
+    explicit SyncTree(std::string root, CgroupResolverLimits limits = {})
+        : root_(std::move(root)), limits_(limits), cache_(limits, "/") {}
+
+    std::optional<std::string> path_of(uint64_t id, uint64_t now_ns) {
+        if (auto p = cache_.find(id)) return p;
+        if (walked_ && now_ns - last_ns_ < limits_.min_rescan_ns) return std::nullopt;
+        walked_ = true;
+        last_ns_ = now_ns;
+        const std::unordered_set<uint64_t> keep{id};
+        cache_.begin_walk();
+        cache_.see(inode_of(root_), "", 0, now_ns, keep);
+        last_ = initwatch::meta::walk_cgroup_tree(
+            root_, limits_,
+            [&](uint64_t i, const std::string& path, size_t depth) { cache_.see(i, path, depth, now_ns, keep); });
+        cache_.end_walk(last_, now_ns, keep);
+        return cache_.find(id);
+    }
+    const WalkStats& last_walk() const { return last_; }
+    size_t size() const { return cache_.size(); }
+    size_t bytes() const { return cache_.bytes(); }
+
+private:
+    std::string root_;
+    CgroupResolverLimits limits_;
+    CgroupCache cache_;
+    WalkStats last_;
+    uint64_t last_ns_ = 0;
+    bool walked_ = false;
+};
+
 }  // namespace
 
 TEST_CASE("a cgroup id is the inode of its directory") {
     TempDir dir;
     fs::create_directories(dir.path / "kubepods/burstable/pod123/abc");
-    CgroupResolver r(dir.path.string());
+    SyncTree r(dir.path.string());
     CHECK(r.path_of(inode_of(dir.path), 1) == "/");
     CHECK(r.path_of(inode_of(dir.path / "kubepods/burstable/pod123/abc"), 1) ==
           "/kubepods/burstable/pod123/abc");
@@ -103,7 +140,7 @@ TEST_CASE("cgroups created and removed during the walk are skipped; every lastin
     int rounds = 0, missed = 0;
     size_t vanished = 0;
     for (; rounds < 400 && std::chrono::steady_clock::now() < deadline; ++rounds) {
-        CgroupResolver r(dir.path.string());
+        SyncTree r(dir.path.string());
         for (size_t i = 0; i < ids.size(); ++i) {
             const auto path = r.path_of(ids[i], second);
             if (!path || *path != "/" + fs::relative(stable[i], dir.path).string()) ++missed;
@@ -117,13 +154,13 @@ TEST_CASE("cgroups created and removed during the walk are skipped; every lastin
     CHECK(missed == 0);
 }
 
-TEST_CASE("the cache is bounded while cgroups churn, and the asked one is always answered") {
+TEST_CASE("the cache is bounded in bytes while cgroups churn, and the asked one is always answered") {
     TempDir dir;
     const auto stable = make_pods(dir.path, 20, 5);  // 100 lasting cgroups, more than the bound
     CgroupResolverLimits limits;
-    limits.max_entries = 32;
+    limits.max_bytes = 32 * CgroupCache::entry_bytes(std::string(40, 'x'));
     limits.min_rescan_ns = 0;
-    CgroupResolver r(dir.path.string(), limits);
+    SyncTree r(dir.path.string(), limits);
 
     std::atomic<bool> stop{false};
     std::thread churn([&] {
@@ -143,12 +180,12 @@ TEST_CASE("the cache is bounded while cgroups churn, and the asked one is always
             now += second / 10;
             const auto path = r.path_of(inode_of(p), now);
             if (!path || *path != "/" + fs::relative(p, dir.path).string()) ++wrong;
-            largest = std::max(largest, r.size());
+            largest = std::max(largest, r.bytes());
         }
     stop = true;
     churn.join();
     CHECK(wrong == 0);
-    CHECK(largest <= limits.max_entries);
+    CHECK(largest <= limits.max_bytes);
 }
 
 TEST_CASE("removed cgroups leave the cache after the grace period") {
@@ -157,7 +194,7 @@ TEST_CASE("removed cgroups leave the cache after the grace period") {
     const uint64_t id = inode_of(dir.path / "kubepods/pod1/gone");
     CgroupResolverLimits limits;
     limits.grace_ns = 10 * second;
-    CgroupResolver r(dir.path.string(), limits);
+    SyncTree r(dir.path.string(), limits);
     REQUIRE(r.path_of(id, 1 * second));
     const size_t before = r.size();
     fs::remove(dir.path / "kubepods/pod1/gone");
@@ -184,7 +221,7 @@ TEST_CASE("a walk is bounded in entries and depth, breadth first: a flood below 
     CgroupResolverLimits limits;
     limits.max_walk_entries = 100;
     limits.max_depth = 32;
-    CgroupResolver r(dir.path.string(), limits);
+    SyncTree r(dir.path.string(), limits);
     CHECK(r.path_of(inode_of(victim), second) == "/kubepods/burstable/podB/victim");
     CHECK(r.last_walk().truncated);
     CHECK(r.last_walk().directories == 100);
@@ -193,7 +230,7 @@ TEST_CASE("a walk is bounded in entries and depth, breadth first: a flood below 
     SECTION("depth: nothing below max_depth") {
         CgroupResolverLimits deep_limits;
         deep_limits.max_depth = 10;
-        CgroupResolver shallow(dir.path.string(), deep_limits);
+        SyncTree shallow(dir.path.string(), deep_limits);
         fs::path at_10 = attacker;
         for (int i = 0; i < 6; ++i) at_10 /= "d";  // kubepods/burstable/podA/attacker is at depth 4
         fs::path at_11 = at_10 / "d";
@@ -201,4 +238,52 @@ TEST_CASE("a walk is bounded in entries and depth, breadth first: a flood below 
         CHECK_FALSE(shallow.path_of(inode_of(at_11), second));
         CHECK(shallow.last_walk().truncated);
     }
+}
+
+TEST_CASE("a walk's queue is bounded in bytes: long names deep down stop it there, not the memory") {
+    TempDir dir;
+    const fs::path victim = dir.path / "kubepods/burstable/podB/victim";
+    fs::create_directories(victim);
+    // A container (4 levels down, as a pod's) that may create cgroups makes long-named ones below its own.
+    const std::string name(200, 'n');
+    for (int i = 0; i < 200; ++i)
+        fs::create_directories(dir.path / "kubepods/burstable/podA/attacker" / (name + std::to_string(i)) / "x");
+    CgroupResolverLimits limits;
+    limits.max_walk_bytes = 8 * 1024;
+    SyncTree r(dir.path.string(), limits);
+    CHECK(r.path_of(inode_of(victim), second) == "/kubepods/burstable/podB/victim");
+    CHECK(r.last_walk().truncated);
+}
+
+TEST_CASE("the resolver walks on its own thread: a miss never waits, the walk asked for answers it") {
+    TempDir dir;
+    fs::create_directories(dir.path / "kubepods/burstable/pod1/c1");
+    const uint64_t id = inode_of(dir.path / "kubepods/burstable/pod1/c1");
+    CgroupResolver r(dir.path.string());
+    // The first ask misses (no walk yet) and asks for one.
+    const auto first = r.path_of(id);
+    if (!first) CHECK(r.walking());
+    REQUIRE(r.wait_idle(5000));
+    CHECK(r.path_of(id) == "/kubepods/burstable/pod1/c1");
+    CHECK(r.walks() >= 1);
+
+    fs::create_directories(dir.path / "late");
+    const uint64_t late = inode_of(dir.path / "late");
+    CHECK_FALSE(r.path_of(late));  // known to no walk yet
+    CHECK(r.walking());
+    REQUIRE(r.wait_idle(5000));
+    CHECK(r.path_of(late) == "/late");
+    CHECK_FALSE(r.walking());
+}
+
+TEST_CASE("a huge tree does not hold the asker: lookups answer while the walker works") {
+    TempDir dir;
+    for (int i = 0; i < 3000; ++i) fs::create_directories(dir.path / "flood" / std::to_string(i % 60) / std::to_string(i));
+    CgroupResolver r(dir.path.string());
+    const auto started = std::chrono::steady_clock::now();
+    for (int i = 0; i < 1000; ++i) r.path_of(1'000'000'000 + i);  // unknown ids, asked at will
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+    REQUIRE(r.wait_idle(20000));
+    CHECK(r.walks() <= 2);  // one walk for them all (and at most one more asked meanwhile)
+    CHECK(r.size() > 3000);
 }

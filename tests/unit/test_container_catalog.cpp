@@ -48,13 +48,20 @@ struct FakeNode {
     }
 };
 
+// The catalog's cgroup walk runs on its own thread: ask, wait for the walk, then describe.
+ContainerInfo describe(ContainerCatalog& catalog, uint64_t cgroup_id, uint64_t now_ns) {
+    catalog.identity_pending(cgroup_id);
+    catalog.wait_for_walk(5000);
+    return catalog.describe(cgroup_id, now_ns);
+}
+
 }  // namespace
 
 TEST_CASE("a Kubernetes container is named by its cgroup path and kubelet's logs") {
     FakeNode node;
     ContainerCatalog catalog(node.options);
     CHECK(catalog.node() == "node-7");
-    const auto info = catalog.describe(node.id_of(fs::path("kubepods/burstable") / ("pod" + kUid) / kId), 1);
+    const auto info = describe(catalog, node.id_of(fs::path("kubepods/burstable") / ("pod" + kUid) / kId), 1);
     CHECK(info.cgroup_path == "/kubepods/burstable/pod" + kUid + "/" + kId);
     CHECK(info.id == kId);
     CHECK(info.runtime == "containerd");
@@ -69,7 +76,7 @@ TEST_CASE("a victim pod's path copied below an attacker pod's cgroup is the atta
     FakeNode node;
     ContainerCatalog catalog(node.options);
     const fs::path forged = FakeNode::attacker() / "kubepods/burstable" / ("pod" + kUid) / kId;
-    const auto info = catalog.describe(node.id_of(forged), 1);
+    const auto info = describe(catalog, node.id_of(forged), 1);
     CHECK(info.cgroup_path == "/" + forged.string());
     CHECK(info.id == kAttackerId);
     CHECK(info.runtime == "containerd");
@@ -80,7 +87,7 @@ TEST_CASE("a victim pod's path copied below an attacker pod's cgroup is the atta
     CHECK_FALSE(info.pod->namespace_name);
 
     // Its findings are its own story, not the victim's.
-    const auto victim = catalog.describe(node.id_of(fs::path("kubepods/burstable") / ("pod" + kUid) / kId), 2);
+    const auto victim = describe(catalog, node.id_of(fs::path("kubepods/burstable") / ("pod" + kUid) / kId), 2);
     CHECK(catalog.record_finding(victim, 3).count == 1);
     CHECK(catalog.record_finding(info, 4).count == 1);
     CHECK(catalog.record_finding(victim, 5).count == 2);
@@ -89,7 +96,7 @@ TEST_CASE("a victim pod's path copied below an attacker pod's cgroup is the atta
 TEST_CASE("a container id outside an anchored pod gets no names from kubelet's logs") {
     FakeNode node;
     ContainerCatalog catalog(node.options);
-    const auto info = catalog.describe(node.id_of(fs::path("ci-job/system.slice") / ("cri-containerd-" + kId + ".scope")), 1);
+    const auto info = describe(catalog, node.id_of(fs::path("ci-job/system.slice") / ("cri-containerd-" + kId + ".scope")), 1);
     CHECK(info.id == kId);
     CHECK_FALSE(info.name);
     CHECK_FALSE(info.pod);
@@ -109,7 +116,7 @@ TEST_CASE("a log link whose pod UID is not the cgroup's pod gives no names") {
     fs::create_symlink("/var/log/pods/shop_web-7d9f_" + kUid + "/server/1.log",
                        node.root / "host/var/log/containers" / ("web-7d9f_shop_server-" + other + ".log"));
     ContainerCatalog catalog(node.options);
-    const auto info = catalog.describe(node.id_of(fs::path("kubepods/burstable") / ("pod" + kAttackerUid) / other), 1);
+    const auto info = describe(catalog, node.id_of(fs::path("kubepods/burstable") / ("pod" + kAttackerUid) / other), 1);
     CHECK(info.id == other);
     REQUIRE(info.pod);
     CHECK(info.pod->uid == kAttackerUid);
@@ -120,7 +127,7 @@ TEST_CASE("a log link whose pod UID is not the cgroup's pod gives no names") {
 TEST_CASE("a cgroup that is no container has a path and nothing more") {
     FakeNode node;
     ContainerCatalog catalog(node.options);
-    const auto info = catalog.describe(node.id_of("user.slice"), 1);
+    const auto info = describe(catalog, node.id_of("user.slice"), 1);
     CHECK(info.cgroup_path == "/user.slice");
     CHECK_FALSE(info.id);
     CHECK_FALSE(info.pod);

@@ -251,7 +251,9 @@ TEST_CASE("the catalog names a docker container's cgroup with its name and image
     ContainerCatalog catalog(options);
     struct stat st {};
     REQUIRE(stat((cgroups / "docker" / kId).c_str(), &st) == 0);
-    REQUIRE(catalog.learn(st.st_ino, kSecond));  // at the container's first exec
+    catalog.learn(st.st_ino, kSecond);  // at the container's first exec: asks for the walk
+    catalog.wait_for_walk(5000);
+    REQUIRE(catalog.learn(st.st_ino, kSecond));  // known now: the docker state is read
     fs::remove_all(state);                       // `docker run --rm`: gone by its init's exit
     const auto info = catalog.describe(st.st_ino, 2 * kSecond);
     CHECK(info.runtime == "docker");

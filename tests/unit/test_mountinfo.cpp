@@ -100,16 +100,20 @@ TEST_CASE("a subtree's cgroups are named by their whole path") {
     initwatch::meta::CgroupResolver r(find_cgroup2(info));
     struct stat st {};
     REQUIRE(stat((dir.path / "cg/abc").c_str(), &st) == 0);
-    CHECK(r.path_of(st.st_ino, 1) == "/kubepods/pod1/abc");
+    r.path_of(st.st_ino);  // asks for the walk
+    REQUIRE(r.wait_idle(5000));
+    CHECK(r.path_of(st.st_ino) == "/kubepods/pod1/abc");
     REQUIRE(stat((dir.path / "cg").c_str(), &st) == 0);
-    CHECK(r.path_of(st.st_ino, 1) == "/kubepods/pod1");
+    CHECK(r.path_of(st.st_ino) == "/kubepods/pod1");
 
     // Outside this cgroup namespace ("/.." in the root field): no name, paths from the mount.
     const auto outside = write(
         dir, "outside", "40 1 0:26 /../.. " + (dir.path / "cg").string() + " rw - cgroup2 cgroup2 rw\n");
     initwatch::meta::CgroupResolver o(find_cgroup2(outside));
     REQUIRE(stat((dir.path / "cg/abc").c_str(), &st) == 0);
-    CHECK(o.path_of(st.st_ino, 1) == "/abc");
+    o.path_of(st.st_ino);
+    REQUIRE(o.wait_idle(5000));
+    CHECK(o.path_of(st.st_ino) == "/abc");
 }
 
 TEST_CASE("garbage lines are skipped, the mounts around them are kept") {

@@ -275,6 +275,33 @@ TEST_CASE("which ends of init's children are worker_exit findings") {
     }
 }
 
+TEST_CASE("a daemon stopped on request by the script's own step, the script going on: nothing") {
+    // The postgres entrypoint: `pg_ctl start` leaves the temporary server (reparented to init),
+    // `pg_ctl -w stop` asks it to stop and returns as soon as its pid file is gone, which can be
+    // a moment before the server's exit: the server then ends with 0 leaving init alone. Then
+    // the script goes on (`exec postgres`): no finding. A script that goes on with nothing
+    // (sleeping) keeps it.
+    Container c({"sh", "/docker-entrypoint.sh"});
+    auto pg_ctl = c.child(c.init, 201, {"pg_ctl", "start"});
+    auto server = c.child(pg_ctl, 202, {"postgres", "-D", "/data"});
+    c.sim.exit(pg_ctl, 0);  // the server is reparented to init
+    c.sim.now += 40 * kSecond;
+    auto stop = c.child(c.init, 203, {"pg_ctl", "stop"});
+    c.sim.exit(stop, 0);
+    c.sim.exit(server, 0);  // init and the server only: "left init alone"
+    SECTION("the script goes on within the window: a step of its flow") {
+        c.sim.now += 200'000'000;
+        c.sim.exec(c.init, {"postgres", "-D", "/data"});
+        CHECK(c.due(model::Tracker::kRestartWindowNs).empty());
+    }
+    SECTION("init does nothing more: the container runs on without its server") {
+        auto found = c.due(model::Tracker::kRestartWindowNs);
+        REQUIRE(found.size() == 1);
+        CHECK(found[0].severity == Severity::warning);
+        CHECK(found[0].diagnosis.find("exited 0 and left init alone") != std::string::npos);
+    }
+}
+
 TEST_CASE("processes that entered from outside never count as workers") {
     Container c({"sleep", "infinity"});
     auto runc_init = c.sim.host(300, "runc:[2:INIT]");
