@@ -78,7 +78,7 @@ RepeatInfo ContainerCatalog::record_finding(const ContainerInfo& c, uint64_t now
         key = *c.runtime + ":" + *c.id + (c.pod && c.pod->uid ? "@" + *c.pod->uid : "");
     if (key.empty()) return {};  // no identity: every namespace is a story of its own
     if (!story.empty()) key = std::string(story) + ":" + key;
-    const RestartTracker::Repeat r = restarts_.record(key, now_ns);
+    const RepeatCounter::Repeat r = repeats_.record(key, now_ns);
     return RepeatInfo{r.count, r.since_first_ns, describe_repeat(r)};
 }
 

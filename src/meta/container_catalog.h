@@ -11,7 +11,7 @@
 #include "meta/container.h"
 #include "meta/docker_state.h"
 #include "meta/kubelet_logs.h"
-#include "meta/restart_tracker.h"
+#include "meta/repeat_counter.h"
 
 namespace initwatch::meta {
 
@@ -54,7 +54,7 @@ private:
     CgroupResolver cgroups_;
     KubeletLogIndex pods_;
     DockerStateIndex docker_;
-    RestartTracker restarts_;
+    RepeatCounter repeats_;
     std::string node_;
     std::vector<std::string> node_cgroup_roots_;
 };

@@ -20,7 +20,7 @@
 
 #include "checks.h"
 #include "meta/container_id.h"
-#include "meta/restart_tracker.h"
+#include "meta/repeat_counter.h"
 #include "model/tracker.h"
 #include "probe/decode.h"
 #include "report/output.h"
@@ -80,7 +80,7 @@ void check_json_lines(std::string_view out) {
 
 // What a session adds to a finding, from fuzzed text: cgroup names below a delegated cgroup
 // and pod names are as untrusted as comm, so init's comm stands in for them.
-meta::FindingContext context_of(const model::Finding& f, meta::RestartTracker& restarts) {
+meta::FindingContext context_of(const model::Finding& f, meta::RepeatCounter& restarts) {
     meta::FindingContext context;
     meta::ContainerInfo& c = context.container;
     c.cgroup_id = f.cgroup_id;
@@ -112,7 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     limits.max_processes = 32;  // small enough for an input to fill it
     limits.worker_min_age_ns = 0;  // every end of init's child is judged a worker's
     model::Tracker tracker(limits);
-    meta::RestartTracker restarts;
+    meta::RepeatCounter restarts;
     uint64_t latest_ns = 0;
 
     for (size_t pos = 0; size - pos >= 2;) {

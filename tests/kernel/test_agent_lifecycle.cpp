@@ -1,6 +1,7 @@
 // The agent's own life on a busy node: every exit says why on stderr (never a silent 0), and
 // findings under CPU starvation are delivered or counted as lost, never dropped unsaid.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -97,4 +98,58 @@ TEST_CASE("agent: 100 starts and stops of watch beside container churn, each exi
     }
     WARN(churn.started() << " containers started meanwhile; " << findings << " findings about them");
     CHECK(churn.started() > 10);
+}
+
+TEST_CASE("agent: starved of CPU while containers start, every finding comes with its container or is counted lost",
+          "[stress]") {
+    require_root();
+    require_programs({"unshare", "taskset", "nice"});
+    // initwatch on CPU 0 at nice 19 beside a busy loop at nice 0 there: about 1.5 % of a CPU.
+    Background competitor({"-c", "exec taskset -c 0 sh -c 'while :; do :; done'"}, "", "/bin/sh");
+    const std::string output = temp_path("starved.json");
+    Background watch({"-n", "19", "taskset", "-c", "0", INITWATCH_BIN, "watch", "--json", "--output", output,
+                      "--ring-buffer-size", "262144", "--log-level", "info"},
+                     output, find_program("nice"));
+    REQUIRE(watch.wait_for_output("snapshot:", 120));
+
+    // Containers without a runtime: a cgroup of its own each, PID 1 of a new namespace born in
+    // it, which backgrounds a sleeper and exits 0 (a finding each).
+    const std::string parent = "/initwatch-ktest-starve-" + random_hex(8);
+    const std::string dir = cgroup2_mount() + parent;
+    REQUIRE(mkdir(dir.c_str(), 0755) == 0);
+    constexpr int kContainers = 40;
+    for (int i = 0; i < kContainers; ++i) {
+        const std::string cg = dir + "/c" + std::to_string(i);
+        REQUIRE(mkdir(cg.c_str(), 0755) == 0);
+        REQUIRE(shell("sh -c 'echo $$ > " + cg + "/cgroup.procs; exec unshare --pid --fork --mount-proc "
+                      "sh -c \"sleep 60 & exit 0\" iw-starve-" + std::to_string(i) + "'", 60) == 0);
+    }
+    // Until every finding is out, or long enough that a missing one is not late but gone.
+    const auto all_out = [&](const std::vector<json>& lines) {
+        Result partial;
+        partial.lines = lines;
+        return partial.findings_with("iw-starve-").size() == kContainers;
+    };
+    watch.wait_for_lines(all_out, 120);
+    REQUIRE(kill(watch.pid(), SIGTERM) == 0);
+    const Result r = watch.finish(120);
+    remove_cgroup(parent);
+    INFO("stderr:\n" << r.err);
+    CHECK(r.status == 0);
+
+    uint64_t lost = 0;
+    for (const json& l : r.of_type("lost"))
+        for (const auto& [reason, n] : l.at("counts").items())
+            if (reason == "ringbuf_full" || reason == "process_table_full" || reason == "malformed") lost += n.get<uint64_t>();
+    const auto findings = r.findings_with("iw-starve-");
+    WARN(findings.size() << " of " << kContainers << " findings delivered; " << lost << " records counted lost");
+    // A finding is delivered, or the records it needed were counted as lost: never silence.
+    if (findings.size() < kContainers) CHECK(lost > 0);
+    for (const json& f : findings) {
+        INFO(f.dump());
+        const std::string marker = f.at("init").at("argv").back().get<std::string>();
+        const std::string expected = parent + "/c" + marker.substr(std::string("iw-starve-").size());
+        CHECK(f.at("container").at("cgroup_path") == expected);  // late, yet with its container
+        CHECK(f.at("live").size() == 1);
+    }
 }

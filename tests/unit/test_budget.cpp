@@ -18,7 +18,7 @@ std::vector<std::string> empty_args(size_t n) { return std::vector<std::string>(
 }  // namespace
 
 TEST_CASE("a tracked process costs at most 1 KiB beside its argv") {
-    CHECK(model::Tracker::bytes_per_process() <= 1024);
+    CHECK(model::ProcessTable::bytes_per_process() <= 1024);
 }
 
 TEST_CASE("past half of the budget argv is kept as a prefix, and the processes are still tracked") {
@@ -49,7 +49,7 @@ TEST_CASE("past half of the budget argv is kept as a prefix, and the processes a
     CHECK_FALSE(f->live.front().argv_dropped);
     CHECK(f->live.front().argv.size() == 4000);
     CHECK(f->live.back().argv_dropped);
-    CHECK(f->live.back().argv.bytes().size() <= model::Tracker::kDroppedArgvBytes);
+    CHECK(f->live.back().argv.bytes().size() <= model::ProcessTable::kDroppedArgvBytes);
 }
 
 TEST_CASE("a full budget refuses new processes, counted, never past the bound") {
@@ -58,11 +58,11 @@ TEST_CASE("a full budget refuses new processes, counted, never past the bound") 
     Sim sim(limits);
     auto shim = sim.host(100);
     auto init = sim.spawn_init(shim, 200, kNs);
-    const size_t fits = limits.max_memory_bytes / model::Tracker::bytes_per_process();
+    const size_t fits = limits.max_memory_bytes / model::ProcessTable::bytes_per_process();
     for (uint32_t i = 0; i < fits + 100; ++i) sim.fork(init, 1000 + i);
     const auto stats = sim.tracker.stats();
     CHECK(stats.untracked >= 100);
-    CHECK(stats.memory_bytes <= limits.max_memory_bytes + model::Tracker::bytes_per_process());
+    CHECK(stats.memory_bytes <= limits.max_memory_bytes + model::ProcessTable::bytes_per_process());
     auto f = sim.exit(init, 0);
     REQUIRE(f);
     CHECK(f->incomplete);  // processes it could not track may be missing

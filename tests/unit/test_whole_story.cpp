@@ -84,7 +84,7 @@ model::Finding crashed_worker() {
     c.sim.exec(c.init, {"sleep", "infinity"});
     c.sim.now += 125 * kSecond;
     c.sim.exit(server, killed_by(SIGSEGV));
-    auto found = c.due(model::Tracker::kRestartWindowNs);
+    auto found = c.due(model::kRestartWindowNs);
     REQUIRE(found.size() == 1);
     return found[0];
 }
@@ -140,7 +140,7 @@ TEST_CASE("no entrypoint when init did not wait for one child, or did not follow
     SECTION("init exits seconds after its only child") {
         Shim c;
         c.sim.exit(c.script, 0);
-        c.sim.now += 2 * model::Tracker::kEntrypointWindowNs;
+        c.sim.now += 2 * model::FindingBuilder::kEntrypointWindowNs;
         auto f = c.sim.exit(c.init, 0);
         REQUIRE(f);
         CHECK_FALSE(f->entrypoint);
@@ -174,11 +174,11 @@ TEST_CASE("exited starters stay inside the byte budget, and what fell out is sai
     size_t budget = 0;
     {
         Shim probe;  // the same stream, to learn what the budget counts at the helper's exit
-        budget = probe.sim.tracker.memory_bytes();
+        budget = probe.sim.tracker.stats().memory_bytes;
     }
     // The helper's exit is the first to need a record: past the budget by one byte.
     model::TrackerLimits limits;
-    limits.max_memory_bytes = budget + model::Tracker::bytes_per_exited() - 1;
+    limits.max_memory_bytes = budget + model::ProcessTable::bytes_per_exited() - 1;
     Sim sim(limits);
     auto shim = sim.host(100);
     auto init = sim.spawn_init(shim, 200, kNs);
@@ -207,7 +207,7 @@ TEST_CASE("a worker that crashes while init lives on is a worker_exit finding, a
     c.sim.now += 40 * kSecond;
     CHECK_FALSE(c.sim.exit(server, killed_by(SIGSEGV) | 0x80));
     CHECK(c.due().empty());  // a supervisor may start it again
-    auto found = c.due(model::Tracker::kRestartWindowNs);
+    auto found = c.due(model::kRestartWindowNs);
     REQUIRE(found.size() == 1);
     const auto& f = found[0];
     CHECK(f.kind == Kind::worker_exit);
@@ -225,7 +225,7 @@ TEST_CASE("a worker that crashes while init lives on is a worker_exit finding, a
     CHECK(f.diagnosis.find(
               "`node server.js` (started by init in the background, ran 40s) crashed with SIGSEGV") == 0);
     CHECK(f.diagnosis.find("`exec node server.js`") != std::string::npos);
-    CHECK(c.due(model::Tracker::kRestartWindowNs).empty());  // once
+    CHECK(c.due(model::kRestartWindowNs).empty());  // once
 }
 
 TEST_CASE("which ends of init's children are worker_exit findings") {
@@ -236,7 +236,7 @@ TEST_CASE("which ends of init's children are worker_exit findings") {
     auto daemon = c.child(daemon_parent, 204, {"daemon"});
     c.sim.exit(daemon_parent, 0);  // daemon is reparented to init
     c.sim.now += 40 * kSecond;
-    const uint64_t later = model::Tracker::kRestartWindowNs;
+    const uint64_t later = model::kRestartWindowNs;
 
     SECTION("younger than --worker-min-age: nothing") {
         c.sim.now -= 39 * kSecond;
@@ -292,10 +292,10 @@ TEST_CASE("a daemon stopped on request by the script's own step, the script goin
     SECTION("the script goes on within the window: a step of its flow") {
         c.sim.now += 200'000'000;
         c.sim.exec(c.init, {"postgres", "-D", "/data"});
-        CHECK(c.due(model::Tracker::kRestartWindowNs).empty());
+        CHECK(c.due(model::kRestartWindowNs).empty());
     }
     SECTION("init does nothing more: the container runs on without its server") {
-        auto found = c.due(model::Tracker::kRestartWindowNs);
+        auto found = c.due(model::kRestartWindowNs);
         REQUIRE(found.size() == 1);
         CHECK(found[0].severity == Severity::warning);
         CHECK(found[0].diagnosis.find("exited 0 and left init alone") != std::string::npos);
@@ -312,7 +312,7 @@ TEST_CASE("processes that entered from outside never count as workers") {
     c.sim.exit(entered, 0);  // its child is reparented to init, but came from outside
     c.sim.now += 40 * kSecond;
     c.sim.exit(its_child, exited(1));
-    CHECK(c.due(model::Tracker::kRestartWindowNs).empty());
+    CHECK(c.due(model::kRestartWindowNs).empty());
 }
 
 TEST_CASE("a supervisor that starts its worker again: info, restarted") {
@@ -336,7 +336,7 @@ TEST_CASE("init's own exit settles its workers' pending findings") {
         c.sim.now += 40 * kSecond;
         c.sim.exit(server, killed_by(SIGKILL));
         c.sim.exit(c.init, killed_by(SIGKILL));
-        CHECK(c.due(model::Tracker::kRestartWindowNs).empty());
+        CHECK(c.due(model::kRestartWindowNs).empty());
     }
     SECTION("a shim's child that fails: the init_exit finding tells it, once") {
         Shim c;
@@ -345,7 +345,7 @@ TEST_CASE("init's own exit settles its workers' pending findings") {
         auto f = c.sim.exit(c.init, exited(1));
         REQUIRE(f);
         CHECK(f->entrypoint);
-        CHECK(c.due(model::Tracker::kRestartWindowNs).empty());
+        CHECK(c.due(model::kRestartWindowNs).empty());
     }
     SECTION("a worker that crashed seconds before init exited: reported at once") {
         Container c({"sleep", "infinity"});
@@ -424,12 +424,12 @@ TEST_CASE("ten thousand workers ending together make one finding per window that
     for (uint32_t i = 0; i < 10'000; ++i) workers.push_back(c.child(c.init, 1000 + i, {"worker"}));
     c.sim.now += 40 * kSecond;
     for (const auto& w : workers) c.sim.exit(w, killed_by(SIGKILL));  // 1 ms apart: 10 s
-    auto found = c.due(model::Tracker::kRestartWindowNs);
+    auto found = c.due(model::kRestartWindowNs);
     REQUIRE(found.size() == 4);  // one per 3 s window
     uint64_t ended = 0;
     for (const auto& f : found) {
         ended += 1 + f.other_workers_ended;
-        CHECK(f.live.size() <= model::Tracker::kMaxListedBesideWorker);
+        CHECK(f.live.size() <= model::FindingBuilder::kMaxListedBesideWorker);
     }
     CHECK(ended == 10'000);
     CHECK(found[0].other_workers_ended == 2'999);
@@ -440,7 +440,7 @@ TEST_CASE("worker_exit findings held at once are bounded; the rest are counted")
     Sim sim;
     auto shim = sim.host(100);
     std::vector<std::pair<model::ProcKey, model::ProcKey>> containers;  // init, worker
-    for (uint32_t i = 0; i < model::Tracker::kMaxPendingWorkers + 4; ++i) {
+    for (uint32_t i = 0; i < model::WorkerWatch::kMaxPending + 4; ++i) {
         auto init = sim.spawn_init(shim, 200 + 10 * i, kNs + i);
         sim.exec(init, {"sleep", "infinity"});
         auto worker = sim.fork(init, 201 + 10 * i);
@@ -449,16 +449,80 @@ TEST_CASE("worker_exit findings held at once are bounded; the rest are counted")
     }
     sim.now += 40 * kSecond;
     for (const auto& [init, worker] : containers) sim.exit(worker, killed_by(SIGSEGV));
-    CHECK(sim.tracker.pending_workers() == model::Tracker::kMaxPendingWorkers);
+    CHECK(sim.tracker.pending_workers() == model::WorkerWatch::kMaxPending);
     CHECK(sim.tracker.stats().workers_dropped == 4);
     std::vector<model::Finding> out;
     sim.tracker.take_due(UINT64_MAX, out);
-    CHECK(out.size() == model::Tracker::kMaxPendingWorkers);
+    CHECK(out.size() == model::WorkerWatch::kMaxPending);
+}
+
+TEST_CASE("held worker findings are fair: a container whose workers die in a loop cannot blind the node") {
+    // An attacker container nests a pid namespace per worker (unshare), each worker dying at
+    // once: one finding each, all its own container's. Then a victim container's server crashes.
+    Sim sim;
+    auto shim = sim.host(100);
+    auto attacker = sim.spawn_init(shim, 200, kNs);
+    sim.exec(attacker, {"sh", "/loop.sh"});
+    std::vector<model::ProcKey> attacker_workers;
+    for (uint32_t i = 0; i < 2 * model::WorkerWatch::kMaxPending; ++i) {
+        auto nested = sim.spawn_init(attacker, 1000 + 10 * i, kNs + 100 + i);
+        sim.exec(nested, {"sleep", "infinity"});
+        auto w = sim.fork(nested, 1001 + 10 * i);
+        sim.exec(w, {"worker"});
+        attacker_workers.push_back(w);
+    }
+    auto victim = sim.spawn_init(shim, 300, kNs + 1);
+    sim.exec(victim, {"sleep", "infinity"});
+    auto server = sim.fork(victim, 301);
+    sim.exec(server, {"node", "server.js"});
+    sim.now += 40 * kSecond;
+    for (const auto& w : attacker_workers) sim.exit(w, killed_by(SIGSEGV));
+    CHECK(sim.tracker.pending_workers() == model::WorkerWatch::kMaxPendingPerContainer);
+    CHECK(sim.tracker.stats().workers_dropped == attacker_workers.size() - model::WorkerWatch::kMaxPendingPerContainer);
+    sim.exit(server, killed_by(SIGSEGV));
+    std::vector<model::Finding> out;
+    sim.tracker.take_due(UINT64_MAX, out);
+    size_t victims = 0;
+    for (const auto& f : out) victims += f.init.pid == 300;
+    CHECK(victims == 1);
+}
+
+TEST_CASE("with every slot held, a container over its share gives way to one under it") {
+    Sim sim;
+    auto shim = sim.host(100);
+    const uint32_t containers = model::WorkerWatch::kMaxPending / model::WorkerWatch::kMaxPendingPerContainer;
+    std::vector<model::ProcKey> workers;
+    for (uint32_t c = 0; c < containers; ++c) {
+        auto init = sim.spawn_init(shim, 10000 + 1000 * c, kNs + 1000 * c);
+        sim.exec(init, {"sh", "/run.sh"});
+        for (uint32_t i = 0; i < model::WorkerWatch::kMaxPendingPerContainer; ++i) {
+            auto nested = sim.spawn_init(init, 10000 + 1000 * c + 10 * (i + 1), kNs + 1000 * c + i + 1);
+            sim.exec(nested, {"sleep", "infinity"});
+            auto w = sim.fork(nested, 10000 + 1000 * c + 10 * (i + 1) + 1);
+            sim.exec(w, {"worker"});
+            workers.push_back(w);
+        }
+    }
+    auto late = sim.spawn_init(shim, 500, kNs + 999);
+    sim.exec(late, {"sleep", "infinity"});
+    auto server = sim.fork(late, 501);
+    sim.exec(server, {"server"});
+    sim.now += 40 * kSecond;
+    for (const auto& w : workers) sim.exit(w, killed_by(SIGSEGV));
+    CHECK(sim.tracker.pending_workers() == model::WorkerWatch::kMaxPending);
+    sim.exit(server, killed_by(SIGSEGV));
+    CHECK(sim.tracker.pending_workers() == model::WorkerWatch::kMaxPending);
+    CHECK(sim.tracker.stats().workers_dropped == 1);  // one of a full container's, not the newcomer
+    std::vector<model::Finding> out;
+    sim.tracker.take_due(UINT64_MAX, out);
+    size_t late_found = 0;
+    for (const auto& f : out) late_found += f.init.pid == 500;
+    CHECK(late_found == 1);
 }
 
 TEST_CASE("a script's foreground steps are no workers: init went on after them") {
     Container c({"bash", "/docker-entrypoint.sh", "postgres"});
-    const uint64_t later = model::Tracker::kRestartWindowNs;
+    const uint64_t later = model::kRestartWindowNs;
     SECTION("a slow initdb that exits 0, then the next step") {
         auto initdb = c.child(c.init, 201, {"initdb", "-D", "/data"});
         c.sim.now += 40 * kSecond;

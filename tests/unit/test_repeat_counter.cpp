@@ -2,11 +2,11 @@
 #include <string>
 #include <vector>
 
-#include "meta/restart_tracker.h"
+#include "meta/repeat_counter.h"
 
 using initwatch::meta::describe_repeat;
 using initwatch::meta::ordinal;
-using initwatch::meta::RestartTracker;
+using initwatch::meta::RepeatCounter;
 
 namespace {
 constexpr uint64_t ms = 1'000'000;
@@ -36,7 +36,7 @@ TEST_CASE("ordinals in English") {
 }
 
 TEST_CASE("the same key again is the same story") {
-    RestartTracker tracker;
+    RepeatCounter tracker;
     const auto first = tracker.record("uid-1/app", 100 * second);
     CHECK(first.count == 1);
     CHECK_FALSE(first.since_previous_ns);
@@ -75,14 +75,14 @@ TEST_CASE("repeats are described with the time since the first finding") {
         {21, (3 * 86400 + 4 * 3600 + 59) * second, "21st time in 3d04h"},
     };
     for (const auto& row : rows) {
-        const RestartTracker::Repeat repeat{row.count, 1 * second, row.since_first_ns};
+        const RepeatCounter::Repeat repeat{row.count, 1 * second, row.since_first_ns};
         CHECK(describe_repeat(repeat) == row.text);
     }
-    CHECK(describe_repeat(RestartTracker::Repeat{1, std::nullopt, std::nullopt}).empty());
+    CHECK(describe_repeat(RepeatCounter::Repeat{1, std::nullopt, std::nullopt}).empty());
 }
 
 TEST_CASE("a clock read out of order does not produce a huge interval") {
-    RestartTracker tracker;
+    RepeatCounter tracker;
     tracker.record("k", 10 * second);
     const auto repeat = tracker.record("k", 9 * second);
     CHECK(repeat.count == 2);
@@ -91,7 +91,7 @@ TEST_CASE("a clock read out of order does not produce a huge interval") {
 }
 
 TEST_CASE("bounded: the least recently seen story is forgotten first") {
-    RestartTracker tracker(2);
+    RepeatCounter tracker(2);
     tracker.record("a", 1);
     tracker.record("b", 2);
     tracker.record("a", 3);  // a is now the most recently seen
@@ -105,7 +105,7 @@ TEST_CASE("bounded: the least recently seen story is forgotten first") {
 }
 
 TEST_CASE("with no room nothing is remembered") {
-    RestartTracker tracker(0);
+    RepeatCounter tracker(0);
     CHECK(tracker.record("a", 1).count == 1);
     CHECK(tracker.record("a", 2).count == 1);
     CHECK(tracker.size() == 0);

@@ -1,6 +1,7 @@
-// A crash-looping container produces the same finding again at every restart: the same pod and
-// container name (or container id outside Kubernetes) is one story, told with how many times and
-// since when ("3rd time in 2m05s").
+// A crash-looping container produces the same finding again each time kubelet starts it again:
+// the same pod and container name (or container id outside Kubernetes) is one story, told with
+// how many times and since when ("3rd time in 2m05s"). Not to be confused with a worker
+// `restarted` by its supervisor inside a living container (model/worker_watch.h).
 #pragma once
 
 #include <cstddef>
@@ -13,9 +14,9 @@
 
 namespace initwatch::meta {
 
-class RestartTracker {
+class RepeatCounter {
 public:
-    explicit RestartTracker(size_t max_entries = 4096);
+    explicit RepeatCounter(size_t max_entries = 4096);
 
     struct Repeat {
         uint32_t count;                             // 1 for the first finding
@@ -23,7 +24,7 @@ public:
         std::optional<uint64_t> since_first_ns;     // none for the first finding
     };
 
-    // `key`: pod uid + "/" + container name, or the container id. Stories never restart from 1, as
+    // `key`: pod uid + "/" + container name, or the container id. Stories never start over at 1, as
     // kubelet's restartCount does not: a story ends only when its key is evicted, least recently seen
     // first beyond `max_entries`.
     Repeat record(const std::string& key, uint64_t now_ns);
@@ -47,6 +48,6 @@ std::string ordinal(uint32_t n);
 
 // "" for a first finding, else e.g. "3rd time in 2m05s": the time since the story's FIRST finding,
 // which says how fast it loops; the gap to the previous one is in Repeat::since_previous_ns.
-std::string describe_repeat(const RestartTracker::Repeat& r);
+std::string describe_repeat(const RepeatCounter::Repeat& r);
 
 }  // namespace initwatch::meta

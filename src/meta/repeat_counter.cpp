@@ -1,4 +1,4 @@
-#include "meta/restart_tracker.h"
+#include "meta/repeat_counter.h"
 
 #include "util/time.h"
 
@@ -13,9 +13,9 @@ uint64_t elapsed(uint64_t from_ns, uint64_t to_ns) { return to_ns > from_ns ? to
 
 }  // namespace
 
-RestartTracker::RestartTracker(size_t max_entries) : max_entries_(max_entries) {}
+RepeatCounter::RepeatCounter(size_t max_entries) : max_entries_(max_entries) {}
 
-RestartTracker::Repeat RestartTracker::record(const std::string& key, uint64_t now_ns) {
+RepeatCounter::Repeat RepeatCounter::record(const std::string& key, uint64_t now_ns) {
     if (auto found = by_key_.find(key); found != by_key_.end()) {
         const auto story = found->second;
         stories_.splice(stories_.begin(), stories_, story);
@@ -43,7 +43,7 @@ std::string ordinal(uint32_t n) {
     return std::to_string(n) + (teen || last > 3 ? "th" : irregular[last]);
 }
 
-std::string describe_repeat(const RestartTracker::Repeat& r) {
+std::string describe_repeat(const RepeatCounter::Repeat& r) {
     if (r.count <= 1) return {};
     std::string text = ordinal(r.count) + " time";
     if (r.since_first_ns) text += " in " + util::format_duration(*r.since_first_ns);
