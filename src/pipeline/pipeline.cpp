@@ -36,7 +36,8 @@ Pipeline::Pipeline(const PipelineOptions& options)
       probe_(options.probe),
       tracker_(options.limits),
       catalog_(options.catalog),
-      cmdline_reader_(kCmdlineDeadline) {
+      snapshot_reader_(kCmdlineDeadline),
+      resync_reader_(kCmdlineDeadline) {
     if (catalog_.cgroup2_root().empty())
         spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     health_.set_attached();
@@ -67,7 +68,7 @@ void Pipeline::start() {
     snapshot_started_ns_ = util::monotonic_now_ns();
     std::vector<model::SnapshotEvent> tasks = probe_.snapshot();
     snapshot_size_ = tasks.size();
-    read_argv_later(tasks);
+    read_argv_later(tasks, snapshot_reader_);
     for (auto& snap : tasks) {
         snapshot_cgroups_.insert(snap.task.cgroup_id);
         model::Event ev = std::move(snap);
@@ -82,17 +83,18 @@ void Pipeline::start() {
     health_.set_drained(util::monotonic_now_ns());  // the loop drains from here on
 }
 
-void Pipeline::read_argv_later(const std::vector<model::SnapshotEvent>& tasks) {
+void Pipeline::read_argv_later(const std::vector<model::SnapshotEvent>& tasks, meta::ReadWorker& reader) {
     std::vector<meta::ReadWorker::Job> jobs;
     jobs.reserve(tasks.size());
     for (const auto& snap : tasks)
         jobs.push_back({snap.task.key, [pid = snap.task.key.tgid] { return meta::read_cmdline(pid, probe::kMaxArgvBytes); }});
-    cmdline_reader_.submit(std::move(jobs));
+    reader.submit(std::move(jobs));
 }
 
 void Pipeline::apply_read_argv() {
     read_argv_.clear();
-    cmdline_reader_.take(read_argv_);
+    snapshot_reader_.take(read_argv_);
+    resync_reader_.take(read_argv_);
     for (auto& r : read_argv_) {
         if (r.timed_out) continue;  // stays argv unknown
         model::Argv argv = model::Argv::from_bytes(r.read.data);  // a process gone: empty
@@ -100,12 +102,12 @@ void Pipeline::apply_read_argv() {
         tracker_.set_snapshot_argv(r.key, std::move(argv), r.read.truncated);
     }
     read_argv_.clear();
-    if (snapshot_pending_ && cmdline_reader_.idle()) {
+    if (snapshot_pending_ && snapshot_reader_.idle()) {
         snapshot_pending_ = false;
         health_.set_snapshot_done();
         spdlog::info("snapshot: {} processes in {} ms ({} command lines not read in time)", snapshot_size_,
                      (util::monotonic_now_ns() - snapshot_started_ns_) / 1'000'000,
-                     cmdline_reader_.timed_out());
+                     snapshot_reader_.timed_out());
     }
 }
 
@@ -113,7 +115,8 @@ std::vector<model::Finding> Pipeline::step(int timeout_ms) {
     batch_.clear();
     apply_read_argv();
     // While the reader is busy, poll briefly: its results are applied between polls.
-    const int wait_ms = more_records_ ? 0 : snapshot_pending_ ? std::min(timeout_ms, 10) : timeout_ms;
+    const bool reading = snapshot_pending_ || !resync_reader_.idle();
+    const int wait_ms = more_records_ ? 0 : reading ? std::min(timeout_ms, 10) : timeout_ms;
     more_records_ = probe_.poll(wait_ms, batch_);
     const uint64_t now_ns_of_batch = util::monotonic_now_ns();
     health_.set_drained(now_ns_of_batch);
@@ -218,7 +221,7 @@ LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::Tr
     totals.emplace_back("argv_dropped", stats.argv_dropped);
     totals.emplace_back("starter_dropped", stats.starters_dropped);  // exited parents not kept
     totals.emplace_back("worker_finding_dropped", stats.workers_dropped);
-    totals.emplace_back("argv_read_timeout", cmdline_reader_.timed_out());
+    totals.emplace_back("argv_read_timeout", snapshot_reader_.timed_out() + resync_reader_.timed_out());
     if (may_drop_) {
         uint64_t dropped = 0;
         for (const auto& route : sinks_) dropped += route.sink->dropped();
@@ -259,7 +262,7 @@ void Pipeline::resync(uint64_t now_ns) {
     std::vector<model::SnapshotEvent> unknown;       // not tracked yet: their argv is read later
     for (const auto& snap : tasks)
         if (!tracker_.summary(snap.task.key)) unknown.push_back(snap);
-    read_argv_later(unknown);
+    read_argv_later(unknown, resync_reader_);
     const size_t forgotten = tracker_.resync(tasks, now_ns);
     spdlog::info("events were lost: resynchronised with a snapshot of {} processes ({} exited unseen)",
                  tasks.size(), forgotten);

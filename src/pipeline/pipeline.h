@@ -94,8 +94,8 @@ private:
     // Hands over the findings whose cgroup is known now, or can no longer be (all: `all`).
     void release_awaiting(uint64_t now_ns, bool all);
     void count(const model::Event& ev) { ++event_counts_[ev.index()]; }
-    // Hands the snapshot's processes to the cmdline reader; their argv follows.
-    void read_argv_later(const std::vector<model::SnapshotEvent>& tasks);
+    // Hands the snapshot's processes to a cmdline reader; their argv follows.
+    void read_argv_later(const std::vector<model::SnapshotEvent>& tasks, meta::ReadWorker& reader);
     // argv the reader has read since the last step; the snapshot is done when none is left.
     void apply_read_argv();
     // Resolves the cgroup of every program exec'd in a container cgroup while it exists.
@@ -113,7 +113,10 @@ private:
     probe::Probe probe_;
     model::Tracker tracker_;
     meta::ContainerCatalog catalog_;
-    meta::ReadWorker cmdline_reader_;  // the startup snapshot's /proc/PID/cmdline
+    // /proc/PID/cmdline of the startup snapshot's processes, and of those a resync found: two
+    // readers, so that the startup snapshot is done when its own reads are.
+    meta::ReadWorker snapshot_reader_;
+    meta::ReadWorker resync_reader_;
     Health health_;
     std::vector<Route> sinks_;
     bool events_wanted_ = false;  // a sink wants every event

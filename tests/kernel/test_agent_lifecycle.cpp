@@ -105,10 +105,13 @@ TEST_CASE("agent: starved of CPU while containers start, every finding comes wit
     require_root();
     require_programs({"unshare", "taskset", "nice"});
     // initwatch on CPU 0 at nice 19 beside a busy loop at nice 0 there: about 1.5 % of a CPU.
+    // With the default ring, and with one so small that records must be lost.
+    const std::string ring = GENERATE(as<std::string>(), "4194304", "8192");
+    INFO("--ring-buffer-size " << ring);
     Background competitor({"-c", "exec taskset -c 0 sh -c 'while :; do :; done'"}, "", "/bin/sh");
     const std::string output = temp_path("starved.json");
     Background watch({"-n", "19", "taskset", "-c", "0", INITWATCH_BIN, "watch", "--json", "--output", output,
-                      "--ring-buffer-size", "262144", "--log-level", "info"},
+                      "--ring-buffer-size", ring, "--log-level", "info"},
                      output, find_program("nice"));
     REQUIRE(watch.wait_for_output("snapshot:", 120));
 
