@@ -43,10 +43,11 @@ if [[ ${1:-} == --inside ]]; then
     dpkg -L initwatch | sort >/root/pkgtest/owned
     echo "ok   installed: $(dpkg-query -W -f '${Package} ${Version} ${Status}' initwatch)"
     for f in /usr/sbin/initwatch /lib/systemd/system/initwatch.service /etc/default/initwatch \
-        /usr/share/man/man8/initwatch.8.gz /usr/share/doc/initwatch/copyright; do
+        /usr/share/man/man8/initwatch.8.gz /usr/share/doc/initwatch/copyright \
+        /usr/share/doc/initwatch/examples/rules.yaml; do
         [[ -e $f ]] || fail "the package installed no $f"
     done
-    echo "ok   its files: $(grep -c . /root/pkgtest/owned) paths (binary, unit, /etc/default/initwatch, man page, copyright)"
+    echo "ok   its files: $(grep -c . /root/pkgtest/owned) paths (binary, unit, /etc/default/initwatch, man page, copyright, alert rules)"
     ! ldd /usr/sbin/initwatch | grep 'not found' || fail "a library is missing"
     echo "ok   every library initwatch links is installed"
 
@@ -122,10 +123,11 @@ trap cleanup EXIT
 
 # 1. The package's contents and its unit, offline.
 dpkg-deb -x "$deb" "$work/tree"
-for f in usr/sbin/initwatch lib/systemd/system/initwatch.service etc/default/initwatch usr/share/man/man8/initwatch.8.gz; do
+for f in usr/sbin/initwatch lib/systemd/system/initwatch.service etc/default/initwatch usr/share/man/man8/initwatch.8.gz \
+    usr/share/doc/initwatch/examples/rules.yaml; do
     [[ -e $work/tree/$f ]] || fail "$deb has no /$f"
 done
-echo "ok   $(basename "$deb"): binary, unit, /etc/default/initwatch, man page"
+echo "ok   $(basename "$deb"): binary, unit, /etc/default/initwatch, man page, alert rules"
 depends=$(dpkg-deb -f "$deb" Depends)
 [[ $depends == *libbpf1* && $depends == *libprometheus-cpp-core1.0* ]] || fail "Depends: $depends"
 echo "ok   Depends (from \${shlibs:Depends}): $depends"
