@@ -29,9 +29,13 @@ if [[ ${1:-} == --inside ]]; then
     deb=$2 story=$3
     export DEBIAN_FRONTEND=noninteractive
     # Every file and directory of the chroot's own file system (the mounts of /proc, /sys,
-    # /dev, /run and the repository are others), but this test's own files.
+    # /dev and /run are others), but this test's own files, the clone of the repository, and
+    # the repository's git directory that tools/fresh-debian mounts at /src.git (a bind
+    # mount from the same file system, which -xdev does not skip, and which other work
+    # trees of the repository may add objects to meanwhile).
     files() {
-        find / -xdev \( -path /root/initwatch -o -path /root/pkgtest -o -path /tmp \) -prune -o -printf '%p\n' | sort
+        find / -xdev \( -path /root/initwatch -o -path /root/pkgtest -o -path /tmp -o -path /src.git \) -prune \
+            -o -printf '%p\n' | sort
     }
     apt-get update -qq
     files >/root/pkgtest/before

@@ -13,7 +13,8 @@
 #   4. IPAddressDeny=any/IPAddressAllow=localhost hold, and a drop-in changes them: with
 #      IPAddressAllow=127.0.0.2 and the metrics on :PORT, 127.0.0.1 gets no answer and
 #      127.0.0.2 does;
-#   5. `systemctl stop` ends it within 5 s, without a failure.
+#   5. `systemctl stop` ends it within 5 s, without a failure;
+# and prints `systemd-analyze security`'s score of the loaded unit.
 # Root only (skipped, exit 77, otherwise; failed under CI=true). Holds the BPF lock
 # (/tmp/initwatch-bpf.lock) while the container runs. About 1 minute with a kept DIR and a
 # built package (FILE, or tools/package's build-deb/); a new chroot adds about 2 minutes.
@@ -138,6 +139,11 @@ fi
 echo "ok   ProtectSystem=strict: /usr is read-only in its mount namespace"
 echo "     systemctl show: $(inside systemctl show initwatch -p MemoryMax -p TasksMax -p IPAddressDeny \
     -p IPAddressAllow -p MemoryCurrent | tr '\n' ' ')"
+
+# The exposure score of the loaded unit, from the running manager (the host's check is offline).
+score=$(inside systemd-analyze security initwatch.service 2>&1 | grep -o 'Overall exposure level.*' || true)
+[[ -n $score ]] || fail "systemd-analyze security initwatch.service gave no score"
+echo "ok   systemd-analyze security (the container's running systemd): $score"
 
 # 3. A finding in the journal and on /metrics.
 marker=iw-svctest-$$
