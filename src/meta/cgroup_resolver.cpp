@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,8 +142,9 @@ void CgroupCache::see(uint64_t id, const std::string& relative_path, size_t dept
     e.seen_walk = walk_;
     e.gone_ns = 0;
     e.depth = depth;
-    // Past twice the bound within a walk: make room now rather than at its end.
-    if (bytes_ > 2 * limits_.max_bytes) forget(now_ns, keep);
+    // Past the bound by an eighth within a walk: make room now (down to the bound) rather than
+    // at its end.
+    if (bytes_ > limits_.max_bytes + limits_.max_bytes / 8) forget(now_ns, keep);
 }
 
 void CgroupCache::end_walk(const WalkStats& stats, uint64_t now_ns, const std::unordered_set<uint64_t>& keep) {
@@ -262,6 +264,9 @@ void CgroupResolver::work() {
             });
         lock.lock();
         cache_.end_walk(stats, util::monotonic_now_ns(), keep);
+        // A walk of a flood freed megabytes (its queue, the paths it made room for): give them
+        // back to the system, or they stay in this thread's malloc arena for good.
+        if (stats.directories > 4096) ::malloc_trim(0);
         last_walk_ = stats;
         ++walks_;
         walking_ = false;

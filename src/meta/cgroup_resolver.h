@@ -32,11 +32,11 @@ struct CgroupResolverLimits {
     // The cache, in bytes (paths and their entries). Beyond it, removed cgroups go first (longest
     // gone first), then the least recently seen, deepest first. A node of ~100 pods of a few
     // cgroups each needs some 100 KiB.
-    size_t max_bytes = size_t{8} << 20;
-    // One walk: the directories it visits and the bytes of paths it holds queued. A flood of
-    // cgroups makes a walk stop there (truncated), not grow.
+    size_t max_bytes = size_t{4} << 20;
+    // One walk: the directories it visits and the bytes of paths it holds queued (one level of
+    // the tree, breadth first). A flood of cgroups makes a walk skip there (truncated), not grow.
     size_t max_walk_entries = 65536;
-    size_t max_walk_bytes = size_t{8} << 20;
+    size_t max_walk_bytes = size_t{2} << 20;
     size_t max_depth = 32;  // levels below the root a walk descends; Kubernetes in kind needs 8
 };
 

@@ -335,6 +335,12 @@ bool Background::wait_for_output(const std::string& text, double timeout_s) {
     return false;
 }
 
+uint16_t Background::metrics_port() const {
+    const std::string log = output_so_far();
+    const auto at = log.find("on port ");
+    return at == std::string::npos ? 0 : static_cast<uint16_t>(std::stoi(log.substr(at + 8)));
+}
+
 std::vector<nlohmann::json> Background::lines_so_far() const {
     // Whole lines only: initwatch may be in the middle of writing a long one.
     const std::string text = read_file(output_file_);

@@ -59,6 +59,8 @@ public:
     bool wait_for_finding(const std::string& marker, double timeout_s);
     // What it has written to stdout and stderr so far.
     std::string output_so_far() const;
+    // The port of `--metrics-address HOST:0` it logged at --log-level info; 0 before.
+    uint16_t metrics_port() const;
     // The complete JSON lines of its --output file so far.
     std::vector<nlohmann::json> lines_so_far() const;
     // Waits until `done(lines_so_far())` holds; false on timeout or exit.

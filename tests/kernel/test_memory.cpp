@@ -1,16 +1,21 @@
 // The byte budget on a real kernel: a namespace full of many-argument processes, far past
-// --max-memory, against initwatch running in a memory cgroup it must not outgrow.
+// --max-memory, against initwatch running in a memory cgroup it must not outgrow; and a pod's
+// flood of cgroups against the cgroup cache's own bound.
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "../common/raw_http.h"
+#include "fixtures/cgroups.h"
 #include "harness.h"
 #include "meta/mountinfo.h"
 
@@ -123,4 +128,97 @@ TEST_CASE("many-argument processes far past the budget: no OOM kill, the finding
     else
         WARN("the ring overflowed (" << ring_full << " records): the finding says incomplete");
     CHECK(ring_full == 0);
+}
+
+namespace {
+
+// What a pod allowed to create cgroups (Docker-in-Docker, kind, sysbox) can make: a chain of
+// long-named cgroups, and many long-named siblings at its bottom. Removed when it goes.
+class CgroupFlood {
+public:
+    CgroupFlood(const std::string& parent, int chain, int siblings) : top_(parent) {
+        REQUIRE(mkdir(top_.c_str(), 0755) == 0);
+        dirs_.push_back(top_);
+        std::string at = top_;
+        for (int i = 0; i < chain; ++i) {
+            at += "/" + name(i);
+            REQUIRE(mkdir(at.c_str(), 0755) == 0);
+            dirs_.push_back(at);
+        }
+        const int fd = open(at.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        for (int i = 0; i < siblings; ++i) REQUIRE(mkdirat(fd, name(i).c_str(), 0755) == 0);
+        close(fd);
+        bottom_ = at;
+        siblings_ = siblings;
+    }
+    ~CgroupFlood() {
+        const int fd = open(bottom_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        for (int i = 0; fd >= 0 && i < siblings_; ++i) unlinkat(fd, name(i).c_str(), AT_REMOVEDIR);
+        if (fd >= 0) close(fd);
+        for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) rmdir(it->c_str());
+    }
+
+private:
+    // 250 bytes: near NAME_MAX, the longest a path gets per level.
+    static std::string name(int i) {
+        std::string n = "flood" + std::to_string(i);
+        return n + std::string(250 - n.size(), 'x');
+    }
+    std::string top_, bottom_;
+    std::vector<std::string> dirs_;
+    int siblings_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a pod's flood of cgroups neither stalls the event loop nor grows the agent past its cache bound",
+          "[stress]") {
+    require_root();
+    // 20,000 cgroups of 3.7 KiB paths each: 74 MiB of paths, which the agent once held all of
+    // (and as much again in its walk's queue: 26 MiB of RSS grew to 129 MiB).
+    const std::string cgroup2 = cgroup2_mount();
+    CgroupFlood flood(cgroup2 + "/initwatch-ktest-flood-" + random_hex(8), 14, 20000);
+    const std::string output = temp_path("flood.json");
+    Background watch({"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--log-level", "info"},
+                     output);
+    REQUIRE(watch.wait_for_output("snapshot:", 60));
+    const uint16_t port = watch.metrics_port();
+    REQUIRE(port != 0);
+    const long before = proc_status_kib(watch.pid(), "VmRSS");
+
+    // A container in a cgroup no walk has seen: its exec asks for a walk of the flooded tree,
+    // and its finding waits for its path.
+    const std::string victim = "/initwatch-ktest-flood-victim-" + random_hex(8);
+    REQUIRE(mkdir((cgroup2 + victim).c_str(), 0755) == 0);
+    REQUIRE(shell("sh -c 'echo $$ > " + cgroup2 + victim +
+                      "/cgroup.procs; exec unshare --pid --fork sh -c \"sleep 30 & exit 0\" iw-flood-marker'",
+                  60) == 0);
+    // The loop stays responsive throughout: kubelet's probe of /healthz never sees it stall.
+    double slowest = 0;
+    int failed = 0;
+    for (int i = 0; i < 30; ++i) {
+        const auto reply = initwatch::test::http_get("127.0.0.1", port, "/healthz", patience(3));
+        failed += reply.status != 200;
+        slowest = std::max(slowest, reply.seconds);
+        sleep_ms(100);
+    }
+    const bool found = watch.wait_for_finding("iw-flood-marker", 60);
+    const long peak = proc_status_kib(watch.pid(), "VmHWM");
+    const long after = proc_status_kib(watch.pid(), "VmRSS");
+    REQUIRE(kill(watch.pid(), SIGTERM) == 0);
+    const Result r = watch.finish(30);
+    kill_cgroup_processes(victim);
+    rmdir((cgroup2 + victim).c_str());
+
+    WARN("RSS " << before << " KiB before the walk, " << after << " KiB after, peak " << peak
+                << " KiB; slowest /healthz " << slowest * 1000 << " ms");
+    CHECK(failed == 0);
+    CHECK(found);
+    const auto findings = r.findings_with("iw-flood-marker");
+    REQUIRE(findings.size() == 1);
+    CHECK(findings[0].at("container").at("cgroup_path") == victim);
+    // The cache (4 MiB), the walk's queue (2 MiB) and malloc's slack: never the flood's size.
+    CHECK(peak - before < 16 * 1024);
+    CHECK(after - before < 8 * 1024);
 }

@@ -25,12 +25,6 @@ namespace {
 std::string top_dir() { return std::filesystem::canonical(std::string(SCRIPT_DIR) + "/../../..").string(); }
 
 // The port a `watch --metrics-address HOST:0` logged that it serves on; 0 if none.
-uint16_t logged_metrics_port(const Background& watch) {
-    const std::string log = watch.output_so_far();
-    const auto at = log.find("on port ");
-    return at == std::string::npos ? 0 : static_cast<uint16_t>(std::stoi(log.substr(at + 8)));
-}
-
 // A loopback port nothing listens on now (the kernel's choice for a bind to port 0).
 uint16_t free_loopback_port() {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -81,7 +75,7 @@ TEST_CASE(
         {"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--log-level", "info"},
         output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
-    const uint16_t metrics_port = logged_metrics_port(watch);
+    const uint16_t metrics_port = watch.metrics_port();
     REQUIRE(metrics_port != 0);
     const std::string target = "127.0.0.1:" + std::to_string(metrics_port);
 

@@ -14,17 +14,6 @@
 using namespace initwatch::ktest;
 using nlohmann::json;
 
-namespace {
-
-// The port a `watch --metrics-address HOST:0` logged that it serves on; 0 if none.
-uint16_t logged_metrics_port(const Background& watch) {
-    const std::string log = watch.output_so_far();
-    const auto at = log.find("on port ");
-    return at == std::string::npos ? 0 : static_cast<uint16_t>(std::stoi(log.substr(at + 8)));
-}
-
-}  // namespace
-
 TEST_CASE("watch: a namespace made with unshare leaving a child behind is reported") {
     require_root();
     const std::string output = temp_path("watch.json");
@@ -129,7 +118,7 @@ TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl
                       "node-under-test", "--log-level", "info"},
                      output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
-    const uint16_t port = logged_metrics_port(watch);
+    const uint16_t port = watch.metrics_port();
     REQUIRE(port != 0);
     const std::string base = "http://127.0.0.1:" + std::to_string(port);
     auto curl = [&](const std::string& path) { return shell_output("curl -sf --max-time 10 " + base + path, 20); };
@@ -168,7 +157,7 @@ TEST_CASE("watch: 64 slow clients neither starve /healthz nor hold up SIGTERM") 
                       "info"},
                      output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
-    const uint16_t port = logged_metrics_port(watch);
+    const uint16_t port = watch.metrics_port();
     REQUIRE(port != 0);
 
     // From 8 loopback addresses, as 8 pods would: each under the per-address limit.
