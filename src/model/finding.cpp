@@ -199,4 +199,19 @@ std::string diagnose(const Finding& f) {
     return {};
 }
 
+size_t approximate_output_bytes(const Finding& f) {
+    // Field names, numbers, the diagnosis: about a kilobyte; each process listed its argv
+    // (escaped: a control byte takes six) and a quarter kilobyte of fields.
+    constexpr size_t kBase = 1024, kPerProcess = 256;
+    const auto process = [](const ProcessSummary& p) { return kPerProcess + p.comm.size() + 2 * p.argv.bytes().size(); };
+    size_t bytes = kBase + f.diagnosis.size() + process(f.init);
+    for (const auto& p : f.live) {
+        bytes += process(p);
+        if (p.started_by) bytes += process(*p.started_by);
+    }
+    if (f.worker) bytes += process(*f.worker);
+    if (f.entrypoint) bytes += process(*f.entrypoint);
+    return bytes + f.unlisted.size() * kPerProcess;
+}
+
 }  // namespace initwatch::model

@@ -62,6 +62,7 @@ Finding FindingBuilder::init_exit(const Process& init, const Namespace& ns, cons
     Finding f = start(init, Scope::pidns, ev);
     f.cgroup_id = ev.task.cgroup_id;
     f.pidns_inum = ns.inum;
+    f.origin = table_.container_of(ns);
     f.kernel_ns_pids = ev.ns_pids_allocated;
     f.incomplete = ns.lost_events;
 
@@ -124,6 +125,7 @@ Finding FindingBuilder::worker_exit(const Process& worker, const Process& init, 
     f.scope = Scope::pidns;
     f.cgroup_id = init.task.cgroup_id;
     f.pidns_inum = ns.inum;
+    f.origin = table_.container_of(ns);
     f.incomplete = ns.lost_events;
     static_cast<ProcessSummary&>(f.init) = init.summary;
     f.init.ran_ns = ev.ts_ns > init.task.key.start_ns ? ev.ts_ns - init.task.key.start_ns : 0;

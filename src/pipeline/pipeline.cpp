@@ -167,7 +167,11 @@ std::vector<model::Finding> Pipeline::settle_workers() {
 
 std::vector<model::Finding> Pipeline::finish() {
     finished_ = true;
-    release_awaiting(util::monotonic_now_ns(), true);
+    const uint64_t now = util::monotonic_now_ns();
+    release_awaiting(now, true);
+    std::vector<OutputBudget::Summary> due;
+    budget_.take_due(UINT64_MAX, due);
+    summarise(due, now);
     std::vector<model::Finding> findings;
     tracker_.take_due(UINT64_MAX, findings);
     return findings;
@@ -183,6 +187,9 @@ void Pipeline::housekeeping(uint64_t now_ns) {
         resync(now_ns);
     }
     tracker_.expire(now_ns);
+    std::vector<OutputBudget::Summary> due;
+    budget_.take_due(now_ns, due);
+    summarise(due, now_ns);
     const model::TrackerStats t = tracker_.stats();
     Stats stats;
     stats.lost = lost_totals(probe_.drops(), t);
@@ -221,6 +228,7 @@ LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::Tr
     totals.emplace_back("argv_dropped", stats.argv_dropped);
     totals.emplace_back("starter_dropped", stats.starters_dropped);  // exited parents not kept
     totals.emplace_back("worker_finding_dropped", stats.workers_dropped);
+    totals.emplace_back("finding_suppressed", budget_.suppressed());  // over a container's output budget
     totals.emplace_back("argv_read_timeout", snapshot_reader_.timed_out() + resync_reader_.timed_out());
     if (may_drop_) {
         uint64_t dropped = 0;
@@ -303,8 +311,19 @@ void Pipeline::deliver(model::Finding finding, uint64_t now) {
     context.node = catalog_.node();
     context.repeat = catalog_.record_finding(
         context.container, now, finding.kind == model::Kind::init_exit ? "" : model::to_string(finding.kind));
+    std::vector<OutputBudget::Summary> due;
+    const bool admitted = budget_.admit(finding, context, now, due);
+    if (finished_) budget_.take_due(UINT64_MAX, due);  // the command ends: no later summary
+    summarise(due, now);
     for (auto& route : sinks_)
-        if (rank(finding.severity) >= rank(route.min)) route.sink->finding(finding, context);
+        if (rank(finding.severity) >= rank(route.min) && (admitted || route.sink->takes_every_finding()))
+            route.sink->finding(finding, context);
+}
+
+void Pipeline::summarise(std::vector<OutputBudget::Summary>& due, uint64_t now_ns) {
+    for (const auto& s : due)
+        for (auto& route : sinks_) route.sink->suppressed(now_ns, s.context, s.suppressed, s.first_ns);
+    due.clear();
 }
 
 }  // namespace initwatch::pipeline

@@ -67,6 +67,25 @@ void put_live_fields(JsonWriter& w, const model::LiveProcess& p) {
     put_started_by(w, p);
 }
 
+// The node, the container and its pod, as a finding and a suppressed line name them.
+void put_context(JsonWriter& w, const meta::FindingContext& context) {
+    const meta::ContainerInfo& c = context.container;
+    w.field("node", context.node);
+    w.key("container").begin_object();
+    w.field("cgroup_id", c.cgroup_id).field("cgroup_path", c.cgroup_path).field("id", c.id);
+    w.field("runtime", c.runtime).field("name", c.name);
+    w.field("image", c.image);
+    w.end_object();
+    w.key("pod");
+    if (c.pod) {
+        w.begin_object();
+        w.field("name", c.pod->name).field("namespace", c.pod->namespace_name).field("uid", c.pod->uid);
+        w.end_object();
+    } else {
+        w.null();
+    }
+}
+
 void put_live(JsonWriter& w, const model::LiveProcess& p) {
     w.begin_object();
     put_live_fields(w, p);
@@ -79,24 +98,11 @@ public:
         : Output(out, std::move(name)), w_([this](std::string_view s) { write_raw(s); }) {}
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override {
-        const meta::ContainerInfo& c = context.container;
         w_.begin_object();
         w_.field("type", model::to_string(f.kind)).field("time", clock().rfc3339(f.ts_ns));
         w_.field("severity", model::to_string(f.severity)).field("scope", model::to_string(f.scope));
-        w_.field("diagnosis", f.diagnosis).field("node", context.node);
-        w_.key("container").begin_object();
-        w_.field("cgroup_id", c.cgroup_id).field("cgroup_path", c.cgroup_path).field("id", c.id);
-        w_.field("runtime", c.runtime).field("name", c.name);
-        w_.field("image", c.image);
-        w_.end_object();
-        w_.key("pod");
-        if (c.pod) {
-            w_.begin_object();
-            w_.field("name", c.pod->name).field("namespace", c.pod->namespace_name).field("uid", c.pod->uid);
-            w_.end_object();
-        } else {
-            w_.null();
-        }
+        w_.field("diagnosis", f.diagnosis);
+        put_context(w_, context);
         w_.key("repeat").begin_object().field("count", context.repeat.count);
         w_.key("since_first_ms");
         if (context.repeat.since_first_ns)
@@ -193,6 +199,15 @@ public:
         }
         w_.end_object();
         w_.end_line();
+    }
+
+    void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count, uint64_t first_ns) override {
+        w_.begin_object().field("type", "suppressed").field("time", clock().rfc3339(ts_ns));
+        put_context(w_, context);
+        w_.field("count", count).field("since", clock().rfc3339(first_ns));
+        w_.end_object();
+        w_.end_line();
+        flush();
     }
 
     void lost(uint64_t ts_ns, const LostCounts& counts) override {

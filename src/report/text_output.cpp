@@ -188,6 +188,16 @@ public:
                    pad(std::to_string(t.cgroup_id), 8) + " " + details);
     }
 
+    void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count, uint64_t first_ns) override {
+        const std::string who = workload_name(context.container);
+        const std::string where = who.empty() ? "cgroup " + context.container.cgroup_path.value_or("?") : who;
+        write_line(style_.dim(clock().rfc3339(ts_ns)) + "  " + style_.severity(model::Severity::warning) + "  " +
+                   escape_text(where) + ": " + std::to_string(count) + (count == 1 ? " finding" : " findings") +
+                   " not shown since " + clock().rfc3339(first_ns) +
+                   " (over this container's output budget; metrics count them all)");
+        flush();
+    }
+
     void lost(uint64_t ts_ns, const LostCounts& counts) override {
         std::string what;
         for (const auto& [reason, n] : counts) what += " " + reason + "=" + std::to_string(n);
