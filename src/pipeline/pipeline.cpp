@@ -168,6 +168,7 @@ std::vector<model::Finding> Pipeline::settle_workers() {
 std::vector<model::Finding> Pipeline::finish() {
     finished_ = true;
     const uint64_t now = util::monotonic_now_ns();
+    check_drops(now, tracker_.stats());  // what was lost since the last second's check: said too
     release_awaiting(now, true);
     std::vector<OutputBudget::Summary> due;
     budget_.take_due(UINT64_MAX, due);

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fixtures/processes.h"
 #include "harness.h"
 #include "meta/mountinfo.h"
 
@@ -194,7 +195,7 @@ TEST_CASE("run: concurrent runs share the initwatch cgroup and each removes its 
 TEST_CASE("run: a finding then --timeout is 3, and the wait for an unreapable init is bounded") {
     require_root();
     const std::string flag = temp_path("exit-now"), output = temp_path("unreaped.json");
-    constexpr double kTimeout = 4;
+    const double kTimeout = patience(4);
     Background run({"run", "--json", "--output", output, "--log-level", "info", "--timeout", std::to_string(kTimeout),
                     "--", "sh", "-c", "echo started; while [ ! -e " + flag + " ]; do sleep 0.05; done; exit 0"},
                    output);
@@ -219,7 +220,8 @@ TEST_CASE("run: a finding then --timeout is 3, and the wait for an unreapable in
             execl("/bin/sleep", "sleep", "3600", static_cast<char*>(nullptr));
             _exit(127);
         }
-        (void)!write(ready[1], "r", 1);
+        const std::string said = std::to_string(entered);
+        (void)!write(ready[1], said.data(), said.size());
         close(ready[1]);
         char c;
         (void)!read(hold[0], &c, 1);  // never reaps `entered`: until the test is done
@@ -240,8 +242,12 @@ TEST_CASE("run: a finding then --timeout is 3, and the wait for an unreapable in
     } release{hold[1], outside};
     const auto said = read_until_eof(ready[0], 10);
     close(ready[0]);
-    REQUIRE(said == std::optional<std::string>("r"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the entered process exec'd
+    REQUIRE(said);
+    REQUIRE(!said->empty());
+    const pid_t entered = std::stoi(*said);
+    const auto until = deadline_in(10);  // the entered process exec'd
+    while (read_cmdline(entered) != std::vector<std::string>{"sleep", "3600"} && Clock::now() < until) sleep_ms(10);
+    REQUIRE(read_cmdline(entered) == std::vector<std::string>{"sleep", "3600"});
     std::ofstream(flag).put('\n');
 
     Result r = run.finish(kTimeout + 30);
