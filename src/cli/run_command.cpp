@@ -44,7 +44,11 @@ int run_command(const Options& options) {
     auto report_ours = [&](std::vector<model::Finding> findings) {
         for (auto& f : findings) {
             if (f.init.pid != static_cast<uint32_t>(init_pid)) continue;
-            const bool about_init = f.kind == model::Kind::init_exit;
+            bool about_init = false;  // init's own finding also says init has exited
+            switch (f.kind) {
+                case model::Kind::init_exit: about_init = true; break;
+                case model::Kind::worker_exit: break;
+            }
             failures += about_init || f.severity != model::Severity::info;
             pipeline.report(std::move(f));
             if (about_init && !found_at) found_at = util::monotonic_now_ns();

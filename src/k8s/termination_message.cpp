@@ -193,7 +193,10 @@ void TerminationMessageSink::remember(uint64_t cgroup_id, Entry entry) {
 void TerminationMessageSink::finding(const model::Finding& f, const meta::FindingContext& context) {
     // The message is read when the container terminates: a worker's end while init runs on
     // terminates nothing (the Event and the log say it); the entry waits for init's exit.
-    if (f.kind != model::Kind::init_exit) return;
+    switch (f.kind) {
+        case model::Kind::init_exit: break;
+        case model::Kind::worker_exit: return;
+    }
     const auto& c = context.container;
     const bool about_pod = c.pod && c.pod->uid && c.name;
     const auto it = entries_.find(f.cgroup_id);

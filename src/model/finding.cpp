@@ -144,10 +144,7 @@ std::string worker_diagnosis(const Finding& f) {
            "` as the script's last command), or give the container a liveness probe that fails without it.";
 }
 
-}  // namespace
-
-std::string diagnose(const Finding& f) {
-    if (f.kind == Kind::worker_exit && f.worker) return worker_diagnosis(f);
+std::string init_diagnosis(const Finding& f) {
     const std::string left = count_phrase(f.live_count);
     const bool ns = f.scope == Scope::pidns;
     std::string who = ns ? "init" : "the container's main process";
@@ -195,6 +192,16 @@ std::string diagnose(const Finding& f) {
             return who + " crashed with " + f.init.status.describe() + " while " + left +
                    " still ran, taking them down with it: fix the crash of `" +
                    join(f.init.argv, f.init.comm) + "`.";
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string diagnose(const Finding& f) {
+    switch (f.kind) {
+        case Kind::init_exit: return init_diagnosis(f);
+        case Kind::worker_exit: return worker_diagnosis(f);
     }
     return {};
 }

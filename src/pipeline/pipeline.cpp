@@ -28,6 +28,15 @@ int rank(model::Severity s) {
     return 0;
 }
 
+// Each kind of finding counts its own repeats ("" for init exits: the story of a crash loop).
+const char* repeat_story(model::Kind kind) {
+    switch (kind) {
+        case model::Kind::init_exit: return "";
+        case model::Kind::worker_exit: return model::to_string(kind);
+    }
+    return model::to_string(kind);
+}
+
 }  // namespace
 
 Pipeline::Pipeline(const PipelineOptions& options)
@@ -310,8 +319,7 @@ void Pipeline::deliver(model::Finding finding, uint64_t now) {
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
     context.node = catalog_.node();
-    context.repeat = catalog_.record_finding(
-        context.container, now, finding.kind == model::Kind::init_exit ? "" : model::to_string(finding.kind));
+    context.repeat = catalog_.record_finding(context.container, now, repeat_story(finding.kind));
     std::vector<OutputBudget::Summary> due;
     const bool admitted = budget_.admit(finding, context, now, due);
     if (finished_) budget_.take_due(UINT64_MAX, due);  // the command ends: no later summary

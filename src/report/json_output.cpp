@@ -113,31 +113,32 @@ public:
         w_.field("pidns", f.pidns_inum);
         w_.key("init").begin_object();
         put_process(w_, f.init);
-        if (f.kind == model::Kind::worker_exit) {
-            w_.field("running", true).field("age_ms", to_ms(f.init.ran_ns));
-        } else {
-            put_status(w_, f.init.status);
-            w_.field("ran_ms", to_ms(f.init.ran_ns));
-        }
-        w_.end_object();
-        if (f.kind == model::Kind::worker_exit && f.worker) {
-            w_.key("worker").begin_object();
-            put_live_fields(w_, *f.worker);
-            put_status(w_, f.worker->status);
-            w_.end_object();
-            w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
-        } else {
-            // The child init waited for, when init followed it at once (an init shim).
-            w_.key("entrypoint");
-            if (const auto& e = f.entrypoint) {
-                w_.begin_object();
-                put_process(w_, *e);
-                put_status(w_, e->status);
-                w_.field("ran_ms", to_ms(e->ran_ns)).field("before_init_ms", to_ms(e->before_ns));
+        switch (f.kind) {
+            case model::Kind::init_exit:
+                put_status(w_, f.init.status);
+                w_.field("ran_ms", to_ms(f.init.ran_ns));
                 w_.end_object();
-            } else {
-                w_.null();
-            }
+                // The child init waited for, when init followed it at once (an init shim).
+                w_.key("entrypoint");
+                if (const auto& e = f.entrypoint) {
+                    w_.begin_object();
+                    put_process(w_, *e);
+                    put_status(w_, e->status);
+                    w_.field("ran_ms", to_ms(e->ran_ns)).field("before_init_ms", to_ms(e->before_ns));
+                    w_.end_object();
+                } else {
+                    w_.null();
+                }
+                break;
+            case model::Kind::worker_exit:
+                w_.field("running", true).field("age_ms", to_ms(f.init.ran_ns));
+                w_.end_object();
+                w_.key("worker").begin_object();
+                put_live_fields(w_, f.worker.value());
+                put_status(w_, f.worker->status);
+                w_.end_object();
+                w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
+                break;
         }
 
         // The line stays within kMaxLineBytes: processes that would pass it are counted

@@ -91,16 +91,25 @@ public:
         const meta::ContainerInfo& container = context.container;
         const size_t n = f.live_count;
         const std::string who = workload_name(container);
-        const bool worker = f.kind == model::Kind::worker_exit && f.worker;
         const std::string processes = std::to_string(n) + (n == 1 ? " process" : " processes");
-        const std::string headline =
-            worker ? "worker " + f.worker->comm + " ended (" + f.worker->status.describe() + ") after " +
-                         util::format_duration(f.worker->age_ns) + " while init runs on" +
-                         (f.restarted ? " (init restarted it)"
-                          : n         ? " with " + processes
-                                      : " alone")
-                   : std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
-                         f.init.status.describe() + ") leaving " + processes + " running";
+        const model::WorkerSummary* worker = nullptr;
+        std::string headline, init_state;
+        switch (f.kind) {
+            case model::Kind::init_exit:
+                headline = std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
+                           f.init.status.describe() + ") leaving " + processes + " running";
+                init_state = "ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe();
+                break;
+            case model::Kind::worker_exit:
+                worker = &f.worker.value();
+                headline = "worker " + worker->comm + " ended (" + worker->status.describe() + ") after " +
+                           util::format_duration(worker->age_ns) + " while init runs on" +
+                           (f.restarted ? " (init restarted it)"
+                            : n         ? " with " + processes
+                                        : " alone");
+                init_state = "running, age " + util::format_duration(f.init.ran_ns);
+                break;
+        }
         write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
                    (who.empty() ? "" : s.bold(escape_text(who)) + ": ") + s.bold(escape_text(headline)) +
                    (context.repeat.text.empty() ? "" : " — " + s.bold(context.repeat.text)) +
@@ -118,9 +127,6 @@ public:
 
         size_t width = pid_label(f.init.pid, f.init.ns_pid).size();
         for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
-        const std::string init_state =
-            worker ? "running, age " + util::format_duration(f.init.ran_ns)
-                   : "ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe();
         write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " +
                    pad(pid_label(f.init.pid, f.init.ns_pid), width) + "  " +
                    format_command(f.init.argv, f.init.comm, f.init.argv_truncated) +
@@ -131,7 +137,7 @@ public:
                        s.dim("ran " + util::format_duration(e->ran_ns) + ", " + e->status.describe() + ", " +
                              util::format_duration(e->before_ns) + " before init: what init waited for"));
         if (worker) {
-            const model::WorkerSummary& w = *f.worker;
+            const model::WorkerSummary& w = *worker;
             write_line("  " + s.dim("worker    ") + " " + pad(pid_label(w.pid, w.ns_pid), width) + "  " +
                        format_command(w.argv, w.comm, w.argv_truncated) + s.dim(argv_note(w)) + "  " +
                        s.dim("ran " + util::format_duration(w.age_ns) + ", " + w.status.describe() + ", ") +
