@@ -43,18 +43,24 @@ std::string event_reason(const model::Finding& f) {
         case model::Kind::init_exit: {
             const std::string who = f.scope == model::Scope::pidns ? "Init" : "MainProcess";
             switch (f.severity) {
-                case model::Severity::warning: return who + "ExitedLeavingProcesses";
-                case model::Severity::error: return who + "CrashedLeavingProcesses";
-                case model::Severity::info: return who + "StoppedLeavingProcesses";
+                case model::Severity::warning:
+                    return who + "ExitedLeavingProcesses";
+                case model::Severity::error:
+                    return who + "CrashedLeavingProcesses";
+                case model::Severity::info:
+                    return who + "StoppedLeavingProcesses";
             }
             break;
         }
         case model::Kind::worker_exit:
             if (f.restarted) return "WorkerRestartedBySupervisor";
             switch (f.severity) {
-                case model::Severity::error: return "WorkerFailedWhileInitRuns";
-                case model::Severity::warning: return "WorkerEndedWhileInitRuns";
-                case model::Severity::info: return "WorkerStoppedWhileInitRuns";
+                case model::Severity::error:
+                    return "WorkerFailedWhileInitRuns";
+                case model::Severity::warning:
+                    return "WorkerEndedWhileInitRuns";
+                case model::Severity::info:
+                    return "WorkerStoppedWhileInitRuns";
             }
             break;
     }
@@ -63,8 +69,10 @@ std::string event_reason(const model::Finding& f) {
 
 std::string event_action(const model::Finding& f) {
     switch (f.kind) {
-        case model::Kind::init_exit: return "InitExited";
-        case model::Kind::worker_exit: return "WorkerExited";
+        case model::Kind::init_exit:
+            return "InitExited";
+        case model::Kind::worker_exit:
+            return "WorkerExited";
     }
     return "InitExited";
 }
@@ -73,11 +81,13 @@ std::string finding_note(const model::Finding& f, size_t max_bytes) {
     std::string head;
     switch (f.kind) {
         case model::Kind::init_exit:
-            head = (f.scope == model::Scope::pidns ? "init " : "main process ") + command(f.init) + " ended (" +
-                   f.init.status.describe() + ")";
+            head = (f.scope == model::Scope::pidns ? "init " : "main process ") + command(f.init) +
+                   " ended (" + f.init.status.describe() + ")";
             if (f.entrypoint)
-                head += " after its child " + command(*f.entrypoint) + " (" + f.entrypoint->status.describe() + ")";
-            head += " leaving " + std::to_string(f.live_count) + (f.live_count == 1 ? " process: " : " processes: ");
+                head += " after its child " + command(*f.entrypoint) + " (" +
+                        f.entrypoint->status.describe() + ")";
+            head += " leaving " + std::to_string(f.live_count) +
+                    (f.live_count == 1 ? " process: " : " processes: ");
             break;
         case model::Kind::worker_exit: {
             const model::WorkerSummary& w = f.worker.value();

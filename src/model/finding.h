@@ -74,8 +74,8 @@ struct Starter : ProcessSummary {
 };
 
 struct LiveProcess : ProcessSummary {
-    uint32_t ppid = 0;            // host pid of its current parent
-    uint64_t age_ns = 0;          // at init's exit
+    uint32_t ppid = 0;    // host pid of its current parent
+    uint64_t age_ns = 0;  // at init's exit
     How how = How::background;
     std::vector<uint32_t> chain;  // host pids from its parent up to init, init last
     bool sighup_ignored = false;  // nohup

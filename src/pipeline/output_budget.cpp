@@ -51,7 +51,8 @@ bool OutputBudget::admit(const model::Finding& f, const meta::FindingContext& co
 
 void OutputBudget::take_due(uint64_t now_ns, std::vector<Summary>& due) {
     for (auto& [key, b] : buckets_)
-        if (b.pending.suppressed && (now_ns == UINT64_MAX || now_ns - b.pending.first_ns >= limits_.summary_after_ns)) {
+        if (b.pending.suppressed &&
+            (now_ns == UINT64_MAX || now_ns - b.pending.first_ns >= limits_.summary_after_ns)) {
             due.push_back(std::move(b.pending));
             b.pending = {};
         }

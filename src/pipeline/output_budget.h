@@ -19,12 +19,13 @@
 namespace initwatch::pipeline {
 
 struct OutputBudgetLimits {
-    double burst_findings = 10;          // findings a container may write at once
+    double burst_findings = 10;            // findings a container may write at once
     double findings_per_second = 1.0 / 6;  // then 10 a minute
-    double burst_bytes = 1 << 20;        // bytes (approximate_output_bytes) at once
-    double bytes_per_second = 16 << 10;  // then 16 KiB/s, about 1 GiB a day
-    uint64_t summary_after_ns = 60'000'000'000ULL;  // a container's suppressed findings summed up at least this often
-    size_t max_containers = 4096;        // budgets kept (least recently used go; a new one is full)
+    double burst_bytes = 1 << 20;          // bytes (approximate_output_bytes) at once
+    double bytes_per_second = 16 << 10;    // then 16 KiB/s, about 1 GiB a day
+    uint64_t summary_after_ns =
+        60'000'000'000ULL;         // a container's suppressed findings summed up at least this often
+    size_t max_containers = 4096;  // budgets kept (least recently used go; a new one is full)
 };
 
 class OutputBudget {

@@ -31,8 +31,10 @@ int rank(model::Severity s) {
 // Each kind of finding counts its own repeats ("" for init exits: the story of a crash loop).
 const char* repeat_story(model::Kind kind) {
     switch (kind) {
-        case model::Kind::init_exit: return "";
-        case model::Kind::worker_exit: return model::to_string(kind);
+        case model::Kind::init_exit:
+            return "";
+        case model::Kind::worker_exit:
+            return model::to_string(kind);
     }
     return model::to_string(kind);
 }
@@ -96,7 +98,9 @@ void Pipeline::read_argv_later(const std::vector<model::SnapshotEvent>& tasks, m
     std::vector<meta::ReadWorker::Job> jobs;
     jobs.reserve(tasks.size());
     for (const auto& snap : tasks)
-        jobs.push_back({snap.task.key, [pid = snap.task.key.tgid] { return meta::read_cmdline(pid, probe::kMaxArgvBytes); }});
+        jobs.push_back({snap.task.key, [pid = snap.task.key.tgid] {
+                            return meta::read_cmdline(pid, probe::kMaxArgvBytes);
+                        }});
     reader.submit(std::move(jobs));
 }
 
@@ -105,7 +109,7 @@ void Pipeline::apply_read_argv() {
     snapshot_reader_.take(read_argv_);
     resync_reader_.take(read_argv_);
     for (auto& r : read_argv_) {
-        if (r.timed_out) continue;  // stays argv unknown
+        if (r.timed_out) continue;                                // stays argv unknown
         model::Argv argv = model::Argv::from_bytes(r.read.data);  // a process gone: empty
         redactor_.apply(argv);
         tracker_.set_snapshot_argv(r.key, std::move(argv), r.read.truncated);

@@ -202,7 +202,8 @@ public:
         w_.end_line();
     }
 
-    void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count, uint64_t first_ns) override {
+    void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count,
+                    uint64_t first_ns) override {
         w_.begin_object().field("type", "suppressed").field("time", clock().rfc3339(ts_ns));
         put_context(w_, context);
         w_.field("count", count).field("since", clock().rfc3339(first_ns));

@@ -21,9 +21,12 @@ struct Style {
         std::string label = model::to_string(sev);
         std::transform(label.begin(), label.end(), label.begin(), ::toupper);
         switch (sev) {
-            case model::Severity::warning: return wrap("1;33", label);
-            case model::Severity::error: return wrap("1;31", label);
-            case model::Severity::info: return wrap("1;36", label);
+            case model::Severity::warning:
+                return wrap("1;33", label);
+            case model::Severity::error:
+                return wrap("1;31", label);
+            case model::Severity::info:
+                return wrap("1;36", label);
         }
         return label;
     }
@@ -96,8 +99,8 @@ public:
         std::string headline, init_state;
         switch (f.kind) {
             case model::Kind::init_exit:
-                headline = std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
-                           f.init.status.describe() + ") leaving " + processes + " running";
+                headline = std::string(f.scope == model::Scope::pidns ? "init" : "main process") +
+                           " exited (" + f.init.status.describe() + ") leaving " + processes + " running";
                 init_state = "ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe();
                 break;
             case model::Kind::worker_exit:
@@ -117,11 +120,13 @@ public:
                     : f.incomplete     ? "  (incomplete: events were lost)"
                                        : ""));
         std::string where = "cgroup " + escape_text(container.cgroup_path.value_or("?")) + "  (";
-        if (container.id) where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
+        if (container.id)
+            where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
         // A Kubernetes container's name is in the headline already.
         if (container.name && !container.pod) where += "name " + escape_text(*container.name) + ", ";
         if (container.image) where += "image " + escape_text(*container.image) + ", ";
-        where += "cgroup id " + std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum);
+        where +=
+            "cgroup id " + std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum);
         if (!context.node.empty()) where += ", node " + escape_text(context.node);
         write_line("  " + s.dim("container ") + " " + where + ")");
 
@@ -153,10 +158,11 @@ public:
         if (!f.unlisted.empty()) {
             std::string groups;
             for (const auto& g : f.unlisted)
-                groups += (groups.empty() ? "" : ", ") + thousands(g.count) + " " + model::to_string(g.how) + " " +
-                          (g.comm.empty() ? "(other)" : escape_text(g.comm));
-            write_line(std::string(13, ' ') + s.dim("… and " + thousands(f.live_count - f.live.size()) +
-                                                   " more, not listed: ") + groups);
+                groups += (groups.empty() ? "" : ", ") + thousands(g.count) + " " + model::to_string(g.how) +
+                          " " + (g.comm.empty() ? "(other)" : escape_text(g.comm));
+            write_line(std::string(13, ' ') +
+                       s.dim("… and " + thousands(f.live_count - f.live.size()) + " more, not listed: ") +
+                       groups);
         }
         write_line("  " + s.dim("diagnosis ") + " " + escape_text(f.diagnosis));
         write_line("");
@@ -180,10 +186,10 @@ public:
             details = format_command(exec->argv, exec->task.comm, exec->argv_truncated);
         } else if (const auto* exit = std::get_if<model::ExitEvent>(&e)) {
             kind = "exit";
-            details = model::ExitStatus::decode(exit->wait_status).describe() + "  " +
-                      (known ? format_command(known->argv, t.comm, known->argv_truncated)
-                             : escape_text(t.comm)) +
-                      (exit->ns_init ? "  [namespace init]" : "");
+            details =
+                model::ExitStatus::decode(exit->wait_status).describe() + "  " +
+                (known ? format_command(known->argv, t.comm, known->argv_truncated) : escape_text(t.comm)) +
+                (exit->ns_init ? "  [namespace init]" : "");
         } else if (const auto* snap = std::get_if<model::SnapshotEvent>(&e)) {
             kind = "snap";
             details = format_command(snap->argv, t.comm, false);
@@ -194,12 +200,13 @@ public:
                    pad(std::to_string(t.cgroup_id), 8) + " " + details);
     }
 
-    void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count, uint64_t first_ns) override {
+    void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count,
+                    uint64_t first_ns) override {
         const std::string who = workload_name(context.container);
         const std::string where = who.empty() ? "cgroup " + context.container.cgroup_path.value_or("?") : who;
-        write_line(style_.dim(clock().rfc3339(ts_ns)) + "  " + style_.severity(model::Severity::warning) + "  " +
-                   escape_text(where) + ": " + std::to_string(count) + (count == 1 ? " finding" : " findings") +
-                   " not shown since " + clock().rfc3339(first_ns) +
+        write_line(style_.dim(clock().rfc3339(ts_ns)) + "  " + style_.severity(model::Severity::warning) +
+                   "  " + escape_text(where) + ": " + std::to_string(count) +
+                   (count == 1 ? " finding" : " findings") + " not shown since " + clock().rfc3339(first_ns) +
                    " (over this container's output budget; metrics count them all)");
         flush();
     }
@@ -238,7 +245,8 @@ private:
         std::vector<Frame> stack;
         auto push_children = [&](size_t of, const std::string& prefix, size_t depth) {
             const auto& list = children[of];
-            for (size_t k = list.size(); k-- > 0;) stack.push_back({list[k], prefix, depth, k + 1 == list.size()});
+            for (size_t k = list.size(); k-- > 0;)
+                stack.push_back({list[k], prefix, depth, k + 1 == list.size()});
         };
         auto walk = [&](size_t of, const std::string& prefix, size_t depth) {
             push_children(of, prefix, depth);

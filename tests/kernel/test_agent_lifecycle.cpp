@@ -29,8 +29,7 @@ std::string last_line(const std::string& text) {
 // sleep and exiting 0 (a finding each), for as long as it lives (at most `seconds`).
 class ContainerChurn {
 public:
-    explicit ContainerChurn(double seconds)
-        : base_(churn_options()) {
+    explicit ContainerChurn(double seconds) : base_(churn_options()) {
         const std::string runc = "runc --root '" + base_.state_root() + "'";
         const std::string loop = "end=$(( $(date +%s) + " + std::to_string(static_cast<int>(seconds)) +
                                  " )); i=0; while [ $(date +%s) -lt $end ]; do " + runc + " run --bundle '" +
@@ -100,8 +99,9 @@ TEST_CASE("agent: 100 starts and stops of watch beside container churn, each exi
     CHECK(churn.started() > 10);
 }
 
-TEST_CASE("agent: starved of CPU while containers start, every finding comes with its container or is counted lost",
-          "[stress]") {
+TEST_CASE(
+    "agent: starved of CPU while containers start, every finding comes with its container or is counted lost",
+    "[stress]") {
     require_root();
     require_programs({"unshare", "taskset", "nice"});
     // initwatch on CPU 0 at nice 19 beside a busy loop at nice 0 there: about 1.5 % of a CPU.
@@ -124,8 +124,11 @@ TEST_CASE("agent: starved of CPU while containers start, every finding comes wit
     for (int i = 0; i < kContainers; ++i) {
         const std::string cg = dir + "/c" + std::to_string(i);
         REQUIRE(mkdir(cg.c_str(), 0755) == 0);
-        REQUIRE(shell("sh -c 'echo $$ > " + cg + "/cgroup.procs; exec unshare --pid --fork --mount-proc "
-                      "sh -c \"sleep 60 & exit 0\" iw-starve-" + std::to_string(i) + "'", 60) == 0);
+        REQUIRE(shell("sh -c 'echo $$ > " + cg +
+                          "/cgroup.procs; exec unshare --pid --fork --mount-proc "
+                          "sh -c \"sleep 60 & exit 0\" iw-starve-" +
+                          std::to_string(i) + "'",
+                      60) == 0);
     }
     // Until every finding is out, or long enough that a missing one is not late but gone.
     const auto all_out = [&](const std::vector<json>& lines) {
@@ -143,9 +146,11 @@ TEST_CASE("agent: starved of CPU while containers start, every finding comes wit
     uint64_t lost = 0;
     for (const json& l : r.of_type("lost"))
         for (const auto& [reason, n] : l.at("counts").items())
-            if (reason == "ringbuf_full" || reason == "process_table_full" || reason == "malformed") lost += n.get<uint64_t>();
+            if (reason == "ringbuf_full" || reason == "process_table_full" || reason == "malformed")
+                lost += n.get<uint64_t>();
     const auto findings = r.findings_with("iw-starve-");
-    WARN(findings.size() << " of " << kContainers << " findings delivered; " << lost << " records counted lost");
+    WARN(findings.size() << " of " << kContainers << " findings delivered; " << lost
+                         << " records counted lost");
     // A finding is delivered, or the records it needed were counted as lost: never silence.
     if (findings.size() < kContainers) CHECK(lost > 0);
     for (const json& f : findings) {
@@ -157,8 +162,9 @@ TEST_CASE("agent: starved of CPU while containers start, every finding comes wit
     }
 }
 
-TEST_CASE("agent: one pod's flood of findings is held to its output budget, another pod's finding still comes",
-          "[stress]") {
+TEST_CASE(
+    "agent: one pod's flood of findings is held to its output budget, another pod's finding still comes",
+    "[stress]") {
     require_root();
     require_programs({"unshare"});
     const std::string output = temp_path("flood-output.json");
