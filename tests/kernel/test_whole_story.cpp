@@ -32,7 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::string kStoryDir = std::string(SCENARIO_DIR) + "/../../../examples/story";
+const std::string kStoryDir = std::string(TOP_DIR) + "/examples/story";
 // The story's script that moves the server to the background and ends with 0 while it runs.
 const std::string kServerBackgrounded = "2-server-backgrounded.sh";
 const std::string kPgBin = "/usr/lib/postgresql/15/bin";
