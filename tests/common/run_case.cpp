@@ -18,8 +18,8 @@ namespace {
 // Function-local: case files are read while static objects are constructed (the kernel tests
 // register one test per file at startup).
 const std::set<std::string>& case_keys() {
-    static const std::set<std::string> keys{"name",    "about", "script",  "script_file", "command",
-                                            "options", "env",   "timeout", "steps",       "expect", "runs"};
+    static const std::set<std::string> keys{"name", "about",   "script", "script_file", "command", "options",
+                                            "env",  "timeout", "steps",  "expect",      "runs"};
     return keys;
 }
 const std::set<std::string>& run_keys() {
@@ -522,8 +522,8 @@ std::optional<int> signal_number(const std::string& name) {
 
 json substitute(const json& value, const Variables& variables) { return resolve(value, variables, nullptr); }
 
-RunCase parse_run_case(const std::string& text, const std::string& file, const std::vector<std::string>& variables,
-                       const std::string& top) {
+RunCase parse_run_case(const std::string& text, const std::string& file,
+                       const std::vector<std::string>& variables, const std::string& top) {
     json j;
     try {
         j = json::parse(text);

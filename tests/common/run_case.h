@@ -90,8 +90,8 @@ inline std::vector<std::string> program_variable_names() {
 // Parses and validates a case file's text; `file` names it in messages. Variables used as
 // ${NAME} must be among `variables` (SCRIPT is always known). A "script_file" is read below
 // `top` (the repository's top directory). Throws CaseError.
-RunCase parse_run_case(const std::string& text, const std::string& file, const std::vector<std::string>& variables,
-                       const std::string& top);
+RunCase parse_run_case(const std::string& text, const std::string& file,
+                       const std::vector<std::string>& variables, const std::string& top);
 
 // The signal number of "SIGKILL" and the like; nullopt for other names.
 std::optional<int> signal_number(const std::string& name);
