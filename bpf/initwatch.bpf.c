@@ -133,6 +133,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	__u32 zero = 0;
 	struct iw_exec_event *ev = bpf_map_lookup_elem(&exec_scratch, &zero);
 	unsigned long arg_start, arg_end;
+	bool entrypoint;
 	__u64 len;
 	long n;
 
@@ -164,7 +165,10 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	}
 	ev->argv_len = len;
 
-	if (bpf_ringbuf_output(&events, ev, IW_EXEC_EVENT_FIXED_SIZE + len, wakeup_flags(false)) < 0)
+	/* A container's first processes (its init, the entrypoint behind a shim) wake the reader
+	 * at once: it reads their script while they live, and a script may end in milliseconds. */
+	entrypoint = ev->task.ns_level > 0 && ev->task.ns_pid <= 16;
+	if (bpf_ringbuf_output(&events, ev, IW_EXEC_EVENT_FIXED_SIZE + len, wakeup_flags(entrypoint)) < 0)
 		count_drop(IW_DROP_RINGBUF_FULL);
 	return 0;
 }

@@ -112,6 +112,29 @@ const LiveProcess* main_suspect(const std::vector<LiveProcess>& live) {
     return nullptr;
 }
 
+// The listed process whose script line is known, in the order main_suspect looks.
+const LiveProcess* sourced(const std::vector<LiveProcess>& live) {
+    for (How how : {How::background, How::reparented, How::descendant})
+        for (const auto& p : live)
+            if (p.how == how && p.source) return &p;
+    return nullptr;
+}
+
+// "line 3 of /my-app/startup.sh (`nohup node /my-app/server.js &`)"
+std::string line_phrase(const SourceLine& s) {
+    return "line " + std::to_string(s.line) + " of " +
+           (s.file ? *s.file : std::string("the `sh -c` script")) + " (`" + s.text + "`)";
+}
+
+// The fix for an init that ended while what its script started in the background ran on.
+std::string fix_of(const SourceLine& s) {
+    return line_phrase(s) +
+           " started it in the background, then the script ended: make that command the script's last, in "
+           "the "
+           "foreground: `" +
+           s.suggestion + "`.";
+}
+
 // "exited 0", "crashed with SIGSEGV", "was stopped by SIGTERM", as severity_of judges it.
 std::string ending(const ExitStatus& status) {
     switch (severity_of(status)) {
@@ -146,10 +169,14 @@ std::string worker_diagnosis(const Finding& f) {
         what = "failed (" + w.status.describe() + ")";
     else
         what = "exited 0 and left init alone";
-    return head + what + " while " + init +
-           " lives on: the container stays Running without it, and Kubernetes restarts nothing. "
-           "Make it the container's main process (`exec " +
-           join(w.argv, w.comm) +
+    const std::string lives_on =
+        head + what + " while " + init +
+        " lives on: the container stays Running without it, and Kubernetes restarts nothing. ";
+    if (w.source)
+        return lives_on + line_phrase(*w.source) +
+               " started it: make that command the script's last, in the foreground (`" +
+               w.source->suggestion + "`), or give the container a liveness probe that fails without it.";
+    return lives_on + "Make it the container's main process (`exec " + join(w.argv, w.comm) +
            "` as the script's last command), or give the container a liveness probe that fails without it.";
 }
 
@@ -165,6 +192,9 @@ std::string init_diagnosis(const Finding& f) {
                "` " + ending(e.status);
         switch (f.severity) {
             case Severity::warning: {
+                if (const LiveProcess* p = sourced(f.live))
+                    return who + ", leaving " + left + " it started, so " + killer +
+                           " killed them and the container stopped. " + fix_of(*p->source);
                 const LiveProcess* suspect = main_suspect(f.live);
                 const std::string how_to = suspect
                                                ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
@@ -185,6 +215,10 @@ std::string init_diagnosis(const Finding& f) {
     }
     switch (f.severity) {
         case Severity::warning: {
+            if (const LiveProcess* p = sourced(f.live))
+                return who + " exited on its own (" + f.init.status.describe() + ") while " + left +
+                       " it started still ran, so " + killer + " killed them and the container stopped. " +
+                       fix_of(*p->source);
             const LiveProcess* suspect = main_suspect(f.live);
             const std::string how_to =
                 suspect ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`" : "ideally with `exec`";

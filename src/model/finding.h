@@ -46,6 +46,7 @@ const char* to_string(How h);
 const char* to_string(Scope s);
 
 struct ProcessSummary {
+    ProcKey key;          // host pid and start time
     uint32_t pid = 0;     // host pid
     uint32_t ns_pid = 0;  // pid in its deepest pid namespace
     std::string comm;
@@ -73,6 +74,24 @@ struct Starter : ProcessSummary {
     uint64_t before_ns = 0;            // exited this long before init's exit
 };
 
+// The line of the entrypoint script that started a process (attach_sources, at report time).
+struct SourceLine {
+    std::optional<std::string> file;  // the script's path in the container; unset for `sh -c`
+    uint32_t line = 0;                // 1-based
+    std::string text;                 // the line as written
+    std::string suggestion;           // the foreground command to write instead: `exec ...`
+};
+
+// The process the script's own process started, that led to this one: itself, or the ancestor
+// it descends from. What a script line is matched against.
+struct Launch {
+    Argv argv;
+    bool execed = true;  // false: a fork of the script's shell that never exec'd (its argv is the script's)
+    // Among the script process's forks that it did not wait for (`cmd &`), this one's place
+    // (1-based); 0 when not known or not one of them.
+    uint32_t background_index = 0;
+};
+
 struct LiveProcess : ProcessSummary {
     uint32_t ppid = 0;    // host pid of its current parent
     uint64_t age_ns = 0;  // at init's exit
@@ -85,6 +104,10 @@ struct LiveProcess : ProcessSummary {
     // (started_by_dropped).
     std::optional<Starter> started_by;
     bool started_by_dropped = false;
+    // What the script process started that led to it (FindingBuilder), and the script's line
+    // that did it (attach_sources, once the script is read): unset when not known.
+    std::optional<Launch> launch;
+    std::optional<SourceLine> source;
 };
 
 // Live processes a finding does not list one by one, counted by how they got there and
@@ -126,6 +149,15 @@ struct Finding {
     // init_exit: the child init waited for, when init exited right after it (an init shim:
     // tini, dumb-init, docker run --init, or any wrapper of one child).
     std::optional<ExitedSummary> entrypoint;
+    // The process whose script started what is listed: the entrypoint behind a shim, else init.
+    ProcKey script_process;
+    // That process's script, when it ran one (sh FILE, a #! script, sh -c TEXT): where it
+    // is, and why it could not be read (`unread`, empty when it was).
+    struct Script {
+        std::optional<std::string> file;  // unset for sh -c
+        std::string unread;
+    };
+    std::optional<Script> script;
     std::optional<WorkerSummary> worker;  // worker_exit only
     bool restarted = false;               // worker_exit: init started the same command again (a supervisor)
     uint64_t other_workers_ended = 0;     // worker_exit: more of init's workers ended within kRestartWindowNs

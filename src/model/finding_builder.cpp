@@ -59,6 +59,44 @@ LiveProcess FindingBuilder::live_process(const Process& p, uint64_t now_ns) cons
     return lp;
 }
 
+std::optional<Launch> FindingBuilder::launch_of(const Process& p, const ProcKey& script) const {
+    constexpr int kMaxDepth = 64;  // a chain of forks longer than this is no script's doing
+    const Process* live = &p;
+    const ProcessTable::Exited* exited = nullptr;
+    for (int depth = 0; depth < kMaxDepth; ++depth) {
+        if (live) {
+            const ProcKey parent = live->started_by   ? live->started_by->summary.key
+                                   : live->reparented ? ProcKey{}
+                                                      : live->parent;
+            if (parent == script)
+                return Launch{live->summary.argv, live->summary.execed, live->background_index};
+            if (live->started_by) {
+                exited = live->started_by.get();
+                live = nullptr;
+            } else if (!(live = table_.find(parent))) {
+                return std::nullopt;
+            }
+        } else {
+            if (exited->parent == script)
+                return Launch{exited->summary.argv, exited->summary.execed, exited->background_index};
+            if (exited->started_by) {
+                exited = exited->started_by.get();
+            } else if ((live = table_.find(exited->parent))) {
+                exited = nullptr;
+            } else {
+                return std::nullopt;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+void FindingBuilder::add_launches(Finding& f, const ProcKey& script) const {
+    f.script_process = script;
+    for (auto& lp : f.live)
+        if (const Process* p = table_.find(lp.key)) lp.launch = launch_of(*p, script);
+}
+
 Finding FindingBuilder::init_exit(const Process& init, const Namespace& ns, const ExitEvent& ev) const {
     Finding f = start(init, Scope::pidns, ev);
     f.cgroup_id = ev.task.cgroup_id;
@@ -86,6 +124,7 @@ Finding FindingBuilder::init_exit(const Process& init, const Namespace& ns, cons
         f.severity = severity_of(e.status);  // what ended is the child; the shim followed
         f.entrypoint = std::move(e);
     }
+    add_launches(f, f.entrypoint ? f.entrypoint->key : init.task.key);
     if (f.kernel_ns_pids && f.live_count + 1 > f.kernel_ns_pids) {
         f.kernel_disagrees = true;
         f.incomplete = true;
@@ -149,6 +188,8 @@ Finding FindingBuilder::worker_exit(const Process& worker, const Process& init, 
             return table_.how_in_namespace(m, init, chain);
         },
         std::min(limits_.max_listed, kMaxListedBesideWorker));
+    add_launches(f, init.task.key);
+    f.worker->launch = launch_of(worker, init.task.key);
     f.severity = worker_severity_of(f.worker->status, false);
     f.diagnosis = diagnose(f);
     return f;

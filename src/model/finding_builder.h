@@ -41,6 +41,11 @@ private:
     void add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify,
                   size_t max_listed) const;
     LiveProcess live_process(const Process& p, uint64_t now_ns) const;
+    // What `script` (the process whose script started it all) started that led to `p`: p, or
+    // its ancestor; nullopt when p does not descend from it (or the lineage is not known).
+    std::optional<Launch> launch_of(const Process& p, const ProcKey& script) const;
+    // Sets f.script_process and each listed process's launch.
+    void add_launches(Finding& f, const ProcKey& script) const;
 
     const ProcessTable& table_;
     const TrackerLimits& limits_;

@@ -64,6 +64,7 @@ ProcessTable::Process* ProcessTable::track(const TaskInfo& task, Argv argv, bool
     p.task = task;
     p.parent = task.parent;
     p.ns = ns;
+    p.summary.key = task.key;
     p.summary.pid = task.key.tgid;
     p.summary.ns_pid = task.ns_pid;
     p.summary.comm = task.comm;
@@ -77,9 +78,11 @@ ProcessTable::Process* ProcessTable::track(const TaskInfo& task, Argv argv, bool
     if (ns && task.ns_pid != 1) p.entered = parent ? parent->ns != ns || parent->entered : !from_snapshot;
     Process& inserted = procs_.emplace(task.key, std::move(p)).first->second;
     if (parent) {
+        number_background_fork(*parent);  // it goes on: its previous fork was not waited for
         list_add(parent->children, inserted, &Process::child_slot);
         ++parent->started_children;
         inserted.parent_activity = ++parent->activity;
+        parent->last_forked = inserted.task.key;
     }
     if (Namespace* n = find_namespace(ns)) {
         list_add(n->members, inserted, &Process::ns_slot);
@@ -110,6 +113,7 @@ ProcessTable::Process* ProcessTable::exec(const ExecEvent& ev) {
     p->summary.argv_truncated = ev.argv_truncated;
     p->summary.argv_unknown = false;
     p->summary.execed = true;
+    number_background_fork(*p);  // it runs another program now: its last fork was not waited for
     ++p->activity;
     join_cgroup(*p, ev.task.cgroup_id);
 
@@ -162,11 +166,20 @@ size_t ProcessTable::memory_bytes() const {
            exited_records_ * bytes_per_exited() + Argv::live_bytes();
 }
 
+void ProcessTable::number_background_fork(Process& parent) {
+    Process* last = find(parent.last_forked);
+    if (last && !last->background_index && !last->reparented)
+        last->background_index = ++parent.background_forks;
+}
+
 ProcessTable::ExitedRef ProcessTable::remember(const Process& p, const ExitEvent& ev) {
     if (memory_bytes() + bytes_per_exited() > limits_.max_memory_bytes) return nullptr;
     ++exited_records_;
     size_t* count = &exited_records_;
-    return ExitedRef(new Exited{p.summary, ev.wait_status, p.task.key.start_ns, ev.ts_ns},
+    // The parent that started it: the one it has still, or the exited one it keeps.
+    const ProcKey parent = p.started_by ? p.started_by->summary.key : p.reparented ? ProcKey{} : p.parent;
+    return ExitedRef(new Exited{p.summary, ev.wait_status, p.task.key.start_ns, ev.ts_ns, parent,
+                                p.started_by, p.background_index},
                      [count](const Exited* e) {
                          --*count;
                          delete e;

@@ -37,13 +37,19 @@ class ProcessTable {
 public:
     // An exited process remembered for what it left: the parent of reparented processes,
     // the child an init shim waited for. Shared by those who point to it; its argv is shared.
+    struct Exited;
+    using ExitedRef = std::shared_ptr<const Exited>;
     struct Exited {
         ProcessSummary summary;
         uint32_t wait_status = 0;
         uint64_t start_ns = 0;
         uint64_t exit_ns = 0;
+        // Its lineage, for the process a script launched (FindingBuilder): the parent that
+        // started it, and that one's record once it exited too.
+        ProcKey parent;
+        ExitedRef started_by;
+        uint32_t background_index = 0;
     };
-    using ExitedRef = std::shared_ptr<const Exited>;
 
     struct Process {
         TaskInfo task;
@@ -61,7 +67,13 @@ public:
         // still N, ran while its parent did nothing else (a shell's foreground command).
         uint32_t activity = 0;
         uint32_t parent_activity = 0;  // its parent's activity just after forking it
-        uint64_t cgroup_id = 0;        // the cgroup it is a member of (0: none tracked)
+        // A shell's `cmd &`: a fork still alive when its parent forks again (or exits) was not
+        // waited for. Its place among its parent's such forks (1-based; 0: not one), and the
+        // parent's count and latest fork.
+        uint32_t background_index = 0;
+        uint32_t background_forks = 0;
+        ProcKey last_forked;
+        uint64_t cgroup_id = 0;  // the cgroup it is a member of (0: none tracked)
         // Its index in its parent's `children`, its namespace's and its cgroup's `members`:
         // leaving a list is a swap with the last entry, not a search (a container may
         // hold tens of thousands of processes, and they all exit at once).
@@ -112,6 +124,8 @@ public:
 
     // Remembers an exited process within the byte budget; nullptr when the budget is spent.
     ExitedRef remember(const Process& p, const ExitEvent& ev);
+    // Its latest fork, if still alive and not numbered yet, was not waited for: numbered now.
+    void number_background_fork(Process& parent);
     // Hands an exited process's children who started them (`exited`, or "dropped").
     void hand_starter(const Process& p, const ExitedRef& exited);
     // Removes an exited process; its live children now belong to `reaper`.

@@ -24,6 +24,7 @@ std::optional<Finding> Tracker::apply(const Event& event) {
 std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
     ProcessTable::Process* found = table_.find(ev.task.key);
     if (!found) return std::nullopt;
+    table_.number_background_fork(*found);  // it ends: its last fork was not waited for
     const ProcessTable::Process& p = *found;
 
     std::optional<Finding> finding;
@@ -65,6 +66,17 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
         }
     table_.forget(ev.task.key, reaper);
     return finding;
+}
+
+bool Tracker::runs_entrypoint(const ProcKey& key) const {
+    const ProcessTable::Process* p = table_.find(key);
+    if (!p || !p->ns) return false;
+    const ProcessTable::Namespace* ns = table_.find_namespace(p->ns);
+    if (!ns || ns->init_exited) return false;
+    if (ns->init == key) return true;
+    if (p->parent != ns->init || p->reparented) return false;
+    const ProcessTable::Process* init = table_.find(ns->init);
+    return init && init->started_children == 1;
 }
 
 TrackerStats Tracker::stats() const {

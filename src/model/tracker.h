@@ -62,6 +62,10 @@ public:
         return table_.resync(live, taken_ns);
     }
 
+    // A process whose script a finding may point into: a namespace's init, or the one child
+    // an init shim started (its entrypoint). For the script reader, at its exec.
+    bool runs_entrypoint(const ProcKey& key) const;
+
     TrackerStats stats() const;
     // What is known of a live process (for per-event output), or nullptr.
     const ProcessSummary* summary(const ProcKey& key) const;

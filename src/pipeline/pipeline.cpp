@@ -128,7 +128,7 @@ std::vector<model::Finding> Pipeline::step(int timeout_ms) {
     batch_.clear();
     apply_read_argv();
     // While the reader is busy, poll briefly: its results are applied between polls.
-    const bool reading = snapshot_pending_ || !resync_reader_.idle();
+    const bool reading = snapshot_pending_ || !resync_reader_.idle() || scripts_.busy();
     const int wait_ms = more_records_ ? 0 : reading ? std::min(timeout_ms, 10) : timeout_ms;
     more_records_ = probe_.poll(wait_ms, batch_);
     const uint64_t now_ns_of_batch = util::monotonic_now_ns();
@@ -144,7 +144,9 @@ std::vector<model::Finding> Pipeline::step(int timeout_ms) {
         }
         learn_cgroup(ev, now_ns_of_batch);
         if (auto f = tracker_.apply(ev)) findings.push_back(std::move(*f));
+        learn_script(ev, now_ns_of_batch);
     }
+    scripts_.poll(now_ns_of_batch);
     learn_pending_cgroups(now_ns_of_batch);
     release_awaiting(now_ns_of_batch, false);
     tracker_.take_due(now_ns_of_batch, findings);
@@ -223,6 +225,15 @@ void Pipeline::learn_cgroup(const model::Event& ev, uint64_t now_ns) {
         unresolved_cgroups_.emplace(exec->task.cgroup_id, now_ns);
 }
 
+void Pipeline::learn_script(const model::Event& ev, uint64_t now_ns) {
+    if (const auto* exec = std::get_if<model::ExecEvent>(&ev)) {
+        if (exec->task.ns_level && tracker_.runs_entrypoint(exec->task.key))
+            scripts_.exec_seen(exec->task.key, exec->argv, now_ns);
+    } else if (const auto* exit = std::get_if<model::ExitEvent>(&ev)) {
+        scripts_.exited(exit->task.key, now_ns);
+    }
+}
+
 void Pipeline::learn_pending_cgroups(uint64_t now_ns) {
     constexpr uint64_t kRetryNs = 3'000'000'000ULL;
     for (auto it = unresolved_cgroups_.begin(); it != unresolved_cgroups_.end();) {
@@ -244,6 +255,7 @@ LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::Tr
     totals.emplace_back("worker_finding_dropped", stats.workers_dropped);
     totals.emplace_back("finding_suppressed", budget_.suppressed());  // over a container's output budget
     totals.emplace_back("argv_read_timeout", snapshot_reader_.timed_out() + resync_reader_.timed_out());
+    totals.emplace_back("script_unread", scripts_.unread());  // a finding without its lines
     if (may_drop_) {
         uint64_t dropped = 0;
         for (const auto& route : sinks_) dropped += route.sink->dropped();
@@ -294,22 +306,30 @@ void Pipeline::report(model::Finding finding) {
     const uint64_t now = util::monotonic_now_ns();
     // Drops since the last check make this finding incomplete too.
     if (check_drops(now, tracker_.stats())) finding.incomplete = true;
-    if (catalog_.identity_pending(finding.cgroup_id)) {
+    if (awaits(finding)) {
         if (!finished_ && awaiting_identity_.size() < kMaxAwaitingIdentity) {
             awaiting_identity_.push_back({std::move(finding), now + kIdentityWaitNs});
             return;
         }
         catalog_.wait_for_walk(1000);  // the command ends: a second at most
+        scripts_.wait(1000, now);
     }
     deliver(std::move(finding), now);
 }
 
+bool Pipeline::awaits(const model::Finding& f) {
+    return catalog_.identity_pending(f.cgroup_id) || scripts_.reading(f.script_process);
+}
+
 void Pipeline::release_awaiting(uint64_t now_ns, bool all) {
     if (awaiting_identity_.empty()) return;
-    if (all) catalog_.wait_for_walk(1000);
+    if (all) {
+        catalog_.wait_for_walk(1000);
+        scripts_.wait(1000, now_ns);
+    }
     std::vector<Awaiting> ready;
     for (auto it = awaiting_identity_.begin(); it != awaiting_identity_.end();) {
-        if (all || now_ns >= it->until_ns || !catalog_.identity_pending(it->finding.cgroup_id)) {
+        if (all || now_ns >= it->until_ns || !awaits(it->finding)) {
             ready.push_back(std::move(*it));
             it = awaiting_identity_.erase(it);
         } else {
@@ -320,6 +340,7 @@ void Pipeline::release_awaiting(uint64_t now_ns, bool all) {
 }
 
 void Pipeline::deliver(model::Finding finding, uint64_t now) {
+    scripts_.attach(finding);
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
     context.node = catalog_.node();

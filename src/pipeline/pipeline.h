@@ -17,6 +17,7 @@
 
 #include "meta/container_catalog.h"
 #include "meta/read_worker.h"
+#include "meta/script_reader.h"
 #include "model/redactor.h"
 #include "model/tracker.h"
 #include "pipeline/health.h"
@@ -53,7 +54,8 @@ public:
     std::vector<model::Finding> step(int timeout_ms);
     // The findings still held back when the caller ends (a worker_exit waits a few seconds
     // for a supervisor's restart): call after the last step. Findings awaiting their cgroup's
-    // path are handed to the sinks (after a second at most), and later ones no longer wait.
+    // path or script are handed to the sinks (after a second at most), and later ones no
+    // longer wait.
     std::vector<model::Finding> finish();
     // Steps without waiting until the ring is empty, also past one step's byte bound (at
     // most max_drain_steps(): the ring holds at most its size); returns what they found.
@@ -95,6 +97,10 @@ private:
     void summarise(std::vector<OutputBudget::Summary>& due, uint64_t now_ns);
     // Hands over the findings whose cgroup is known now, or can no longer be (all: `all`).
     void release_awaiting(uint64_t now_ns, bool all);
+    // Its container's identity or its script is still being read.
+    bool awaits(const model::Finding& f);
+    // Reads the script of a process that may run its container's entrypoint.
+    void learn_script(const model::Event& ev, uint64_t now_ns);
     void count(const model::Event& ev) { ++event_counts_[ev.index()]; }
     // Hands the snapshot's processes to a cmdline reader; their argv follows.
     void read_argv_later(const std::vector<model::SnapshotEvent>& tasks, meta::ReadWorker& reader);
@@ -119,6 +125,8 @@ private:
     // readers, so that the startup snapshot is done when its own reads are.
     meta::ReadWorker snapshot_reader_;
     meta::ReadWorker resync_reader_;
+    // Entrypoint scripts: a finding waits for its script's read (half a second at most).
+    meta::ScriptReader scripts_;
     Health health_;
     std::vector<Route> sinks_;
     bool events_wanted_ = false;  // a sink wants every event

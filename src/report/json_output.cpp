@@ -65,6 +65,14 @@ void put_live_fields(JsonWriter& w, const model::LiveProcess& p) {
     w.end_array();
     w.field("sighup_ignored", p.sighup_ignored).field("session_leader", p.session_leader);
     put_started_by(w, p);
+    // The line of the entrypoint script that started it (null: not known).
+    w.key("source");
+    if (const auto& src = p.source) {
+        w.begin_object().field("file", src->file).field("line", src->line).field("text", src->text);
+        w.field("exec", src->suggestion).end_object();
+    } else {
+        w.null();
+    }
 }
 
 // The node, the container and its pod, as a finding and a suppressed line name them.
@@ -139,6 +147,20 @@ public:
                 w_.end_object();
                 w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
                 break;
+        }
+
+        // The entrypoint script the sources point into (null: none was run).
+        w_.key("script");
+        if (const auto& script = f.script) {
+            w_.begin_object().field("file", script->file).field("read", script->unread.empty());
+            w_.key("unread_reason");
+            if (script->unread.empty())
+                w_.null();
+            else
+                w_.value(script->unread);
+            w_.end_object();
+        } else {
+            w_.null();
         }
 
         // The line stays within kMaxLineBytes: processes that would pass it are counted

@@ -147,6 +147,7 @@ public:
                        format_command(w.argv, w.comm, w.argv_truncated) + s.dim(argv_note(w)) + "  " +
                        s.dim("ran " + util::format_duration(w.age_ns) + ", " + w.status.describe() + ", ") +
                        s.bold(model::to_string(w.how)) + s.dim(flags_of(w) + starter_note(w)));
+            if (w.source) write_line(std::string(13, ' ') + source_line(*w.source));
             if (f.other_workers_ended)
                 write_line("  " + s.dim("          ") + " " +
                            s.dim("and " + thousands(f.other_workers_ended) +
@@ -164,6 +165,9 @@ public:
                        s.dim("… and " + thousands(f.live_count - f.live.size()) + " more, not listed: ") +
                        groups);
         }
+        if (f.script && !f.script->unread.empty())
+            write_line("  " + s.dim("script    ") + " " + escape_text(f.script->file.value_or("sh -c")) +
+                       "  " + s.dim("not read: " + f.script->unread + " (no line can be named)"));
         write_line("  " + s.dim("diagnosis ") + " " + escape_text(f.diagnosis));
         write_line("");
         flush();
@@ -275,6 +279,14 @@ private:
                    style_.dim("age " + util::format_duration(p.age_ns) + ", ") +
                    style_.bold(model::to_string(p.how)) +
                    style_.dim(flags_of(p) + argv_note(p) + starter_note(p)));
+        if (p.source) write_line(std::string(13 + 3 * (depth + 1), ' ') + source_line(*p.source));
+    }
+
+    // "↳ line 3 of /my-app/startup.sh: nohup node /my-app/server.js &"
+    std::string source_line(const model::SourceLine& src) const {
+        return style_.dim("↳ line " + std::to_string(src.line) + " of " +
+                          (src.file ? escape_text(*src.file) : std::string("the sh -c script")) + ": ") +
+               escape_text(src.text);
     }
 
     Style style_;

@@ -144,7 +144,8 @@ int open_in_root_by_components(int root, const std::string& path, int flags) {
 }  // namespace
 
 Fd open_file(int dirfd, const std::string& path, int flags, Resolve resolve, bool try_openat2) {
-    flags |= O_CLOEXEC | O_NOCTTY;
+    // openat2 refuses O_PATH with any flag but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC.
+    flags |= (flags & O_PATH) ? O_CLOEXEC : O_CLOEXEC | O_NOCTTY;
     switch (resolve) {
         case Resolve::last_component:
             return Fd(::openat(dirfd, path.c_str(), flags | O_NOFOLLOW));
@@ -251,8 +252,22 @@ FileRead read_bounded(const Fd& fd, const ReadOptions& options) {
 }
 
 FileRead read_bounded(int dirfd, const std::string& path, const ReadOptions& options) {
-    // O_NONBLOCK: a FIFO put in the file's place opens at once, and is refused as not regular.
-    const Fd fd = open_file(dirfd, path, O_RDONLY | O_NONBLOCK, options.resolve, options.try_openat2);
+    // Found with O_PATH first: a FIFO or a device put in the file's place is refused without
+    // being opened (opening a FIFO's read end, even non-blocking, would let its writer go on
+    // and take the data meant for the container's own reader). The regular file is then
+    // opened through its O_PATH descriptor: the same inode, whatever the path became.
+    const Fd found = open_file(dirfd, path, O_PATH, options.resolve, options.try_openat2);
+    if (!found) return failure(errno);
+    struct stat st {};
+    if (::fstat(found.get(), &st) != 0) return failure(errno);
+    if (!S_ISREG(st.st_mode)) {
+        FileRead r;
+        // O_PATH | O_NOFOLLOW opens a symlink itself where a plain open fails with ELOOP.
+        r.error = S_ISLNK(st.st_mode) ? ReadError::symlink : ReadError::not_regular;
+        return r;
+    }
+    const Fd fd(::open(("/proc/self/fd/" + std::to_string(found.get())).c_str(),
+                       O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
     if (!fd) return failure(errno);
     return read_bounded(fd, options);
 }
