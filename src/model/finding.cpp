@@ -120,9 +120,9 @@ const LiveProcess* sourced(const std::vector<LiveProcess>& live) {
     return nullptr;
 }
 
-// "line 3 of /my-app/startup.sh (`nohup node /my-app/server.js &`)"
+// "Line 3 of /my-app/startup.sh (`nohup node /my-app/server.js &`)": a sentence starts with it.
 std::string line_phrase(const SourceLine& s) {
-    return "line " + std::to_string(s.line) + " of " +
+    return "Line " + std::to_string(s.line) + " of " +
            (s.file ? *s.file : std::string("the `sh -c` script")) + " (`" + s.text + "`)";
 }
 

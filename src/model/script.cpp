@@ -10,10 +10,10 @@ namespace {
 
 // Bounds on what a hostile script can make the parser do: the text is at most 64 KiB (the
 // reader's bound), and each of these is reached long before the work is large.
-constexpr size_t kMaxDepth = 64;         // nesting of groups and compound commands
-constexpr size_t kMaxCommands = 4096;    // background commands kept
-constexpr size_t kMaxWords = 256;        // words of one command kept
-constexpr size_t kMaxTextBytes = 512;    // of a command's line kept
+constexpr size_t kMaxDepth = 64;       // nesting of groups and compound commands
+constexpr size_t kMaxCommands = 4096;  // background commands kept
+constexpr size_t kMaxWords = 256;      // words of one command kept
+constexpr size_t kMaxTextBytes = 512;  // of a command's line kept
 
 // ---------------------------------------------------------------------------- lexing
 
@@ -29,7 +29,9 @@ struct Token {
 
 bool blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-bool operator_char(char c) { return c == ';' || c == '&' || c == '|' || c == '(' || c == ')' || c == '<' || c == '>'; }
+bool operator_char(char c) {
+    return c == ';' || c == '&' || c == '|' || c == '(' || c == ')' || c == '<' || c == '>';
+}
 
 class Lexer {
 public:
@@ -64,10 +66,12 @@ public:
             return t;
         }
         if (operator_char(c)) {
-            static const std::array<std::string_view, 16> ops{"&&", "||", ";;", "<<-", "<<", ">>", "<&", ">&",
-                                                               "<>", ">|", "&>>", "&>", "|&", ";", "&", "|"};
+            static const std::array<std::string_view, 16> ops{"&&", "||", ";;", "<<-", "<<",  ">>",
+                                                              "<&", ">&", "<>", ">|",  "&>>", "&>",
+                                                              "|&", ";",  "&",  "|"};
             for (std::string_view op : ops)
-                if (s_.substr(i_, op.size()) == op && !(posix_ && op[0] == '&' && op.size() > 1 && op[1] == '>')) {
+                if (s_.substr(i_, op.size()) == op &&
+                    !(posix_ && op[0] == '&' && op.size() > 1 && op[1] == '>')) {
                     i_ += op.size();
                     t.kind = Tok::op;
                     t.raw = t.value = std::string(op);
@@ -85,7 +89,9 @@ public:
 
     // A here-document starts on the line after its operator: its delimiter, as the next word
     // gave it.
-    void heredoc(const std::string& delimiter, bool strip_tabs) { heredocs_.push_back({delimiter, strip_tabs}); }
+    void heredoc(const std::string& delimiter, bool strip_tabs) {
+        heredocs_.push_back({delimiter, strip_tabs});
+    }
     uint32_t line() const { return line_; }
     // The line `line` as written, from its first non-blank character to its comment or end.
     std::string line_text(uint32_t line) const;
@@ -113,10 +119,12 @@ private:
             } else if (c == '"') {
                 ++i_;
                 while (i_ < s_.size() && s_[i_] != '"') {
-                    if (s_[i_] == '\\' && i_ + 1 < s_.size() && std::string_view("$`\"\\\n").find(s_[i_ + 1]) !=
-                                                                     std::string_view::npos) {
-                        if (s_[i_ + 1] == '\n') ++line_;
-                        else t.value += s_[i_ + 1];
+                    if (s_[i_] == '\\' && i_ + 1 < s_.size() &&
+                        std::string_view("$`\"\\\n").find(s_[i_ + 1]) != std::string_view::npos) {
+                        if (s_[i_ + 1] == '\n')
+                            ++line_;
+                        else
+                            t.value += s_[i_ + 1];
                         i_ += 2;
                     } else if (s_[i_] == '$' || s_[i_] == '`') {
                         expansion(t);
@@ -172,10 +180,12 @@ private:
             }
         } else {
             ++i_;  // $ then a name, a digit or a special parameter
-            if (i_ < s_.size() && std::string_view("@*#?-$!0123456789").find(s_[i_]) != std::string_view::npos)
+            if (i_ < s_.size() &&
+                std::string_view("@*#?-$!0123456789").find(s_[i_]) != std::string_view::npos)
                 ++i_;
             else
-                while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_')) ++i_;
+                while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_'))
+                    ++i_;
         }
         t.value.append(s_.substr(start, i_ - start));
     }
@@ -248,8 +258,8 @@ struct Item;  // forward: a list of commands with how it ends
 struct Command {
     enum Kind { simple, group, branches } kind = simple;
     Simple words;
-    std::vector<Item> body;   // group (`( )`, `{ }`): runs as a unit; branches: conditional parts
-    std::vector<Item> head;   // branches: what runs unconditionally (if's and while's condition)
+    std::vector<Item> body;  // group (`( )`, `{ }`): runs as a unit; branches: conditional parts
+    std::vector<Item> head;  // branches: what runs unconditionally (if's and while's condition)
 };
 
 struct Item {
@@ -267,7 +277,8 @@ bool assignment(const std::string& raw) {
     if (eq == std::string::npos || eq == 0) return false;
     for (size_t k = 0; k < eq; ++k) {
         const char c = raw[k];
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_') || (k == 0 && std::isdigit(static_cast<unsigned char>(c))))
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_') ||
+            (k == 0 && std::isdigit(static_cast<unsigned char>(c))))
             return false;
     }
     return true;
@@ -483,7 +494,8 @@ private:
             // An IO number (`2>`): a word of digits right before a redirection, no blank between.
             Token word = tok_;
             advance();
-            if (digits(word.raw) && tok_.kind == Tok::op && redirection(tok_.value) && !tok_.after_blank) continue;
+            if (digits(word.raw) && tok_.kind == Tok::op && redirection(tok_.value) && !tok_.after_blank)
+                continue;
             if (leading && assignment(word.raw)) continue;
             leading = false;
             if (s.words.size() < kMaxWords) {
@@ -532,8 +544,8 @@ size_t program_start(const std::vector<std::string>& words, bool& daemonizes) {
         } else if (w == "nice" || w == "ionice" || w == "stdbuf" || w == "taskset") {
             ++i;
             while (i < words.size() && option(words[i])) {
-                const bool takes = words[i] == "-n" || words[i] == "-c" || words[i] == "-p" || words[i] == "-i" ||
-                                   words[i] == "-o" || words[i] == "-e";
+                const bool takes = words[i] == "-n" || words[i] == "-c" || words[i] == "-p" ||
+                                   words[i] == "-i" || words[i] == "-o" || words[i] == "-e";
                 i += takes ? 2 : 1;
             }
             if (w == "taskset" && i < words.size()) ++i;  // the CPU list
@@ -543,7 +555,8 @@ size_t program_start(const std::vector<std::string>& words, bool& daemonizes) {
             // start-stop-daemon --start [--background] --exec PROG [-- ARGS]: PROG, then ARGS.
             daemonizes = true;
             for (size_t k = i + 1; k < words.size(); ++k)
-                if ((words[k] == "--exec" || words[k] == "-x" || words[k] == "--startas" || words[k] == "-a") &&
+                if ((words[k] == "--exec" || words[k] == "-x" || words[k] == "--startas" ||
+                     words[k] == "-a") &&
                     k + 1 < words.size())
                     return k + 1;
             return words.size();
@@ -584,12 +597,15 @@ void collect(const std::vector<Item>& items, bool background, bool conditional, 
 void collect_command(const Command& c, bool background, bool conditional, size_t depth, Walk& w) {
     if (depth > kMaxDepth) return;
     switch (c.kind) {
-        case Command::group: collect(c.body, background, conditional, depth + 1, w); return;
+        case Command::group:
+            collect(c.body, background, conditional, depth + 1, w);
+            return;
         case Command::branches:
             collect(c.head, background, conditional, depth + 1, w);
             collect(c.body, background, true, depth + 1, w);
             return;
-        case Command::simple: break;
+        case Command::simple:
+            break;
     }
     const Simple& s = c.words;
     if (s.words.empty() || w.out.background.size() >= kMaxCommands) return;
@@ -602,7 +618,8 @@ void collect_command(const Command& c, bool background, bool conditional, size_t
     cmd.text = w.lexer.line_text(s.line);
     cmd.program.assign(s.words.begin() + static_cast<std::ptrdiff_t>(start), s.words.end());
     cmd.program_raw.assign(s.raw.begin() + static_cast<std::ptrdiff_t>(start), s.raw.end());
-    if (basename_of(s.words.front()) == "start-stop-daemon") drop_daemon_options(cmd.program, cmd.program_raw);
+    if (basename_of(s.words.front()) == "start-stop-daemon")
+        drop_daemon_options(cmd.program, cmd.program_raw);
     cmd.conditional = conditional;
     cmd.forked = background;
     w.out.background.push_back(std::move(cmd));
@@ -672,8 +689,7 @@ std::optional<size_t> match_exec(const Script& script, const Argv& argv) {
     // first.
     std::vector<std::string> words(argv.begin(), argv.end());
     bool daemonizes = false;
-    if (words.size() > 1 && script_of(Argv{words[0], words[1]}) &&
-        program_start({words[1]}, daemonizes) == 1)
+    if (words.size() > 1 && script_of(Argv{words[0], words[1]}) && program_start({words[1]}, daemonizes) == 1)
         words.erase(words.begin());
     const size_t start = program_start(words, daemonizes);
     const std::vector<std::string_view> args(words.begin() + (start < words.size() ? start : 0), words.end());
@@ -750,7 +766,8 @@ std::string exec_suggestion(const ScriptCommand& command) {
 
 namespace {
 
-std::optional<SourceLine> source_of(const Launch& launch, const Script& script, const std::optional<std::string>& file) {
+std::optional<SourceLine> source_of(const Launch& launch, const Script& script,
+                                    const std::optional<std::string>& file) {
     const std::optional<size_t> index =
         launch.execed ? match_exec(script, launch.argv) : match_fork(script, launch.background_index);
     if (!index) return std::nullopt;

@@ -624,7 +624,7 @@ void check_server_line(const json& f, const json& file = kAppScript, int line = 
     CHECK(at(script, "read") == true);
     const std::string diagnosis = at(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
     const std::string where = file.is_string() ? file.get<std::string>() : std::string("the `sh -c` script");
-    CHECK(diagnosis.find("line " + std::to_string(line) + " of " + where +
+    CHECK(diagnosis.find("Line " + std::to_string(line) + " of " + where +
                          " (`nohup sleep 3600 >/dev/null 2>&1 &`) started it in the background") !=
           std::string::npos);
     CHECK(diagnosis.find("`exec sleep 3600`") != std::string::npos);

@@ -1,7 +1,6 @@
 // Entrypoint scripts read as a shell reads them: which lines start what in the background, and
 // which line a left-behind process came from — never a guess.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 
@@ -53,7 +52,9 @@ TEST_CASE("the story's scripts: each background line, its program and the exec t
         CHECK(lines_of(s) == std::vector<uint32_t>{3});
         CHECK(match_fork(s, 1) == 0u);  // the fork that never got to exec nohup
     }
-    SECTION("1: nothing in the background") { CHECK(parse_script(story("1-original.sh")).background.empty()); }
+    SECTION("1: nothing in the background") {
+        CHECK(parse_script(story("1-original.sh")).background.empty());
+    }
     SECTION("4: two identical lines in a branch: an exec'd one is line 6 or 7, which cannot be told") {
         const Script s = parse_script(story("4-fixed.sh"));
         CHECK(lines_of(s) == std::vector<uint32_t>{6, 7});
@@ -74,18 +75,18 @@ TEST_CASE("the story's scripts: each background line, its program and the exec t
 
 TEST_CASE("comments, continuations, here-documents and quotes do not move lines or make commands") {
     const Script s = parse_script(
-        "#!/bin/sh\n"                                   // 1
-        "# node server.js & (a comment)\n"              // 2
-        "echo 'not & background' \"nor & this\"\n"     // 3
-        "cat <<EOF > /etc/app.conf\n"                   // 4
-        "worker &\n"                                    // 5: here-document text
-        "EOF\n"                                         // 6
-        "cat <<-'END'\n"                                // 7
-        "\tmore & text\n"                               // 8
-        "\tEND\n"                                       // 9
-        "nohup /usr/bin/node \\\n"                      // 10
-        "    /my-app/server.js --port \"$PORT\" \\\n"   // 11
-        "    >>/var/log/app.log 2>&1 &  # the server\n" // 12
+        "#!/bin/sh\n"                                    // 1
+        "# node server.js & (a comment)\n"               // 2
+        "echo 'not & background' \"nor & this\"\n"       // 3
+        "cat <<EOF > /etc/app.conf\n"                    // 4
+        "worker &\n"                                     // 5: here-document text
+        "EOF\n"                                          // 6
+        "cat <<-'END'\n"                                 // 7
+        "\tmore & text\n"                                // 8
+        "\tEND\n"                                        // 9
+        "nohup /usr/bin/node \\\n"                       // 10
+        "    /my-app/server.js --port \"$PORT\" \\\n"    // 11
+        "    >>/var/log/app.log 2>&1 &  # the server\n"  // 12
         "wait\n");
     REQUIRE(s.background.size() == 1);
     const ScriptCommand& c = s.background[0];
@@ -102,15 +103,15 @@ TEST_CASE("comments, continuations, here-documents and quotes do not move lines 
 
 TEST_CASE("lists, groups, pipelines and wrappers: what each background command runs in the end") {
     const Script s = parse_script(
-        "set -e\n"                                                // 1
-        "cd /app && ./migrate && PORT=80 exec-me --now &\n"       // 2: an and-or list in the background
-        "{ redis-server /etc/redis.conf; } &\n"                   // 3
-        "( sleep 5; worker --queue jobs ) &\n"                    // 4
-        "tail -f /var/log/x | grep ERROR &\n"                     // 5
-        "setsid -f env LANG=C nice -n 10 /opt/agent run\n"        // 6: daemonizes itself
+        "set -e\n"                                           // 1
+        "cd /app && ./migrate && PORT=80 exec-me --now &\n"  // 2: an and-or list in the background
+        "{ redis-server /etc/redis.conf; } &\n"              // 3
+        "( sleep 5; worker --queue jobs ) &\n"               // 4
+        "tail -f /var/log/x | grep ERROR &\n"                // 5
+        "setsid -f env LANG=C nice -n 10 /opt/agent run\n"   // 6: daemonizes itself
         "start-stop-daemon --start --background --exec /usr/sbin/cron -- -f\n"  // 7
-        "a & b &\n"                                               // 8
-        "server; exit\n");                                        // 9
+        "a & b &\n"                                                             // 8
+        "server; exit\n");                                                      // 9
     CHECK(lines_of(s) == std::vector<uint32_t>{2, 2, 2, 3, 4, 4, 5, 5, 6, 7, 8, 8});
     CHECK(s.background[2].program == Words{"exec-me", "--now"});
     CHECK(s.background[2].conditional);  // after &&
@@ -128,20 +129,20 @@ TEST_CASE("lists, groups, pipelines and wrappers: what each background command r
 
 TEST_CASE("branches, loops, cases and functions make their commands conditional") {
     const Script s = parse_script(
-        "start() { daemon-a & }\n"                                       // 1
-        "if [ \"$MODE\" = prod ]; then\n"                                // 2
-        "  daemon-b &\n"                                                 // 3
-        "elif [ -n \"$X\" ]; then daemon-c &\n"                         // 4
-        "else\n"                                                         // 5
-        "  daemon-d &\n"                                                 // 6
-        "fi\n"                                                           // 7
-        "case \"$1\" in\n"                                               // 8
-        "  web) web-server & ;;\n"                                       // 9
-        "  (*) other & ;;\n"                                             // 10
-        "esac\n"                                                         // 11
-        "for i in 1 2; do worker $i & done\n"                            // 12
-        "while read l; do echo \"$l\"; done < /etc/list\n"               // 13
-        "always &\n");                                                   // 14
+        "start() { daemon-a & }\n"                          // 1
+        "if [ \"$MODE\" = prod ]; then\n"                   // 2
+        "  daemon-b &\n"                                    // 3
+        "elif [ -n \"$X\" ]; then daemon-c &\n"             // 4
+        "else\n"                                            // 5
+        "  daemon-d &\n"                                    // 6
+        "fi\n"                                              // 7
+        "case \"$1\" in\n"                                  // 8
+        "  web) web-server & ;;\n"                          // 9
+        "  (*) other & ;;\n"                                // 10
+        "esac\n"                                            // 11
+        "for i in 1 2; do worker $i & done\n"               // 12
+        "while read l; do echo \"$l\"; done < /etc/list\n"  // 13
+        "always &\n");                                      // 14
     CHECK(lines_of(s) == std::vector<uint32_t>{1, 3, 4, 6, 9, 10, 12, 14});
     for (size_t i = 0; i + 1 < s.background.size(); ++i) CHECK(s.background[i].conditional);
     CHECK_FALSE(s.background.back().conditional);
@@ -162,8 +163,14 @@ TEST_CASE("`&>` is a redirection in bash and a background job in sh") {
 }
 
 TEST_CASE("which program runs a script: sh FILE, a #! script's rewritten argv, sh -c TEXT, env") {
-    const auto path = [](Argv a) { auto s = script_of(a); return s && s->path ? *s->path : std::string("-"); };
-    const auto text = [](Argv a) { auto s = script_of(a); return s && s->text ? *s->text : std::string("-"); };
+    const auto path = [](Argv a) {
+        auto s = script_of(a);
+        return s && s->path ? *s->path : std::string("-");
+    };
+    const auto text = [](Argv a) {
+        auto s = script_of(a);
+        return s && s->text ? *s->text : std::string("-");
+    };
     CHECK(path({"sh", "/my-app/startup.sh"}) == "/my-app/startup.sh");
     CHECK(path({"/bin/bash", "-e", "-o", "pipefail", "startup.sh", "arg"}) == "startup.sh");
     CHECK(path({"/usr/bin/env", "-i", "PATH=/bin", "bash", "/entry.sh"}) == "/entry.sh");
@@ -173,8 +180,8 @@ TEST_CASE("which program runs a script: sh FILE, a #! script's rewritten argv, s
     CHECK(text({"/bin/sh", "-ec", "x &"}) == "x &");
     CHECK(script_of({"bash", "--norc", "-c", "y"})->posix == false);
     CHECK(script_of({"sh", "-c", "y"})->posix);
-    CHECK_FALSE(script_of({"sh"}));         // reads stdin
-    CHECK_FALSE(script_of({"sh", "-s"}));   // likewise
+    CHECK_FALSE(script_of({"sh"}));        // reads stdin
+    CHECK_FALSE(script_of({"sh", "-s"}));  // likewise
     CHECK_FALSE(script_of({"node", "server.js"}));
     CHECK_FALSE(script_of({}));
 }

@@ -1,7 +1,6 @@
 // The line of the entrypoint script behind each process a finding lists: the lineage the
 // tracker keeps (what the script's own process started), matched against the script's text.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <sstream>
 
@@ -51,8 +50,9 @@ TEST_CASE("3: the server's fork never exec'd, and still its line and its exec ar
     CHECK(f->live[0].source->line == 3);
     CHECK(f->live[0].source->text == "nohup sleep 3600 >/dev/null 2>&1 &");
     CHECK(f->live[0].source->suggestion == "exec sleep 3600");
-    CHECK(f->diagnosis.find("line 3 of /my-app/startup.sh (`nohup sleep 3600 >/dev/null 2>&1 &`) started it in the "
-                            "background, then the script ended") != std::string::npos);
+    CHECK(f->diagnosis.find(
+              "Line 3 of /my-app/startup.sh (`nohup sleep 3600 >/dev/null 2>&1 &`) started it in the "
+              "background, then the script ended") != std::string::npos);
     CHECK(f->diagnosis.find("`exec sleep 3600`") != std::string::npos);
 }
 
@@ -93,11 +93,12 @@ TEST_CASE("behind a shim, lines are those of the entrypoint's script, through an
     REQUIRE(f->live.size() == 1);
     REQUIRE(f->live[0].launch);
     CHECK(f->live[0].launch->argv == Argv{"sh", "-c", "sleep 3600 & sleep 3600 &"});
-    model::attach_sources(*f, model::parse_script("#!/bin/sh\nnohup sh -c 'sleep 3600 & sleep 3600 &' &\nexit 0\n"),
-                          "/my-app/startup.sh");
+    model::attach_sources(
+        *f, model::parse_script("#!/bin/sh\nnohup sh -c 'sleep 3600 & sleep 3600 &' &\nexit 0\n"),
+        "/my-app/startup.sh");
     REQUIRE(f->live[0].source);
     CHECK(f->live[0].source->line == 2);
-    CHECK(f->diagnosis.find("line 2 of /my-app/startup.sh") != std::string::npos);
+    CHECK(f->diagnosis.find("Line 2 of /my-app/startup.sh") != std::string::npos);
 }
 
 TEST_CASE("ambiguity and strangers: no line is named") {
@@ -119,7 +120,7 @@ TEST_CASE("ambiguity and strangers: no line is named") {
         model::attach_sources(*f, model::parse_script("sleep 3600 &"), std::nullopt);
         REQUIRE(f->live[0].source);
         CHECK_FALSE(f->live[0].source->file);
-        CHECK(f->diagnosis.find("line 1 of the `sh -c` script") != std::string::npos);
+        CHECK(f->diagnosis.find("Line 1 of the `sh -c` script") != std::string::npos);
     }
 }
 
@@ -141,6 +142,6 @@ TEST_CASE("a worker's line: the worker_exit diagnosis names it") {
                           "/my-app/startup.sh");
     REQUIRE(f.worker->source);
     CHECK(f.worker->source->line == 2);
-    CHECK(f.diagnosis.find("line 2 of /my-app/startup.sh (`node /my-app/worker.js &`) started it") !=
+    CHECK(f.diagnosis.find("Line 2 of /my-app/startup.sh (`node /my-app/worker.js &`) started it") !=
           std::string::npos);
 }
