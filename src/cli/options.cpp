@@ -92,6 +92,16 @@ int parse_command_line(int argc, char** argv, Options& o) {
         "of initwatch itself, 126/127 CMD not executable/found, else init's (CMD's) status (its own 3 or "
         "125 become 1); 0 when --timeout stopped it healthy",
         "initwatch"};
+    app.footer(
+        "Examples:\n"
+        "  sudo initwatch                                   watch the host, text for people\n"
+        "  sudo initwatch watch --json --metrics-address 127.0.0.1:9090\n"
+        "                                                   JSON lines and metrics (a log pipeline)\n"
+        "  sudo initwatch run --timeout 5 -- sh startup.sh  CI: an entrypoint as a namespace init\n"
+        "  sudo initwatch watch --timeout 10 -- docker run --rm my-app:1.0\n"
+        "                                                   CI: judge the containers CMD starts\n"
+        "  sudo initwatch check                             the probes this kernel gets\n"
+        "More: initwatch(8), docs/usage.md");
     app.set_version_flag("--version", std::string("initwatch ") + kVersion);
     app.require_subcommand(0, 1);
     add_output_options(app, o);
@@ -129,6 +139,16 @@ int parse_command_line(int argc, char** argv, Options& o) {
         ->check(CLI::NonNegativeNumber)
         ->needs(gate_command);
     add_output_options(*watch, o);
+    watch->footer(
+        "Examples:\n"
+        "  sudo initwatch watch                             the host until interrupted, text\n"
+        "  sudo initwatch watch --json --min-severity warning --count 1\n"
+        "                                                   the first warning or error, as a JSON line\n"
+        "  sudo initwatch watch --json --metrics-address :9090 --host-root /host --kubernetes-events\n"
+        "                                                   as the DaemonSet runs it\n"
+        "  sudo initwatch watch --timeout 10 -- docker run --rm my-app:1.0\n"
+        "                                                   CI gate: exit 3 on a finding, else docker's "
+        "status");
     watch->add_option("--metrics-address", o.metrics_address,
                       "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT, [IPV6]:PORT or :PORT");
     watch->add_flag("--kubernetes-events", o.kubernetes_events,
@@ -152,10 +172,20 @@ int parse_command_line(int argc, char** argv, Options& o) {
     run->add_option("command", o.argv, "CMD [ARGS...], after --")->required()->allow_extra_args();
     run->prefix_command(false);
     add_output_options(*run, o);
+    run->footer(
+        "Examples:\n"
+        "  sudo initwatch run -- sh examples/story/2-server-backgrounded.sh\n"
+        "                                                   the story's script: a finding, exit 3\n"
+        "  sudo initwatch run --timeout 5 --json -o report.json -- sh startup.sh\n"
+        "                                                   CI: still running after 5 s is healthy (exit 0)");
 
     CLI::App* check = app.add_subcommand(
         "check", "Load and attach the probes, print which probes and fallbacks this kernel gets, exit");
     add_output_options(*check, o);
+    check->footer(
+        "Examples:\n"
+        "  sudo initwatch check                             probes, fallbacks and kernel features\n"
+        "  sudo initwatch check --exit-probe live-count     the exit fallback of kernels before 6.16");
 
     // `watch -- CMD` wraps a command, as `run` does: its own errors are 125 (2 is a command's).
     bool double_dash = false;

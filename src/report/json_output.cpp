@@ -107,7 +107,8 @@ public:
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override {
         w_.begin_object();
-        w_.field("type", model::to_string(f.kind)).field("time", clock().rfc3339(f.ts_ns));
+        w_.field("type", model::to_string(f.kind)).field("schema", kJsonSchema);
+        w_.field("time", clock().rfc3339(f.ts_ns));
         w_.field("severity", model::to_string(f.severity)).field("scope", model::to_string(f.scope));
         w_.field("diagnosis", f.diagnosis);
         put_context(w_, context);
@@ -202,7 +203,7 @@ public:
                                  : std::is_same_v<T, model::ExecEvent> ? "exec"
                                  : std::is_same_v<T, model::ExitEvent> ? "exit"
                                                                        : "snapshot");
-                w_.field("time", clock().rfc3339(ev.ts_ns));
+                w_.field("schema", kJsonSchema).field("time", clock().rfc3339(ev.ts_ns));
                 put_task(w_, ev.task);
             },
             e);
@@ -226,7 +227,8 @@ public:
 
     void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count,
                     uint64_t first_ns) override {
-        w_.begin_object().field("type", "suppressed").field("time", clock().rfc3339(ts_ns));
+        w_.begin_object().field("type", "suppressed").field("schema", kJsonSchema);
+        w_.field("time", clock().rfc3339(ts_ns));
         put_context(w_, context);
         w_.field("count", count).field("since", clock().rfc3339(first_ns));
         w_.end_object();
@@ -235,7 +237,8 @@ public:
     }
 
     void lost(uint64_t ts_ns, const LostCounts& counts) override {
-        w_.begin_object().field("type", "lost").field("time", clock().rfc3339(ts_ns));
+        w_.begin_object().field("type", "lost").field("schema", kJsonSchema);
+        w_.field("time", clock().rfc3339(ts_ns));
         w_.key("counts").begin_object();
         for (const auto& [reason, n] : counts) w_.field(reason, n);
         w_.end_object().end_object();

@@ -26,6 +26,10 @@ public:
     // No line is longer: a finding lists fewer processes in full (the rest are counted)
     // rather than pass it. Text lines are far shorter (argv is at most 4 KiB).
     static constexpr size_t kMaxLineBytes = size_t{1} << 20;
+    // The "schema" field of every JSON line. It changes only when a field is removed or
+    // renamed, or its type or meaning changes; added fields, line types and values do not
+    // change it (docs/output.md, "Versions").
+    static constexpr int kJsonSchema = 1;
 
     // `name`: what a failed write names ("stdout", the --output path).
     Output(std::FILE* out, std::string name) : out_(out), name_(std::move(name)) {}

@@ -59,7 +59,7 @@ yaml.safe_dump({"groups": obj["spec"]["groups"]}, open(spec_path, "w"))
 alerts = [r for g in rules["groups"] for r in g["rules"]]
 check(sorted(r["alert"] for r in alerts) == sorted(
     ["ContainerInitExitedLeavingProcesses", "ContainerWorkerDiedWhileInitRuns", "InitwatchLosingEvents"]),
-    "rules.yaml: the three alerts of the README")
+    "rules.yaml: the three alerts of docs/kubernetes.md")
 
 source = open(metrics_path).read()
 registered = set(re.findall(r'"(initwatch_[a-z_]+)"', source))

@@ -9,7 +9,7 @@
 #      no service account token, probes on the named metrics port, no /var/log/pods mount,
 #      system-node-critical, memory request = limit, a NetworkPolicy admitting the metrics
 #      port only from the monitoring namespace, and so on.
-#   2b. An overlay as the README's deploy steps make it (image by digest, another monitoring
+#   2b. An overlay as the deploy steps of docs/kubernetes.md make it (image by digest, another monitoring
 #      namespace through the patch kustomization.yaml documents) renders and changes that.
 #   2c. An overlay with components/termination-message renders; it adds only the flag and
 #      a writable mount of the host's /var/lib/kubelet/pods, which the base has not.
@@ -312,7 +312,7 @@ check(any(e.get("scopeName") == "PriorityClass" and e.get("operator") == "In"
           for q in quotas for e in q["spec"].get("scopeSelector", {}).get("matchExpressions", [])),
       "a ResourceQuota admits system-node-critical pods in the namespace")
 
-# The overlay of the README's deploy steps.
+# The overlay of the deploy steps of docs/kubernetes.md.
 overlay = {d["kind"]: d for d in yaml.safe_load_all(open(overlay_path)) if d}
 image = overlay["DaemonSet"]["spec"]["template"]["spec"]["containers"][0]["image"]
 check(image == "registry.example.com/initwatch@" + digest, f"overlay: the image by digest ({image})")

@@ -75,6 +75,7 @@ TEST_CASE("a JSON finding has the documented fields, exit code 0 included") {
     REQUIRE(out.find('\n') == out.size() - 1);  // one line
     const auto j = nlohmann::json::parse(out);
     CHECK(j["type"] == "init_exit");
+    CHECK(j["schema"] == report::Output::kJsonSchema);
     CHECK(j["severity"] == "warning");
     CHECK(j["time"].get<std::string>().back() == 'Z');
     CHECK(j["container"]["cgroup_id"] == 42);
