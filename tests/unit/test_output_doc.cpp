@@ -90,6 +90,8 @@ model::LiveProcess live_process(uint32_t pid, model::How how, bool exited_starte
     st.before_ns = 300'000'000;
     p.started_by = st;
     p.started_by_dropped = true;
+    p.source = model::SourceLine{"/my-app/startup.sh", 3, "nohup node /my-app/server.js &",
+                                 "exec node /my-app/server.js"};
     return p;
 }
 
@@ -123,6 +125,7 @@ model::Finding base_finding(model::Kind kind) {
     f.kernel_ns_pids = 4;
     f.kernel_disagrees = f.incomplete = true;
     f.diagnosis = "a diagnosis";
+    f.script = model::Finding::Script{"/my-app/startup.sh", "not a regular file"};
     return f;
 }
 
@@ -157,7 +160,7 @@ std::set<std::string> emitted_paths() {
         {"ringbuf_full", 1},      {"exit_map_full", 1},          {"argv_unreadable", 1},
         {"malformed", 1},         {"process_table_full", 1},     {"argv_dropped", 1},
         {"starter_dropped", 1},   {"worker_finding_dropped", 1}, {"finding_suppressed", 1},
-        {"argv_read_timeout", 1}, {"sink_queue_full", 1}};
+        {"argv_read_timeout", 1}, {"script_unread", 1},          {"sink_queue_full", 1}};
 
     const std::string out = capture_json([&](report::Output& o) {
         o.finding(init_exit, full_context());
