@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
@@ -196,10 +197,21 @@ void check_init_program_finding(const json& f, const std::string& init_comm,
     REQUIRE(live.is_array());
     REQUIRE(live.size() == 1);
     const json& server = live[0];
-    CHECK(at(server, "argv") == json::array({"sleep", "3600"}));
+    // The server, or, on a slow machine (an emulated kernel under load), the server still
+    // inside its wrappers when the script ended: nohup (Debian's, or the busybox rootfs's #!
+    // script) had not exec'd sleep yet, and had not ignored SIGHUP yet either.
+    const json argv = at(server, "argv");
+    const std::vector<json> wrapped{json::array({"nohup", "sleep", "3600"}),
+                                    json::array({"setsid", "nohup", "sleep", "3600"}),
+                                    json::array({"/bin/sh", "/bin/nohup", "sleep", "3600"})};
+    if (argv == json::array({"sleep", "3600"})) {
+        CHECK(at(server, "sighup_ignored") == true);
+    } else {
+        CHECK(std::find(wrapped.begin(), wrapped.end(), argv) != wrapped.end());
+        WARN("the server was still in its wrappers at init's exit: " << argv.dump());
+    }
     CHECK(at(server, "how") == "reparented");  // its parent, the script, exited first
     CHECK(at(server, "ppid") == at(init, "pid"));
-    CHECK(at(server, "sighup_ignored") == true);
     const json by = at(server, "started_by");
     REQUIRE(by.is_object());
     CHECK(at(by, "pid") == at(ep, "pid"));
