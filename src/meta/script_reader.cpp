@@ -32,8 +32,10 @@ std::string why_unread(const util::FileRead& r) {
 
 }  // namespace
 
-ScriptReader::ScriptReader(std::string proc_root)
-    : proc_root_(std::move(proc_root)), worker_(kReadDeadline, kMaxScripts, 4 * kMaxScriptBytes) {}
+ScriptReader::ScriptReader(size_t max_bytes, std::string proc_root)
+    : max_bytes_(max_bytes),
+      proc_root_(std::move(proc_root)),
+      worker_(kReadDeadline, kMaxScripts, 4 * kMaxScriptBytes) {}
 
 void ScriptReader::exec_seen(const model::ProcKey& key, const model::Argv& argv, uint64_t now_ns) {
     const std::optional<model::ScriptSource> source = model::script_of(argv);
@@ -123,7 +125,7 @@ bool ScriptReader::reading(const model::ProcKey& key) const {
 void ScriptReader::store(Entry& e, std::string_view text, bool truncated, bool posix) {
     model::Script script = model::parse_script(text, truncated, posix);
     const size_t bytes = script.bytes();
-    if (bytes_ + bytes > kMaxBytes) {
+    if (bytes_ + bytes > max_bytes_) {
         fail(e, "past the scripts' memory bound");
         return;
     }

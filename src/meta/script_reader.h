@@ -24,12 +24,12 @@ namespace initwatch::meta {
 class ScriptReader {
 public:
     static constexpr size_t kMaxScriptBytes = 64 * 1024;
-    static constexpr size_t kMaxBytes = 8 * 1024 * 1024;  // every script kept, parsed
     static constexpr size_t kMaxScripts = 4096;
     // Kept this long after its process exited: the finding it serves comes right after.
     static constexpr uint64_t kKeepNs = 30'000'000'000ULL;
 
-    explicit ScriptReader(std::string proc_root = "/proc");
+    // `max_bytes`: what every script kept may take, parsed (a share of --max-memory).
+    explicit ScriptReader(size_t max_bytes, std::string proc_root = "/proc");
 
     // A process that may run an entrypoint script exec'd `argv` (already redacted).
     void exec_seen(const model::ProcKey& key, const model::Argv& argv, uint64_t now_ns);
@@ -59,6 +59,7 @@ private:
     void store(Entry& e, std::string_view text, bool truncated, bool posix);
     void fail(Entry& e, std::string why);
 
+    size_t max_bytes_;
     std::string proc_root_;
     ReadWorker worker_;
     std::unordered_map<model::ProcKey, Entry, model::ProcKeyHash> scripts_;

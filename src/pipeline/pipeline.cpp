@@ -48,7 +48,8 @@ Pipeline::Pipeline(const PipelineOptions& options)
       tracker_(options.limits),
       catalog_(options.catalog),
       snapshot_reader_(kCmdlineDeadline),
-      resync_reader_(kCmdlineDeadline) {
+      resync_reader_(kCmdlineDeadline),
+      scripts_(std::max<size_t>(options.limits.max_memory_bytes / 8, meta::ScriptReader::kMaxScriptBytes)) {
     if (catalog_.cgroup2_root().empty())
         spdlog::warn("no cgroup2 mount found: findings will carry no cgroup path");
     health_.set_attached();
