@@ -127,6 +127,55 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 }
 
 /* TP_PROTO(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
+#define IW_S_IFMT 00170000
+#define IW_S_IFSOCK 0140000
+#define IW_S_IFREG 0100000
+#define IW_S_IFCHR 0020000
+#define IW_S_IFIFO 0010000
+
+/* Where fd `fd` of `files` points: a few reads, no lock (the exec'ing task owns its table). */
+static __always_inline void fill_stdio(struct iw_stdio *out, struct files_struct *files, unsigned int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	struct inode *inode;
+	__u32 mode;
+
+	out->type = IW_STDIO_UNKNOWN;
+	out->ino = 0;
+	out->rdev = 0;
+	out->name[0] = '\0';
+	if (fd >= BPF_CORE_READ(fdt, max_fds)) {
+		out->type = IW_STDIO_CLOSED;
+		return;
+	}
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0)
+		return;
+	if (!f) {
+		out->type = IW_STDIO_CLOSED;
+		return;
+	}
+	inode = BPF_CORE_READ(f, f_inode);
+	mode = BPF_CORE_READ(inode, i_mode) & IW_S_IFMT;
+	out->ino = BPF_CORE_READ(inode, i_ino);
+	if (mode == IW_S_IFIFO) {
+		out->type = IW_STDIO_PIPE;
+		return;
+	}
+	if (mode == IW_S_IFSOCK) {
+		out->type = IW_STDIO_SOCKET;
+		return;
+	}
+	if (mode == IW_S_IFCHR) {
+		out->type = IW_STDIO_CHAR;
+		out->rdev = BPF_CORE_READ(inode, i_rdev);
+	} else {
+		out->type = mode == IW_S_IFREG ? IW_STDIO_FILE : IW_STDIO_OTHER;
+	}
+	bpf_probe_read_kernel_str(out->name, sizeof(out->name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -142,6 +191,17 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	fill_header(&ev->hdr, IW_EVENT_EXEC, 0);
 	fill_task(&ev->task, p);
 	ev->old_pid = old_pid;
+	/* Where its output goes: only in containers (a child pid namespace), where a server's
+	 * output that never reaches the runtime's pipe never reaches `kubectl logs`. */
+	if (ev->task.ns_level > 0) {
+		struct files_struct *files = BPF_CORE_READ(p, files);
+
+		fill_stdio(&ev->stdio[0], files, 1);
+		fill_stdio(&ev->stdio[1], files, 2);
+	} else {
+		ev->stdio[0].type = IW_STDIO_UNKNOWN;
+		ev->stdio[1].type = IW_STDIO_UNKNOWN;
+	}
 
 	n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), bprm->filename);
 	if (n < 0)

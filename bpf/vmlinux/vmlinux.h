@@ -96,6 +96,39 @@ struct mm_struct {
 	unsigned long arg_end;
 };
 
+/* Where stdout and stderr point at exec (files, fdtable, file, inode, dentry). */
+struct qstr {
+	const unsigned char *name;
+};
+
+struct dentry {
+	struct qstr d_name;
+};
+
+struct path {
+	struct dentry *dentry;
+};
+
+struct inode {
+	unsigned short i_mode;
+	unsigned long i_ino;
+	u32 i_rdev;
+};
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
 struct task_struct {
 	unsigned int flags;
 	int exit_state;
@@ -110,6 +143,7 @@ struct task_struct {
 	struct signal_struct *signal;
 	struct sighand_struct *sighand;
 	struct mm_struct *mm;
+	struct files_struct *files;
 	struct css_set *cgroups;
 };
 

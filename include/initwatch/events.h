@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define IW_EVENTS_VERSION 1
+#define IW_EVENTS_VERSION 2
 
 #define IW_COMM_LEN 16
 #define IW_FILENAME_LEN 256
@@ -83,12 +83,34 @@ struct iw_exit_event {
     __u32 ns_pids_allocated; /* pids allocated in the namespace when init exited */
 };
 
+/* What a file descriptor of stdio is, at exec: its file type (user space tells /dev/null
+ * and terminals apart by rdev), its inode (two pipes are the same pipe when equal) and the
+ * last component of its path. Filled only for processes in a child pid namespace. */
+enum iw_stdio_type {
+    IW_STDIO_UNKNOWN = 0, /* not read (a process of the host's namespace, or a read failed) */
+    IW_STDIO_CLOSED = 1,
+    IW_STDIO_PIPE = 2,
+    IW_STDIO_SOCKET = 3,
+    IW_STDIO_CHAR = 4, /* a character device: /dev/null, a terminal */
+    IW_STDIO_FILE = 5, /* a regular file */
+    IW_STDIO_OTHER = 6,
+};
+#define IW_STDIO_NAME_LEN 40
+struct iw_stdio {
+    __u64 ino;
+    __u32 rdev; /* the kernel's dev_t: major << 20 | minor */
+    __u8 type;  /* enum iw_stdio_type */
+    __u8 _pad[3];
+    char name[IW_STDIO_NAME_LEN];
+};
+
 /* Sent with a variable length: the header up to argv plus argv_len bytes. */
 struct iw_exec_event {
     struct iw_header hdr;
     struct iw_task task;
-    __u32 old_pid;  /* thread id that called exec (differs when a non-leader thread exec'd) */
-    __u32 argv_len; /* bytes in argv: NUL-separated arguments */
+    __u32 old_pid;            /* thread id that called exec (differs when a non-leader thread exec'd) */
+    __u32 argv_len;           /* bytes in argv: NUL-separated arguments */
+    struct iw_stdio stdio[2]; /* fd 1 and fd 2 */
     char filename[IW_FILENAME_LEN];
     char argv[IW_ARGV_LEN];
 };
@@ -101,7 +123,9 @@ static_assert(sizeof(struct iw_task) == 72, "iw_task layout");
 static_assert(sizeof(struct iw_header) == 16, "iw_header layout");
 static_assert(sizeof(struct iw_fork_event) == 88, "iw_fork_event layout");
 static_assert(sizeof(struct iw_exit_event) == 96, "iw_exit_event layout");
-static_assert(sizeof(struct iw_exec_event) == 96 + IW_FILENAME_LEN + IW_ARGV_LEN, "iw_exec_event layout");
+static_assert(sizeof(struct iw_stdio) == 56, "iw_stdio layout");
+static_assert(sizeof(struct iw_exec_event) == 96 + 2 * 56 + IW_FILENAME_LEN + IW_ARGV_LEN,
+              "iw_exec_event layout");
 #else
 _Static_assert(sizeof(struct iw_task) == 72, "iw_task layout");
 _Static_assert(sizeof(struct iw_exit_event) == 96, "iw_exit_event layout");

@@ -1,6 +1,7 @@
 // Typed process-lifecycle events: what the model consumes. Pure C++, no libbpf.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -24,6 +25,16 @@ struct ProcKeyHash {
     size_t operator()(const ProcKey& k) const noexcept {
         return std::hash<uint64_t>{}(k.start_ns * 0x9e3779b97f4a7c15ULL ^ k.tgid);
     }
+};
+
+// Where a process's stdout or stderr pointed when it exec'd (known in containers only).
+enum class StdioKind : uint8_t { unknown, closed, pipe, socket, null, tty, file, other };
+const char* to_string(StdioKind k);
+struct Stdio {
+    StdioKind kind = StdioKind::unknown;
+    uint64_t ino = 0;  // the same pipe (or file) when equal
+    std::string name;  // a file's or device's name (the last component of its path)
+    bool operator==(const Stdio& o) const { return kind == o.kind && ino == o.ino; }
 };
 
 // What every event says about the process it concerns.
@@ -60,6 +71,7 @@ struct ExecEvent {
     std::string filename;
     Argv argv;
     bool argv_truncated = false;
+    std::array<Stdio, 2> stdio;  // fd 1, fd 2
 };
 
 struct ExitEvent {

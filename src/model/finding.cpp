@@ -126,6 +126,51 @@ std::string line_phrase(const SourceLine& s) {
            (s.file ? *s.file : std::string("the `sh -c` script")) + " (`" + s.text + "`)";
 }
 
+// Where a stream went, said to a person: "/dev/null", "the file app.log", ...
+std::string where_to(const Stdio& s) {
+    switch (s.kind) {
+        case StdioKind::null:
+            return "/dev/null";
+        case StdioKind::file:
+            return "the file " + util::shell_quote(s.name);
+        case StdioKind::closed:
+            return "nowhere (closed)";
+        case StdioKind::tty:
+            return "a terminal";
+        case StdioKind::socket:
+            return "a socket";
+        case StdioKind::pipe:
+            return "another pipe";
+        case StdioKind::other:
+            return util::shell_quote(s.name);
+        case StdioKind::unknown:
+            return "?";
+    }
+    return "?";
+}
+
+}  // namespace
+
+std::string output_note(const Finding& f, const ProcessSummary& p) {
+    const Stdio& log = f.init.stdio[0];  // what the runtime reads: init's stdout
+    if (log.kind == StdioKind::unknown || p.stdio[0].kind == StdioKind::unknown) return {};
+    const bool out_lost = !(p.stdio[0] == log),
+               err_lost = !(p.stdio[1] == log || p.stdio[1] == f.init.stdio[1]);
+    if (!out_lost && !err_lost) return {};
+    std::string what;
+    if (out_lost && err_lost && p.stdio[0] == p.stdio[1])
+        what = "Its stdout and stderr went to " + where_to(p.stdio[0]);
+    else if (out_lost && err_lost)
+        what = "Its stdout went to " + where_to(p.stdio[0]) + " and its stderr to " + where_to(p.stdio[1]);
+    else if (out_lost)
+        what = "Its stdout went to " + where_to(p.stdio[0]);
+    else
+        what = "Its stderr went to " + where_to(p.stdio[1]);
+    return " " + what + ", not to the container's log (`kubectl logs`): why it ended is not there either.";
+}
+
+namespace {
+
 // The fix for an init that ended while what its script started in the background ran on.
 std::string fix_of(const SourceLine& s) {
     return line_phrase(s) +
@@ -175,9 +220,11 @@ std::string worker_diagnosis(const Finding& f) {
     if (w.source)
         return lives_on + line_phrase(*w.source) +
                " started it: make that command the script's last, in the foreground (`" +
-               w.source->suggestion + "`), or give the container a liveness probe that fails without it.";
+               w.source->suggestion + "`), or give the container a liveness probe that fails without it." +
+               output_note(f, w);
     return lives_on + "Make it the container's main process (`exec " + join(w.argv, w.comm) +
-           "` as the script's last command), or give the container a liveness probe that fails without it.";
+           "` as the script's last command), or give the container a liveness probe that fails without it." +
+           output_note(f, w);
 }
 
 std::string init_diagnosis(const Finding& f) {
@@ -194,7 +241,8 @@ std::string init_diagnosis(const Finding& f) {
             case Severity::warning: {
                 if (const LiveProcess* p = sourced(f.live))
                     return who + ", leaving " + left + " it started, so " + killer +
-                           " killed them and the container stopped. " + fix_of(*p->source);
+                           " killed them and the container stopped. " + fix_of(*p->source) +
+                           output_note(f, *p);
                 const LiveProcess* suspect = main_suspect(f.live);
                 const std::string how_to = suspect
                                                ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
@@ -203,7 +251,8 @@ std::string init_diagnosis(const Finding& f) {
                        " killed them and the container stopped: run the long-lived process in the foreground "
                        "as "
                        "the last command of `" +
-                       join(e.argv, e.comm) + "` (" + how_to + ") and put only helpers in the background.";
+                       join(e.argv, e.comm) + "` (" + how_to + ") and put only helpers in the background." +
+                       (suspect ? output_note(f, *suspect) : "");
             }
             case Severity::info:
                 return who + " while " + left + " still ran; " + killer +
@@ -218,7 +267,7 @@ std::string init_diagnosis(const Finding& f) {
             if (const LiveProcess* p = sourced(f.live))
                 return who + " exited on its own (" + f.init.status.describe() + ") while " + left +
                        " it started still ran, so " + killer + " killed them and the container stopped. " +
-                       fix_of(*p->source);
+                       fix_of(*p->source) + output_note(f, *p);
             const LiveProcess* suspect = main_suspect(f.live);
             const std::string how_to =
                 suspect ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`" : "ideally with `exec`";
@@ -226,7 +275,8 @@ std::string init_diagnosis(const Finding& f) {
                    " it started still ran, so " + killer +
                    " killed them and the container stopped: "
                    "run the long-lived process in the foreground as the script's last command (" +
-                   how_to + ") and put only helpers in the background.";
+                   how_to + ") and put only helpers in the background." +
+                   (suspect ? output_note(f, *suspect) : "");
         }
         case Severity::info:
             return who + " was stopped by " + f.init.status.describe() + " while " + left + " still ran; " +

@@ -59,6 +59,8 @@ struct ProcessSummary {
     bool from_snapshot = false;  // known from the startup snapshot, not seen being born
     // False for a fork that has not exec'd yet: its argv is still its parent's.
     bool execed = true;
+    // Where its stdout and stderr pointed at its exec (unknown outside containers).
+    std::array<Stdio, 2> stdio;
 };
 
 // A process that has exited, as a finding tells of it.
@@ -182,6 +184,10 @@ Severity worker_severity_of(const ExitStatus& status, bool restarted);
 
 // One sentence a person can act on.
 std::string diagnose(const Finding& f);
+// " Its stdout and stderr went to /dev/null, not to the container's log ...", when what p
+// wrote did not go where init's stdout went (what the runtime reads); "" when it did, or
+// when that is not known.
+std::string output_note(const Finding& f, const ProcessSummary& p);
 
 // About how many bytes the finding takes in an output (a JSON line): what a container's
 // output budget is charged.

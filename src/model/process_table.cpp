@@ -113,6 +113,7 @@ ProcessTable::Process* ProcessTable::exec(const ExecEvent& ev) {
     p->summary.argv_truncated = ev.argv_truncated;
     p->summary.argv_unknown = false;
     p->summary.execed = true;
+    p->summary.stdio = ev.stdio;
     number_background_fork(*p);  // it runs another program now: its last fork was not waited for
     ++p->activity;
     join_cgroup(*p, ev.task.cgroup_id);

@@ -31,6 +31,42 @@ bool read_record(const void* data, size_t size, Record& out) {
     return true;
 }
 
+// The kernel's dev_t: major << 20 | minor.
+model::Stdio decode_stdio(const iw_stdio& st) {
+    constexpr uint32_t kNull = 1u << 20 | 3;  // /dev/null
+    model::Stdio out;
+    out.ino = st.ino;
+    switch (st.type) {
+        case IW_STDIO_CLOSED:
+            out.kind = model::StdioKind::closed;
+            return out;
+        case IW_STDIO_PIPE:
+            out.kind = model::StdioKind::pipe;
+            return out;
+        case IW_STDIO_SOCKET:
+            out.kind = model::StdioKind::socket;
+            return out;
+        case IW_STDIO_CHAR: {
+            const uint32_t major = st.rdev >> 20;
+            // /dev/tty*, /dev/console (4, 5) and pseudo-terminals (136-143)
+            out.kind = st.rdev == kNull                                             ? model::StdioKind::null
+                       : major == 4 || major == 5 || (major >= 136 && major <= 143) ? model::StdioKind::tty
+                                                                                    : model::StdioKind::other;
+            break;
+        }
+        case IW_STDIO_FILE:
+            out.kind = model::StdioKind::file;
+            break;
+        case IW_STDIO_OTHER:
+            out.kind = model::StdioKind::other;
+            break;
+        default:
+            return model::Stdio{};
+    }
+    out.name = bounded_string(st.name, sizeof(st.name));
+    return out;
+}
+
 }  // namespace
 
 std::optional<model::Event> decode_record(const void* data, size_t size) {
@@ -79,6 +115,11 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
             ev.filename = bounded_string(rec->filename, sizeof(rec->filename));
             ev.argv = model::Argv::from_bytes(std::string_view(rec->argv, argv_len));  // one allocation
             ev.argv_truncated = (h.flags & IW_EXEC_ARGV_TRUNCATED) != 0;
+            for (size_t i = 0; i < ev.stdio.size(); ++i) {
+                iw_stdio st;
+                std::memcpy(&st, &rec->stdio[i], sizeof(st));
+                ev.stdio[i] = decode_stdio(st);
+            }
             return ev;
         }
         default:

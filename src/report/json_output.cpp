@@ -57,7 +57,7 @@ void put_started_by(JsonWriter& w, const model::LiveProcess& p) {
     if (p.started_by_dropped) w.field("started_by_dropped", true);
 }
 
-void put_live_fields(JsonWriter& w, const model::LiveProcess& p) {
+void put_live_fields(JsonWriter& w, const model::LiveProcess& p, const model::ProcessSummary& init) {
     put_process(w, p);
     w.field("ppid", p.ppid).field("age_ms", to_ms(p.age_ns)).field("how", model::to_string(p.how));
     w.key("chain").begin_array();
@@ -65,6 +65,28 @@ void put_live_fields(JsonWriter& w, const model::LiveProcess& p) {
     w.end_array();
     w.field("sighup_ignored", p.sighup_ignored).field("session_leader", p.session_leader);
     put_started_by(w, p);
+    // Where its output went, and whether that is where init's went (the container's log).
+    static constexpr const char* kStream[] = {"stdout", "stderr"};
+    for (size_t i = 0; i < 2; ++i) {
+        w.key(kStream[i]);
+        const model::Stdio& st = p.stdio[i];
+        if (st.kind == model::StdioKind::unknown) {
+            w.null();
+            continue;
+        }
+        w.begin_object().field("kind", model::to_string(st.kind));
+        w.key("name");
+        if (st.name.empty())
+            w.null();
+        else
+            w.value(st.name);
+        w.key("same_as_init");
+        if (init.stdio[i].kind == model::StdioKind::unknown)
+            w.null();
+        else
+            w.value(p.stdio[i] == init.stdio[i]);
+        w.end_object();
+    }
     // The line of the entrypoint script that started it (null: not known).
     w.key("source");
     if (const auto& src = p.source) {
@@ -94,9 +116,9 @@ void put_context(JsonWriter& w, const meta::FindingContext& context) {
     }
 }
 
-void put_live(JsonWriter& w, const model::LiveProcess& p) {
+void put_live(JsonWriter& w, const model::LiveProcess& p, const model::ProcessSummary& init) {
     w.begin_object();
-    put_live_fields(w, p);
+    put_live_fields(w, p, init);
     w.end_object();
 }
 
@@ -143,7 +165,7 @@ public:
                 w_.field("running", true).field("age_ms", to_ms(f.init.ran_ns));
                 w_.end_object();
                 w_.key("worker").begin_object();
-                put_live_fields(w_, f.worker.value());
+                put_live_fields(w_, f.worker.value(), f.init);
                 put_status(w_, f.worker->status);
                 w_.end_object();
                 w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
@@ -171,7 +193,7 @@ public:
         size_t listed = 0;
         for (; listed < f.live.size(); ++listed) {
             const JsonWriter::Mark before = w_.mark();
-            put_live(w_, f.live[listed]);
+            put_live(w_, f.live[listed], f.init);
             if (w_.line_bytes() + kFindingTailBytes > kMaxLineBytes) {
                 w_.rollback(before);
                 break;

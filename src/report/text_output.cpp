@@ -257,7 +257,7 @@ private:
             while (!stack.empty()) {
                 const Frame fr = std::move(stack.back());
                 stack.pop_back();
-                line(f.live[fr.index], fr.prefix + (fr.last ? "└─ " : "├─ "), fr.depth, width);
+                line(f.live[fr.index], f.init, fr.prefix + (fr.last ? "└─ " : "├─ "), fr.depth, width);
                 if (fr.depth + 1 < kMaxDepth)
                     push_children(fr.index, fr.prefix + (fr.last ? "   " : "│  "), fr.depth + 1);
                 else
@@ -266,20 +266,47 @@ private:
         };
         walk(n, "", 0);
         for (size_t i : roots) {
-            line(f.live[i], "?  ", 0, width);
+            line(f.live[i], f.init, "?  ", 0, width);
             walk(i, "   ", 1);
         }
     }
 
-    void line(const model::LiveProcess& p, const std::string& branch, size_t depth, size_t width) {
+    void line(const model::LiveProcess& p, const model::ProcessSummary& init, const std::string& branch,
+              size_t depth, size_t width) {
         const size_t used = 3 * (depth + 1);
         const size_t col = width > used ? width - used : 0;
         write_line(std::string(13, ' ') + branch + pad(pid_label(p.pid, p.ns_pid), col) + "  " +
                    format_command(p.argv, p.comm, p.argv_truncated) + "  " +
                    style_.dim("age " + util::format_duration(p.age_ns) + ", ") +
                    style_.bold(model::to_string(p.how)) +
-                   style_.dim(flags_of(p) + argv_note(p) + starter_note(p)));
+                   style_.dim(flags_of(p) + argv_note(p) + starter_note(p) + stdio_note(p, init)));
         if (p.source) write_line(std::string(13 + 3 * (depth + 1), ' ') + source_line(*p.source));
+    }
+
+    // ", output to /dev/null": where its stdout and stderr went when not where init's went.
+    static std::string stdio_note(const model::ProcessSummary& p, const model::ProcessSummary& init) {
+        auto where = [](const model::Stdio& s) {
+            switch (s.kind) {
+                case model::StdioKind::null:
+                    return std::string("/dev/null");
+                case model::StdioKind::file:
+                case model::StdioKind::other:
+                    return "file " + escape_text(s.name);
+                case model::StdioKind::unknown:
+                case model::StdioKind::closed:
+                case model::StdioKind::pipe:
+                case model::StdioKind::socket:
+                case model::StdioKind::tty:
+                    break;
+            }
+            return std::string(model::to_string(s.kind));
+        };
+        const bool out = p.stdio[0].kind != model::StdioKind::unknown && !(p.stdio[0] == init.stdio[0]);
+        const bool err = p.stdio[1].kind != model::StdioKind::unknown && !(p.stdio[1] == init.stdio[1]);
+        if (init.stdio[0].kind == model::StdioKind::unknown || (!out && !err)) return {};
+        if (out && err && p.stdio[0] == p.stdio[1]) return ", output to " + where(p.stdio[0]);
+        return (out ? ", stdout to " + where(p.stdio[0]) : "") +
+               (err ? ", stderr to " + where(p.stdio[1]) : "");
     }
 
     // "↳ line 3 of /my-app/startup.sh: nohup node /my-app/server.js &"

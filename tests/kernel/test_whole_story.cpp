@@ -634,6 +634,19 @@ void check_server_line(const json& f, const json& file = kAppScript, int line = 
     const json script = at(f, "script");
     REQUIRE(script.is_object());
     CHECK(at(script, "read") == true);
+    // `>/dev/null 2>&1`: where the server's output went, seen at its exec (a fork that never
+    // exec'd has none). The container's log is runc's log file here, where init's went.
+    if (at(live[0], "execed") == true && at(live[0], "argv") == json::array({"sleep", "3600"})) {
+        for (const char* stream : {"stdout", "stderr"}) {
+            const json st = at(live[0], stream);
+            REQUIRE(st.is_object());
+            CHECK(at(st, "kind") == "null");
+            CHECK(at(st, "same_as_init") == false);
+        }
+        const std::string d = at(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
+        CHECK(d.find("Its stdout and stderr went to /dev/null, not to the container's log") !=
+              std::string::npos);
+    }
     const std::string diagnosis = at(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
     const std::string where = file.is_string() ? file.get<std::string>() : std::string("the `sh -c` script");
     CHECK(diagnosis.find("Line " + std::to_string(line) + " of " + where +

@@ -90,6 +90,8 @@ model::LiveProcess live_process(uint32_t pid, model::How how, bool exited_starte
     st.before_ns = 300'000'000;
     p.started_by = st;
     p.started_by_dropped = true;
+    p.stdio[0] = model::Stdio{model::StdioKind::null, 5, "null"};
+    p.stdio[1] = model::Stdio{model::StdioKind::file, 9, "app.log"};
     p.source = model::SourceLine{"/my-app/startup.sh", 3, "nohup node /my-app/server.js &",
                                  "exec node /my-app/server.js"};
     return p;
@@ -116,6 +118,7 @@ model::Finding base_finding(model::Kind kind) {
     f.ts_ns = 5'000'000'000ULL;
     f.pidns_inum = 4026532200u;
     fill_process(f.init, 101);
+    f.init.stdio[0] = f.init.stdio[1] = model::Stdio{model::StdioKind::pipe, 7, ""};
     f.init.status = model::ExitStatus::decode(0);
     f.init.ran_ns = 612'000'000;
     f.live.push_back(live_process(201, model::How::reparented, true));

@@ -92,7 +92,9 @@ TEST_CASE("what the reader refuses, and says why") {
         CHECK(unread_reason({"sh", "/fifo.sh"}) == "not a regular file");
         CHECK(reader.unread() == 1);
     }
-    SECTION("a file that is not there") { CHECK(unread_reason({"sh", "/missing.sh"}) == "not found in the container"); }
+    SECTION("a file that is not there") {
+        CHECK(unread_reason({"sh", "/missing.sh"}) == "not found in the container");
+    }
     SECTION("a process already gone") {
         reader.exec_seen(model::ProcKey{43, 1}, {"sh", "/x.sh"}, kNow);
         model::Finding f = finding_of(model::ProcKey{43, 1}, {});
@@ -118,7 +120,8 @@ TEST_CASE("what the reader refuses, and says why") {
     }
 }
 
-TEST_CASE("sh -c needs no read; a program that is no shell script is not kept; a later exec keeps the script") {
+TEST_CASE(
+    "sh -c needs no read; a program that is no shell script is not kept; a later exec keeps the script") {
     FakeProc proc;
     meta::ScriptReader reader(1 << 20, proc.dir.path.string());
     const model::ProcKey key{42, 7};
