@@ -1,9 +1,8 @@
 // initwatch: parse the command line, run the subcommand, turn fatal errors into one line
 // on stderr and exit status 2 (125 in `run`).
+#include <initwatch/error.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-
-#include <initwatch/error.h>
 
 #include "cli/closing.h"
 #include "cli/commands.h"
@@ -23,9 +22,12 @@ int main(int argc, char** argv) {
     const int error_status = options.command == cli::Command::run ? kExitRunError : kExitError;
     try {
         switch (options.command) {
-            case cli::Command::run: return cli::run_command(options);
-            case cli::Command::check: return cli::check_command(options);
-            case cli::Command::watch: break;
+            case cli::Command::run:
+                return cli::run_command(options);
+            case cli::Command::check:
+                return cli::check_command(options);
+            case cli::Command::watch:
+                break;
         }
         return cli::watch_command(options);
     } catch (const Error& e) {

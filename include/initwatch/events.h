@@ -18,22 +18,22 @@
 #define IW_ARGV_LEN 4096 /* must stay a power of two: the BPF side masks with it */
 
 enum iw_event_type {
-	IW_EVENT_FORK = 1,
-	IW_EVENT_EXEC = 2,
-	IW_EVENT_EXIT = 3,
-	IW_EVENT_SNAPSHOT = 4, /* a task that existed when tracing started */
+    IW_EVENT_FORK = 1,
+    IW_EVENT_EXEC = 2,
+    IW_EVENT_EXIT = 3,
+    IW_EVENT_SNAPSHOT = 4, /* a task that existed when tracing started */
 };
 
 /* Drop counters, one slot each in the per-CPU `drops` array map. */
 enum iw_drop_reason {
-	IW_DROP_RINGBUF_FULL = 0, /* bpf_ringbuf_reserve/output failed */
-	IW_DROP_EXITED_MAP_FULL = 1, /* de-duplication map of exits could not take a key */
-	IW_DROP_ARGV_READ = 2, /* argv could not be read (record still sent, argv empty) */
-	IW_DROP__COUNT = 3,
+    IW_DROP_RINGBUF_FULL = 0,    /* bpf_ringbuf_reserve/output failed */
+    IW_DROP_EXITED_MAP_FULL = 1, /* de-duplication map of exits could not take a key */
+    IW_DROP_ARGV_READ = 2,       /* argv could not be read (record still sent, argv empty) */
+    IW_DROP__COUNT = 3,
 };
 
 /* exit flags */
-#define IW_EXIT_NS_INIT (1u << 0) /* the process was pid 1 of its (non-root) pid namespace */
+#define IW_EXIT_NS_INIT (1u << 0)        /* the process was pid 1 of its (non-root) pid namespace */
 #define IW_EXIT_GROUP_DEAD_ARG (1u << 1) /* group death known from the tracepoint argument */
 
 /* task flags: intent that explains a background process */
@@ -46,51 +46,51 @@ enum iw_drop_reason {
 
 /* A process (thread group) is identified by its tgid and its leader's start time. */
 struct iw_proc_key {
-	__u32 tgid;
-	__u32 _pad;
-	__u64 start_ns; /* task->start_time of the group leader, CLOCK_MONOTONIC ns */
+    __u32 tgid;
+    __u32 _pad;
+    __u64 start_ns; /* task->start_time of the group leader, CLOCK_MONOTONIC ns */
 };
 
 /* What every record says about the process it is about. */
 struct iw_task {
-	struct iw_proc_key key;
-	struct iw_proc_key parent; /* real parent's process */
-	__u64 cgroup_id; /* cgroup v2 id == inode of the cgroup2 directory */
-	__u32 pidns_inum; /* inode of the deepest pid namespace */
-	__u32 ns_pid; /* tgid as seen inside that namespace */
-	__u32 ns_level; /* 0: the host's namespace */
-	__u32 flags; /* IW_TASK_* */
-	char comm[IW_COMM_LEN];
+    struct iw_proc_key key;
+    struct iw_proc_key parent; /* real parent's process */
+    __u64 cgroup_id;           /* cgroup v2 id == inode of the cgroup2 directory */
+    __u32 pidns_inum;          /* inode of the deepest pid namespace */
+    __u32 ns_pid;              /* tgid as seen inside that namespace */
+    __u32 ns_level;            /* 0: the host's namespace */
+    __u32 flags;               /* IW_TASK_* */
+    char comm[IW_COMM_LEN];
 };
 
 struct iw_header {
-	__u64 ts_ns; /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
-	__u16 type; /* enum iw_event_type */
-	__u16 version; /* IW_EVENTS_VERSION */
-	__u32 flags; /* per-type IW_*_ flags */
+    __u64 ts_ns;   /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
+    __u16 type;    /* enum iw_event_type */
+    __u16 version; /* IW_EVENTS_VERSION */
+    __u32 flags;   /* per-type IW_*_ flags */
 };
 
 /* fork and snapshot records */
 struct iw_fork_event {
-	struct iw_header hdr;
-	struct iw_task task; /* the child */
+    struct iw_header hdr;
+    struct iw_task task; /* the child */
 };
 
 struct iw_exit_event {
-	struct iw_header hdr;
-	struct iw_task task;
-	__u32 exit_code; /* raw wait status: exit value << 8 | core 0x80 | signal */
-	__u32 ns_pids_allocated; /* pids allocated in the namespace when init exited */
+    struct iw_header hdr;
+    struct iw_task task;
+    __u32 exit_code;         /* raw wait status: exit value << 8 | core 0x80 | signal */
+    __u32 ns_pids_allocated; /* pids allocated in the namespace when init exited */
 };
 
 /* Sent with a variable length: the header up to argv plus argv_len bytes. */
 struct iw_exec_event {
-	struct iw_header hdr;
-	struct iw_task task;
-	__u32 old_pid; /* thread id that called exec (differs when a non-leader thread exec'd) */
-	__u32 argv_len; /* bytes in argv: NUL-separated arguments */
-	char filename[IW_FILENAME_LEN];
-	char argv[IW_ARGV_LEN];
+    struct iw_header hdr;
+    struct iw_task task;
+    __u32 old_pid;  /* thread id that called exec (differs when a non-leader thread exec'd) */
+    __u32 argv_len; /* bytes in argv: NUL-separated arguments */
+    char filename[IW_FILENAME_LEN];
+    char argv[IW_ARGV_LEN];
 };
 
 #define IW_EXEC_EVENT_FIXED_SIZE (sizeof(struct iw_exec_event) - IW_ARGV_LEN)

@@ -1,12 +1,11 @@
+#include <initwatch/error.h>
+#include <initwatch/version.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <string>
-
-#include <initwatch/error.h>
-#include <initwatch/version.h>
 
 #include "cli/commands.h"
 #include "meta/cgroup_resolver.h"
@@ -20,8 +19,10 @@ void row(const char* what, const std::string& value) { std::printf("%-13s %s\n",
 
 std::string bpf_memory_text(const probe::KernelFeatures& features) {
     switch (features.memory_charge) {
-        case probe::BpfMemoryCharge::memory_cgroup: return "charged to the memory cgroup (5.11+)";
-        case probe::BpfMemoryCharge::memlock: break;
+        case probe::BpfMemoryCharge::memory_cgroup:
+            return "charged to the memory cgroup (5.11+)";
+        case probe::BpfMemoryCharge::memlock:
+            break;
     }
     std::string text = "charged to RLIMIT_MEMLOCK (before 5.11), ";
     text += features.memlock_bytes == RLIM_INFINITY ? std::string("unlimited")

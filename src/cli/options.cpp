@@ -1,26 +1,27 @@
 #include "cli/options.h"
 
-#include <CLI/CLI.hpp>
-
 #include <initwatch/error.h>
 #include <initwatch/version.h>
+
+#include <CLI/CLI.hpp>
 
 namespace initwatch::cli {
 
 namespace {
 
 void add_output_options(CLI::App& app, Options& o) {
-    app.add_flag_callback("--json", [&o] { o.format = Format::json; },
-                          "One JSON object per line (the default of `watch` when stdout is no terminal)");
-    app.add_flag_callback("--text", [&o] { o.format = Format::text; }, "Text for people, also into a pipe or file");
+    app.add_flag_callback(
+        "--json", [&o] { o.format = Format::json; },
+        "One JSON object per line (the default of `watch` when stdout is no terminal)");
+    app.add_flag_callback(
+        "--text", [&o] { o.format = Format::text; }, "Text for people, also into a pipe or file");
     app.add_option("--min-severity", o.min_severity, "Print findings of this severity or higher")
         ->check(CLI::IsMember({"info", "warning", "error"}));
     app.add_flag("--events", o.events, "Also print every fork, exec and exit");
     app.add_option("--color", o.color, "Colour text output: auto (on a terminal), always, never")
         ->transform(CLI::CheckedTransformer(
-            std::map<std::string, ColorMode>{{"auto", ColorMode::automatic},
-                                             {"always", ColorMode::always},
-                                             {"never", ColorMode::never}},
+            std::map<std::string, ColorMode>{
+                {"auto", ColorMode::automatic}, {"always", ColorMode::always}, {"never", ColorMode::never}},
             CLI::ignore_case))
         ->option_text("auto|always|never");
     app.add_option("-o,--output", o.output_path, "Write the report to FILE instead of stdout");
@@ -29,35 +30,43 @@ void add_output_options(CLI::App& app, Options& o) {
     app.add_option("--ring-buffer-size", o.ring_buffer_bytes,
                    "Kernel ring buffer size in bytes (power of two, at least a page; default 4 MiB)")
         ->check(CLI::Range(static_cast<size_t>(4096), static_cast<size_t>(1) << 30));
-    app.add_option("--redact", o.redact,
-                   "Mask argv, comm and exec filenames matching REGEX (RE2 syntax; its capture groups, if any) "
-                   "in every output; repeatable")
+    app.add_option(
+           "--redact", o.redact,
+           "Mask argv, comm and exec filenames matching REGEX (RE2 syntax; its capture groups, if any) "
+           "in every output; repeatable")
         ->allow_extra_args(false);
-    app.add_option("--redact-next-after", o.redact_next_after,
-                   "Mask whole the argument after one that matches REGEX in full (RE2 syntax), as the value of "
-                   "`--password VALUE`; repeatable")
+    app.add_option(
+           "--redact-next-after", o.redact_next_after,
+           "Mask whole the argument after one that matches REGEX in full (RE2 syntax), as the value of "
+           "`--password VALUE`; repeatable")
         ->allow_extra_args(false);
-    app.add_option("--host-root", o.host_root,
-                   "Where the host's / is mounted (a DaemonSet's /host): kubelet logs and cgroup2 are read there");
-    app.add_option("--docker-root", o.docker_root,
-                   "dockerd's --data-root on the host, below --host-root: docker containers' names and images "
-                   "(default /var/lib/docker)");
-    app.add_flag("--termination-message", o.termination_message,
-                 "Append each finding about a pod to its container's termination message (kubectl describe pod: "
-                 "Last State, Message); needs <host-root><kubelet-root-dir>/pods writable");
+    app.add_option(
+        "--host-root", o.host_root,
+        "Where the host's / is mounted (a DaemonSet's /host): kubelet logs and cgroup2 are read there");
+    app.add_option(
+        "--docker-root", o.docker_root,
+        "dockerd's --data-root on the host, below --host-root: docker containers' names and images "
+        "(default /var/lib/docker)");
+    app.add_flag(
+        "--termination-message", o.termination_message,
+        "Append each finding about a pod to its container's termination message (kubectl describe pod: "
+        "Last State, Message); needs <host-root><kubelet-root-dir>/pods writable");
     app.add_option("--kubelet-root-dir", o.kubelet_root_dir,
                    "kubelet's --root-dir on the host (default /var/lib/kubelet), under --host-root");
-    app.add_option("--node-name", o.node_name, "Node name in findings (default: $NODE_NAME, then the hostname)");
-    app.add_option("--max-memory", o.max_memory_bytes,
-                   "Bytes the process table and the argv store may take (default 64MiB; suffixes KiB, MiB, GiB); "
-                   "past half of it new argv is kept as a prefix, past all of it processes are counted as lost")
+    app.add_option("--node-name", o.node_name,
+                   "Node name in findings (default: $NODE_NAME, then the hostname)");
+    app.add_option(
+           "--max-memory", o.max_memory_bytes,
+           "Bytes the process table and the argv store may take (default 64MiB; suffixes KiB, MiB, GiB); "
+           "past half of it new argv is kept as a prefix, past all of it processes are counted as lost")
         ->transform(CLI::AsSizeValue(false))
         ->check(CLI::Range(static_cast<size_t>(1) << 20, static_cast<size_t>(1) << 40));
     app.add_option("--max-processes", o.max_processes,
                    "Bound of the process table in processes as well (default: the byte budget alone)")
         ->check(CLI::Range(static_cast<size_t>(16), static_cast<size_t>(1) << 24));
-    app.add_option("--max-listed", o.max_listed,
-                   "Live processes a finding lists one by one (default 200); the others are counted by how and comm")
+    app.add_option(
+           "--max-listed", o.max_listed,
+           "Live processes a finding lists one by one (default 200); the others are counted by how and comm")
         ->check(CLI::Range(static_cast<size_t>(1), static_cast<size_t>(100000)));
     app.add_option("--worker-min-age", o.worker_min_age_s,
                    "Seconds a process init started (or that was reparented to init) must have run before its "
@@ -76,38 +85,47 @@ void add_output_options(CLI::App& app, Options& o) {
 }  // namespace
 
 int parse_command_line(int argc, char** argv, Options& o) {
-    CLI::App app{"initwatch: reports container init processes that exit while the processes "
-                 "they started are still running (the cause of many CrashLoopBackOffs).\n"
-                 "Exit status: 0 ok, 2 error of initwatch itself; `run` and `watch -- CMD`: 3 finding, 125 error "
-                 "of initwatch itself, 126/127 CMD not executable/found, else init's (CMD's) status (its own 3 or "
-                 "125 become 1); 0 when --timeout stopped it healthy",
-                 "initwatch"};
+    CLI::App app{
+        "initwatch: reports container init processes that exit while the processes "
+        "they started are still running (the cause of many CrashLoopBackOffs).\n"
+        "Exit status: 0 ok, 2 error of initwatch itself; `run` and `watch -- CMD`: 3 finding, 125 error "
+        "of initwatch itself, 126/127 CMD not executable/found, else init's (CMD's) status (its own 3 or "
+        "125 become 1); 0 when --timeout stopped it healthy",
+        "initwatch"};
     app.set_version_flag("--version", std::string("initwatch ") + kVersion);
     app.require_subcommand(0, 1);
     add_output_options(app, o);
 
     CLI::App* watch = app.add_subcommand(
-        "watch", "Trace the whole host until interrupted (the default). With -- CMD, a CI gate: run CMD (e.g. "
-                 "`docker run IMAGE`), judge the containers born meanwhile, exit 3 if one's init exited leaving "
-                 "processes behind, else CMD's status");
+        "watch",
+        "Trace the whole host until interrupted (the default). With -- CMD, a CI gate: run CMD (e.g. "
+        "`docker run IMAGE`), judge the containers born meanwhile, exit 3 if one's init exited leaving "
+        "processes behind, else CMD's status");
     CLI::Option* gate_command =
         watch->add_option("command", o.argv, "-- CMD [ARGS...]: run CMD as a child and judge what it starts")
             ->allow_extra_args();
-    watch->add_option("--count", o.count, "Exit after N findings")->check(CLI::PositiveNumber)->excludes(gate_command);
+    watch->add_option("--count", o.count, "Exit after N findings")
+        ->check(CLI::PositiveNumber)
+        ->excludes(gate_command);
     watch->add_option("--duration", o.duration_s, "Exit after SECONDS")
         ->check(CLI::PositiveNumber)
         ->excludes(gate_command);
-    watch->add_option("--timeout", o.timeout_s,
-                      "With CMD: seconds after which a still-running CMD means healthy containers: stop it, exit 0 "
-                      "unless a finding came")
+    watch
+        ->add_option(
+            "--timeout", o.timeout_s,
+            "With CMD: seconds after which a still-running CMD means healthy containers: stop it, exit 0 "
+            "unless a finding came")
         ->check(CLI::PositiveNumber)
         ->needs(gate_command);
-    watch->add_option("--settle", o.settle_s,
-                      "With CMD: seconds to go on tracing after CMD ended, for exits that follow it (default 2)")
+    watch
+        ->add_option(
+            "--settle", o.settle_s,
+            "With CMD: seconds to go on tracing after CMD ended, for exits that follow it (default 2)")
         ->check(CLI::NonNegativeNumber)
         ->needs(gate_command);
-    watch->add_option("--grace", o.stop_grace_s,
-                      "With CMD: seconds between SIGTERM and SIGKILL when --timeout stops it (default 5)")
+    watch
+        ->add_option("--grace", o.stop_grace_s,
+                     "With CMD: seconds between SIGTERM and SIGKILL when --timeout stops it (default 5)")
         ->check(CLI::NonNegativeNumber)
         ->needs(gate_command);
     add_output_options(*watch, o);
@@ -120,14 +138,16 @@ int parse_command_line(int argc, char** argv, Options& o) {
                       "With --kubernetes-events: the API server from this kubeconfig (default: $KUBECONFIG, "
                       "then the pod's service account)");
 
-    CLI::App* run = app.add_subcommand(
-        "run", "Run CMD as PID 1 of new pid and mount namespaces (own /proc, own cgroup), like a "
-               "container's entrypoint; exit 3 if it exits leaving processes behind");
+    CLI::App* run =
+        app.add_subcommand("run",
+                           "Run CMD as PID 1 of new pid and mount namespaces (own /proc, own cgroup), like a "
+                           "container's entrypoint; exit 3 if it exits leaving processes behind");
     run->add_option("--timeout", o.timeout_s,
                     "Seconds after which a still-running init counts as healthy: stop it, exit 0")
         ->check(CLI::PositiveNumber);
     run->add_option("--grace", o.stop_grace_s,
-                    "On SIGINT/SIGTERM/SIGHUP: seconds between SIGTERM to init and SIGKILL to what is left (default 5)")
+                    "On SIGINT/SIGTERM/SIGHUP: seconds between SIGTERM to init and SIGKILL to what is left "
+                    "(default 5)")
         ->check(CLI::NonNegativeNumber);
     run->add_option("command", o.argv, "CMD [ARGS...], after --")->required()->allow_extra_args();
     run->prefix_command(false);
@@ -155,7 +175,8 @@ int parse_command_line(int argc, char** argv, Options& o) {
     }
     o.command = run->parsed() ? Command::run : check->parsed() ? Command::check : Command::watch;
     if (o.command == Command::watch && !o.argv.empty()) {
-        if (!double_dash) return usage_error("watch: put -- before the command to run: watch [OPTIONS] -- CMD");
+        if (!double_dash)
+            return usage_error("watch: put -- before the command to run: watch [OPTIONS] -- CMD");
         // The report goes beside CMD's own output, into a CI log for people: text unless --json.
         if (o.format == Format::automatic) o.format = Format::text;
     }

@@ -24,23 +24,23 @@ struct Options {
     std::string output_path;  // "" for stdout
     size_t ring_buffer_bytes = probe::kDefaultRingBufferBytes;
     size_t max_memory_bytes = size_t{64} << 20;  // the process table's and argv store's bound
-    size_t max_processes = 0;  // a count bound as well; 0: the byte budget alone
-    size_t max_listed = 200;   // processes a finding lists one by one
-    double worker_min_age_s = 30;  // worker_exit: the age from which init's child is a worker
-    std::string btf_path;  // "" for the running kernel's
+    size_t max_processes = 0;                    // a count bound as well; 0: the byte budget alone
+    size_t max_listed = 200;                     // processes a finding lists one by one
+    double worker_min_age_s = 30;                // worker_exit: the age from which init's child is a worker
+    std::string btf_path;                        // "" for the running kernel's
     probe::ExitProbe exit_probe = probe::ExitProbe::automatic;
-    std::vector<std::string> redact;  // RE2 patterns masked in argv, comm and exec filenames
-    std::vector<std::string> redact_next_after;  // an argument matching one in full: the next is masked
-    std::string metrics_address;        // "" for no HTTP endpoint
-    std::string min_severity = "info";  // findings below it are not printed (still counted)
-    std::string host_root;            // where the host's / is mounted (DaemonSet)
+    std::vector<std::string> redact;              // RE2 patterns masked in argv, comm and exec filenames
+    std::vector<std::string> redact_next_after;   // an argument matching one in full: the next is masked
+    std::string metrics_address;                  // "" for no HTTP endpoint
+    std::string min_severity = "info";            // findings below it are not printed (still counted)
+    std::string host_root;                        // where the host's / is mounted (DaemonSet)
     std::string docker_root = "/var/lib/docker";  // dockerd's --data-root, below host_root
-    std::string node_name;            // "" for $NODE_NAME, then the hostname
-    bool termination_message = false;  // append findings to kubelet's termination message files
+    std::string node_name;                        // "" for $NODE_NAME, then the hostname
+    bool termination_message = false;             // append findings to kubelet's termination message files
     std::string kubelet_root_dir = "/var/lib/kubelet";  // on the host, under host_root
     // watch
-    uint64_t count = 0;       // stop after this many findings; 0: never
-    double duration_s = 0;    // stop after this long; 0: never
+    uint64_t count = 0;              // stop after this many findings; 0: never
+    double duration_s = 0;           // stop after this long; 0: never
     bool kubernetes_events = false;  // findings about pods as Events on them
     std::string kubeconfig;          // "" for $KUBECONFIG, then in-cluster
     // run, and watch -- CMD (argv not empty: the gate)

@@ -44,7 +44,14 @@ int run_command(const Options& options) {
     auto report_ours = [&](std::vector<model::Finding> findings) {
         for (auto& f : findings) {
             if (f.init.pid != static_cast<uint32_t>(init_pid)) continue;
-            const bool about_init = f.kind == model::Kind::init_exit;
+            bool about_init = false;  // init's own finding also says init has exited
+            switch (f.kind) {
+                case model::Kind::init_exit:
+                    about_init = true;
+                    break;
+                case model::Kind::worker_exit:
+                    break;
+            }
             failures += about_init || f.severity != model::Severity::info;
             pipeline.report(std::move(f));
             if (about_init && !found_at) found_at = util::monotonic_now_ns();
@@ -67,10 +74,12 @@ int run_command(const Options& options) {
         if (const int sig = stop_requested()) {
             drain();  // what happened before the signal still counts
             const std::string cause = stop_cause();
-            spdlog::info("{}: stopping {} (SIGTERM, then SIGKILL after {}s)", cause, shown, options.stop_grace_s);
+            spdlog::info("{}: stopping {} (SIGTERM, then SIGKILL after {}s)", cause, shown,
+                         options.stop_grace_s);
             launcher.stop(options.stop_grace_s, stop_hurried);
-            return close_with(failures ? kExitFinding : 128 + sig,
-                              cause + ": stopped " + shown + (failures ? "; " + findings_text() + " before" : ""));
+            return close_with(
+                failures ? kExitFinding : 128 + sig,
+                cause + ": stopped " + shown + (failures ? "; " + findings_text() + " before" : ""));
         }
         const uint64_t now = util::monotonic_now_ns();
         if (timeout_ns && now - start >= timeout_ns) {
@@ -81,8 +90,8 @@ int run_command(const Options& options) {
             // had its verdict, so it gets no grace.
             launcher.kill_all();
             if (failures) return close_with(kExitFinding, findings_text() + ", stopped it at --timeout");
-            return close_with(kExitOk, shown + " still running after " + util::format_seconds(options.timeout_s) +
-                                           ": healthy, stopped it");
+            return close_with(kExitOk, shown + " still running after " +
+                                           util::format_seconds(options.timeout_s) + ": healthy, stopped it");
         }
         // Init has exited but cannot be reaped (a process of its namespace the kernel cannot
         // finish killing, e.g. a zombie whose parent outside does not reap it): do not wait
@@ -102,8 +111,9 @@ int run_command(const Options& options) {
                               util::format_duration(util::monotonic_now_ns() - start);
     if (failures) return close_with(kExitFinding, ended + "; " + findings_text());
     const int code = launch::entrypoint_status(exit);
-    return close_with(code, ended + ", leaving nothing running" +
-                                (code != exit.shell_status() ? " (3 and 125 are initwatch's own: 1 instead)" : ""));
+    return close_with(code,
+                      ended + ", leaving nothing running" +
+                          (code != exit.shell_status() ? " (3 and 125 are initwatch's own: 1 instead)" : ""));
 }
 
 }  // namespace initwatch::cli

@@ -76,8 +76,8 @@ int gate(const Options& options) {
             // What came before the timeout decides; a worker's end waits for its restart window.
             judge(pipeline.settle_workers());
             judge(pipeline.drain());
-            spdlog::info("{} still running after {}: {}; stopping it", shown, util::format_seconds(options.timeout_s),
-                         failures ? "a finding came" : "healthy");
+            spdlog::info("{} still running after {}: {}; stopping it", shown,
+                         util::format_seconds(options.timeout_s), failures ? "a finding came" : "healthy");
             child.stop(options.stop_grace_s, tick);
             judge(pipeline.drain());
             judge(pipeline.finish());
@@ -98,8 +98,9 @@ int gate(const Options& options) {
         shown + " ended (" + exit.describe() + ") after " + util::format_duration(ended - start);
     if (failures) return close_with(kExitFinding, ran + "; " + findings_text());
     const int code = launch::entrypoint_status(exit);
-    return close_with(code, ran + "; no container born meanwhile left processes behind" +
-                                (code != exit.shell_status() ? " (3 and 125 are initwatch's own: 1 instead)" : ""));
+    return close_with(code,
+                      ran + "; no container born meanwhile left processes behind" +
+                          (code != exit.shell_status() ? " (3 and 125 are initwatch's own: 1 instead)" : ""));
 }
 
 }  // namespace
@@ -154,8 +155,8 @@ int watch_command(const Options& options) {
     // for a restart window.
     for (auto& f : pipeline.drain()) pipeline.report(std::move(f));
     for (auto& f : pipeline.finish()) pipeline.report(std::move(f));
-    return close_with(status, "watch stopped after " + util::format_duration(util::monotonic_now_ns() - start) +
-                                  ": " + why);
+    return close_with(status, "watch stopped after " +
+                                  util::format_duration(util::monotonic_now_ns() - start) + ": " + why);
 }
 
 }  // namespace initwatch::cli

@@ -39,48 +39,64 @@ std::string how_phrase(const model::LiveProcess& p) {
 }  // namespace
 
 std::string event_reason(const model::Finding& f) {
-    if (f.kind == model::Kind::worker_exit) {
-        if (f.restarted) return "WorkerRestartedBySupervisor";
-        switch (f.severity) {
-            case model::Severity::error:
-                return "WorkerFailedWhileInitRuns";
-            case model::Severity::warning:
-                return "WorkerEndedWhileInitRuns";
-            case model::Severity::info:
-                return "WorkerStoppedWhileInitRuns";
+    switch (f.kind) {
+        case model::Kind::init_exit: {
+            const std::string who = f.scope == model::Scope::pidns ? "Init" : "MainProcess";
+            switch (f.severity) {
+                case model::Severity::warning:
+                    return who + "ExitedLeavingProcesses";
+                case model::Severity::error:
+                    return who + "CrashedLeavingProcesses";
+                case model::Severity::info:
+                    return who + "StoppedLeavingProcesses";
+            }
+            break;
         }
+        case model::Kind::worker_exit:
+            if (f.restarted) return "WorkerRestartedBySupervisor";
+            switch (f.severity) {
+                case model::Severity::error:
+                    return "WorkerFailedWhileInitRuns";
+                case model::Severity::warning:
+                    return "WorkerEndedWhileInitRuns";
+                case model::Severity::info:
+                    return "WorkerStoppedWhileInitRuns";
+            }
+            break;
     }
-    const std::string who = f.scope == model::Scope::pidns ? "Init" : "MainProcess";
-    switch (f.severity) {
-        case model::Severity::warning:
-            return who + "ExitedLeavingProcesses";
-        case model::Severity::error:
-            return who + "CrashedLeavingProcesses";
-        case model::Severity::info:
-            return who + "StoppedLeavingProcesses";
-    }
-    return who + "ExitedLeavingProcesses";
+    return "InitExitedLeavingProcesses";
 }
 
 std::string event_action(const model::Finding& f) {
-    return f.kind == model::Kind::worker_exit ? "WorkerExited" : "InitExited";
+    switch (f.kind) {
+        case model::Kind::init_exit:
+            return "InitExited";
+        case model::Kind::worker_exit:
+            return "WorkerExited";
+    }
+    return "InitExited";
 }
 
 std::string finding_note(const model::Finding& f, size_t max_bytes) {
-    const std::string who = f.scope == model::Scope::pidns ? "init " : "main process ";
     std::string head;
-    if (f.kind == model::Kind::worker_exit && f.worker) {
-        head = "worker " + command(*f.worker) + " (" + how_phrase(*f.worker) + ") ended (" +
-               f.worker->status.describe() + (f.restarted ? ", restarted by init" : "") + ") while init " +
-               command(f.init) + " runs; still running " + std::to_string(f.live_count) +
-               (f.live_count == 1 ? " process: " : " processes: ");
-    } else {
-        head = who + command(f.init) + " ended (" + f.init.status.describe() + ")";
-        if (f.entrypoint)
-            head +=
-                " after its child " + command(*f.entrypoint) + " (" + f.entrypoint->status.describe() + ")";
-        head +=
-            " leaving " + std::to_string(f.live_count) + (f.live_count == 1 ? " process: " : " processes: ");
+    switch (f.kind) {
+        case model::Kind::init_exit:
+            head = (f.scope == model::Scope::pidns ? "init " : "main process ") + command(f.init) +
+                   " ended (" + f.init.status.describe() + ")";
+            if (f.entrypoint)
+                head += " after its child " + command(*f.entrypoint) + " (" +
+                        f.entrypoint->status.describe() + ")";
+            head += " leaving " + std::to_string(f.live_count) +
+                    (f.live_count == 1 ? " process: " : " processes: ");
+            break;
+        case model::Kind::worker_exit: {
+            const model::WorkerSummary& w = f.worker.value();
+            head = "worker " + command(w) + " (" + how_phrase(w) + ") ended (" + w.status.describe() +
+                   (f.restarted ? ", restarted by init" : "") + ") while init " + command(f.init) +
+                   " runs; still running " + std::to_string(f.live_count) +
+                   (f.live_count == 1 ? " process: " : " processes: ");
+            break;
+        }
     }
     // The fix gets up to half of the note, the list what head and fix leave.
     const std::string tail = cut(". " + report::escape_text(f.diagnosis), max_bytes / 2);

@@ -193,7 +193,12 @@ void TerminationMessageSink::remember(uint64_t cgroup_id, Entry entry) {
 void TerminationMessageSink::finding(const model::Finding& f, const meta::FindingContext& context) {
     // The message is read when the container terminates: a worker's end while init runs on
     // terminates nothing (the Event and the log say it); the entry waits for init's exit.
-    if (f.kind != model::Kind::init_exit) return;
+    switch (f.kind) {
+        case model::Kind::init_exit:
+            break;
+        case model::Kind::worker_exit:
+            return;
+    }
     const auto& c = context.container;
     const bool about_pod = c.pod && c.pod->uid && c.name;
     const auto it = entries_.find(f.cgroup_id);
@@ -215,7 +220,8 @@ void TerminationMessageSink::finding(const model::Finding& f, const meta::Findin
 }
 
 TermResult TerminationMessageSink::append(const TerminationFile& file, const model::Finding& f) {
-    const util::Fd pods = util::open_file(AT_FDCWD, pods_dir_, O_PATH | O_DIRECTORY, util::Resolve::last_component);
+    const util::Fd pods =
+        util::open_file(AT_FDCWD, pods_dir_, O_PATH | O_DIRECTORY, util::Resolve::last_component);
     if (!pods) return TermResult::open_failed;
     // O_APPEND: every write goes after the application's text, nothing is overwritten.
     // O_RDWR to read its last byte; O_NONBLOCK so that a FIFO planted there cannot block

@@ -130,7 +130,8 @@ std::optional<std::string> CgroupCache::find(uint64_t id) const {
 
 void CgroupCache::see(uint64_t id, const std::string& relative_path, size_t depth, uint64_t now_ns,
                       const std::unordered_set<uint64_t>& keep) {
-    const std::string path = relative_path.empty() ? (prefix_.empty() ? "/" : prefix_) : prefix_ + relative_path;
+    const std::string path =
+        relative_path.empty() ? (prefix_.empty() ? "/" : prefix_) : prefix_ + relative_path;
     auto [it, inserted] = paths_.try_emplace(id);
     Entry& e = it->second;
     if (inserted || e.path != path) {
@@ -147,7 +148,8 @@ void CgroupCache::see(uint64_t id, const std::string& relative_path, size_t dept
     if (bytes_ > limits_.max_bytes + limits_.max_bytes / 8) forget(now_ns, keep);
 }
 
-void CgroupCache::end_walk(const WalkStats& stats, uint64_t now_ns, const std::unordered_set<uint64_t>& keep) {
+void CgroupCache::end_walk(const WalkStats& stats, uint64_t now_ns,
+                           const std::unordered_set<uint64_t>& keep) {
     // Only a walk that saw the whole tree can tell that a cgroup is gone.
     if (!stats.truncated)
         for (auto& [id, e] : paths_)
@@ -177,7 +179,8 @@ void CgroupCache::forget(uint64_t now_ns, const std::unordered_set<uint64_t>& ke
     std::vector<Victim> victims;
     victims.reserve(paths_.size());
     for (const auto& [id, e] : paths_)
-        if (!keep.count(id)) victims.push_back({e.gone_ns == 0, e.gone_ns != 0 ? e.gone_ns : e.seen_ns, e.depth, id});
+        if (!keep.count(id))
+            victims.push_back({e.gone_ns == 0, e.gone_ns != 0 ? e.gone_ns : e.seen_ns, e.depth, id});
     std::sort(victims.begin(), victims.end(), [](const Victim& a, const Victim& b) {
         if (a.present != b.present) return !a.present;
         if (a.since != b.since) return a.since < b.since;
@@ -192,9 +195,7 @@ void CgroupCache::forget(uint64_t now_ns, const std::unordered_set<uint64_t>& ke
 }
 
 CgroupResolver::CgroupResolver(std::string root, CgroupResolverLimits limits, std::string root_path)
-    : root_(std::move(root)),
-      limits_(limits),
-      cache_(limits, std::move(root_path)) {
+    : root_(std::move(root)), limits_(limits), cache_(limits, std::move(root_path)) {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
     if (!root_.empty()) worker_ = std::thread(&CgroupResolver::work, this);
 }
@@ -231,7 +232,8 @@ bool CgroupResolver::walking() const {
 
 bool CgroupResolver::wait_idle(int timeout_ms) const {
     std::unique_lock<std::mutex> lock(mutex_);
-    return changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !requested_ && !walking_; });
+    return changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                             [&] { return !requested_ && !walking_; });
 }
 
 void CgroupResolver::work() {

@@ -49,9 +49,10 @@ struct WalkStats {
 // Walks the directory tree at `root` breadth first within `limits`, calling visit(id, path,
 // depth) for each directory below it (path relative to root, with a leading '/'), and
 // `stop()` between directories (true: end now, truncated).
-WalkStats walk_cgroup_tree(const std::string& root, const CgroupResolverLimits& limits,
-                           const std::function<void(uint64_t id, const std::string& path, size_t depth)>& visit,
-                           const std::function<bool()>& stop = [] { return false; });
+WalkStats walk_cgroup_tree(
+    const std::string& root, const CgroupResolverLimits& limits,
+    const std::function<void(uint64_t id, const std::string& path, size_t depth)>& visit,
+    const std::function<bool()>& stop = [] { return false; });
 
 // The cache of paths by id, with the walk's bookkeeping. Not thread-safe: CgroupResolver
 // guards it; tests use it directly.

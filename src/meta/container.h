@@ -25,9 +25,9 @@ struct ContainerInfo {
 
 // The same container failing again: the count of findings in its story.
 struct RepeatInfo {
-    uint32_t count = 1;                    // 1 for the first finding
+    uint32_t count = 1;  // 1 for the first finding
     std::optional<uint64_t> since_first_ns;
-    std::string text;                      // "" for the first, else "3rd time in 2m05s"
+    std::string text;  // "" for the first, else "3rd time in 2m05s"
 };
 
 // Everything a reporter prints beside the model's finding.

@@ -44,7 +44,8 @@ ContainerInfo ContainerCatalog::describe(uint64_t cgroup_id, uint64_t now_ns) {
     // An id outside an anchored pod may be made up (a copy of another pod's): it gets no names.
     if (!ref->pod_uid) return info;
     info.pod = PodRef{std::nullopt, std::nullopt, ref->pod_uid};
-    if (const auto pod = pods_.lookup(ref->id, now_ns); pod && (pod->pod_uid.empty() || pod->pod_uid == *ref->pod_uid)) {
+    if (const auto pod = pods_.lookup(ref->id, now_ns);
+        pod && (pod->pod_uid.empty() || pod->pod_uid == *ref->pod_uid)) {
         info.name = pod->container_name;
         info.pod->name = pod->pod_name;
         info.pod->namespace_name = pod->namespace_name;
@@ -72,8 +73,9 @@ bool ContainerCatalog::identity_pending(uint64_t cgroup_id) {
 RepeatInfo ContainerCatalog::record_finding(const ContainerInfo& c, uint64_t now_ns, std::string_view story) {
     std::string key;
     if (c.pod && c.name)
-        key = (c.pod->uid ? *c.pod->uid : c.pod->namespace_name.value_or("") + "/" + c.pod->name.value_or("")) +
-              "/" + *c.name;
+        key =
+            (c.pod->uid ? *c.pod->uid : c.pod->namespace_name.value_or("") + "/" + c.pod->name.value_or("")) +
+            "/" + *c.name;
     else if (c.id)
         key = *c.runtime + ":" + *c.id + (c.pod && c.pod->uid ? "@" + *c.pod->uid : "");
     if (key.empty()) return {};  // no identity: every namespace is a story of its own

@@ -117,7 +117,8 @@ std::optional<PodSlice> parse_pod_slice(std::string_view name) {
         }
     }
     if (parents != kubepods && !ends_with(parents, "-kubepods")) return std::nullopt;
-    return PodSlice{PodCgroup{std::move(*uid), std::move(qos), false}, parents.substr(0, parents.size() - kubepods.size())};
+    return PodSlice{PodCgroup{std::move(*uid), std::move(qos), false},
+                    parents.substr(0, parents.size() - kubepods.size())};
 }
 
 // The kubelet root whose systemd slices start with `prefix`.
@@ -217,7 +218,8 @@ std::optional<ContainerRef> container_at(const Segments& segments, size_t i) {
         if (!is_full_id(id)) return std::nullopt;
         std::optional<PodCgroup> literal_pod;
         if (i == containerd_service.size() && segments_are(segments, 0, containerd_service))
-            if (auto slice = parse_pod_slice(name.substr(0, colon)); slice && root_of_slice_prefix(slice->prefix))
+            if (auto slice = parse_pod_slice(name.substr(0, colon));
+                slice && root_of_slice_prefix(slice->prefix))
                 literal_pod = std::move(slice->pod);
         return make_ref("containerd", id, literal_pod);
     }
@@ -244,7 +246,8 @@ std::optional<ContainerRef> outermost_container(const Segments& segments) {
 
 std::optional<ContainerRef> parse_cgroup_path(std::string_view path) { return parse_cgroup_path(path, {}); }
 
-std::optional<ContainerRef> parse_cgroup_path(std::string_view path, const std::vector<std::string>& node_roots) {
+std::optional<ContainerRef> parse_cgroup_path(std::string_view path,
+                                              const std::vector<std::string>& node_roots) {
     const Segments segments = split_path(path);
     size_t node_depth = 0;
     for (const auto& root : node_roots) {
@@ -254,8 +257,8 @@ std::optional<ContainerRef> parse_cgroup_path(std::string_view path, const std::
             node_depth = root_segments.size();
     }
     if (node_depth > 0)
-        if (auto ref = outermost_container(Segments(segments.begin() + static_cast<std::ptrdiff_t>(node_depth),
-                                                    segments.end())))
+        if (auto ref = outermost_container(
+                Segments(segments.begin() + static_cast<std::ptrdiff_t>(node_depth), segments.end())))
             return ref;
     return outermost_container(segments);
 }

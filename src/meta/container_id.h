@@ -53,6 +53,7 @@ struct ContainerRef {
 // `node_roots`: cgroup paths (relative to the same root) of trusted nodes running as containers, e.g.
 // "/system.slice/docker-<kind node id>.scope"; the longest one that is a proper prefix applies.
 std::optional<ContainerRef> parse_cgroup_path(std::string_view path);
-std::optional<ContainerRef> parse_cgroup_path(std::string_view path, const std::vector<std::string>& node_roots);
+std::optional<ContainerRef> parse_cgroup_path(std::string_view path,
+                                              const std::vector<std::string>& node_roots);
 
 }  // namespace initwatch::meta

@@ -126,8 +126,9 @@ std::optional<DockerContainer> read_docker_config(const std::string& docker_dir,
     const util::Fd dir = util::open_file(AT_FDCWD, docker_dir + "/containers", O_PATH | O_DIRECTORY,
                                          util::Resolve::last_component);
     if (!dir) return std::nullopt;
-    const util::FileRead r = util::read_bounded(dir.get(), std::string(id) + "/config.v2.json",
-                                                util::ReadOptions{limits.max_file_bytes, true, util::Resolve::beneath});
+    const util::FileRead r =
+        util::read_bounded(dir.get(), std::string(id) + "/config.v2.json",
+                           util::ReadOptions{limits.max_file_bytes, true, util::Resolve::beneath});
     if (!r.ok()) return std::nullopt;
     return parse_docker_config(r.data, limits);
 }

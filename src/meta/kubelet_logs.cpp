@@ -80,7 +80,8 @@ std::optional<std::string> link_text(int dir_fd, const char* name, size_t max) {
 uint64_t mtime_ns(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return 0;
-    return static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(st.st_mtim.tv_nsec);
+    return static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000ULL +
+           static_cast<uint64_t>(st.st_mtim.tv_nsec);
 }
 
 }  // namespace

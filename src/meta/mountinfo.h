@@ -37,7 +37,8 @@ std::vector<Mount> find_mounts(const std::string& mountinfo_path, const std::str
                                const std::string& options = "", const MountinfoLimits& limits = {});
 
 // The same for a table already read (bounded by the caller).
-std::vector<Mount> parse_mountinfo(std::string text, const std::string& fstypes = "", const std::string& options = "");
+std::vector<Mount> parse_mountinfo(std::string text, const std::string& fstypes = "",
+                                   const std::string& options = "");
 
 // The cgroup2 mount to resolve cgroup ids with. With a host root (a DaemonSet mounting the
 // host at /host), a cgroup2 mount under it is the host's and wins over the container's own,

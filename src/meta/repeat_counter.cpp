@@ -1,9 +1,9 @@
 #include "meta/repeat_counter.h"
 
-#include "util/time.h"
-
 #include <cstdio>
 #include <limits>
+
+#include "util/time.h"
 
 namespace initwatch::meta {
 

@@ -58,7 +58,9 @@ Argv::~Argv() {
 
 size_t Argv::size() const { return block_ ? block_->argc : 0; }
 
-std::string_view Argv::bytes() const { return block_ ? std::string_view(block_->data, block_->len) : std::string_view(); }
+std::string_view Argv::bytes() const {
+    return block_ ? std::string_view(block_->data, block_->len) : std::string_view();
+}
 
 size_t Argv::allocated_bytes() const { return block_ ? block_bytes(block_->len) : 0; }
 
@@ -85,7 +87,8 @@ Argv::Iterator& Argv::Iterator::operator++() {
 
 bool operator==(const Argv& a, const std::vector<std::string>& b) {
     if (a.size() != b.size()) return false;
-    return std::equal(a.begin(), a.end(), b.begin(), [](std::string_view x, const std::string& y) { return x == y; });
+    return std::equal(a.begin(), a.end(), b.begin(),
+                      [](std::string_view x, const std::string& y) { return x == y; });
 }
 
 }  // namespace initwatch::model

@@ -29,11 +29,11 @@ struct ProcKeyHash {
 // What every event says about the process it concerns.
 struct TaskInfo {
     ProcKey key;
-    ProcKey parent;          // real parent when the event happened
-    uint64_t cgroup_id = 0;  // cgroup v2 id
-    uint32_t pidns_inum = 0; // deepest pid namespace
-    uint32_t ns_pid = 0;     // pid inside it
-    uint32_t ns_level = 0;   // 0: host
+    ProcKey parent;               // real parent when the event happened
+    uint64_t cgroup_id = 0;       // cgroup v2 id
+    uint32_t pidns_inum = 0;      // deepest pid namespace
+    uint32_t ns_pid = 0;          // pid inside it
+    uint32_t ns_level = 0;        // 0: host
     bool sighup_ignored = false;  // as left by nohup
     bool session_leader = false;  // as after setsid
     std::string comm;

@@ -17,9 +17,7 @@ ExitStatus ExitStatus::decode(uint32_t raw) {
     return s;
 }
 
-int ExitStatus::shell_status() const {
-    return signal ? 128 + *signal : exit_code.value_or(0);
-}
+int ExitStatus::shell_status() const { return signal ? 128 + *signal : exit_code.value_or(0); }
 
 std::string ExitStatus::describe() const {
     if (signal) return signal_name(*signal) + (core_dumped ? " (core dumped)" : "");

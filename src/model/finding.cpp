@@ -20,27 +20,36 @@ const char* to_string(Kind k) {
 
 const char* to_string(Severity s) {
     switch (s) {
-        case Severity::info: return "info";
-        case Severity::warning: return "warning";
-        case Severity::error: return "error";
+        case Severity::info:
+            return "info";
+        case Severity::warning:
+            return "warning";
+        case Severity::error:
+            return "error";
     }
     return "unknown";
 }
 
 const char* to_string(How h) {
     switch (h) {
-        case How::background: return "background";
-        case How::reparented: return "reparented";
-        case How::descendant: return "descendant";
-        case How::entered: return "entered";
+        case How::background:
+            return "background";
+        case How::reparented:
+            return "reparented";
+        case How::descendant:
+            return "descendant";
+        case How::entered:
+            return "entered";
     }
     return "unknown";
 }
 
 const char* to_string(Scope s) {
     switch (s) {
-        case Scope::pidns: return "pidns";
-        case Scope::cgroup: return "cgroup";
+        case Scope::pidns:
+            return "pidns";
+        case Scope::cgroup:
+            return "cgroup";
     }
     return "unknown";
 }
@@ -64,8 +73,10 @@ Severity severity_of(const ExitStatus& status) {
     switch (*status.signal) {
         case SIGTERM:
         case SIGINT:
-        case SIGKILL: return Severity::info;
-        default: return Severity::error;
+        case SIGKILL:
+            return Severity::info;
+        default:
+            return Severity::error;
     }
 }
 
@@ -90,9 +101,7 @@ std::string join(const Argv& argv, const std::string& fallback) {
     return argv.empty() ? util::shell_quote(fallback) : shell_join(argv);
 }
 
-std::string count_phrase(size_t n) {
-    return std::to_string(n) + (n == 1 ? " process" : " processes");
-}
+std::string count_phrase(size_t n) { return std::to_string(n) + (n == 1 ? " process" : " processes"); }
 
 // The process most likely meant to run forever: the oldest program init put in the
 // background. A fork that has not exec'd yet says nothing of what it was going to run.
@@ -144,10 +153,7 @@ std::string worker_diagnosis(const Finding& f) {
            "` as the script's last command), or give the container a liveness probe that fails without it.";
 }
 
-}  // namespace
-
-std::string diagnose(const Finding& f) {
-    if (f.kind == Kind::worker_exit && f.worker) return worker_diagnosis(f);
+std::string init_diagnosis(const Finding& f) {
     const std::string left = count_phrase(f.live_count);
     const bool ns = f.scope == Scope::pidns;
     std::string who = ns ? "init" : "the container's main process";
@@ -180,23 +186,54 @@ std::string diagnose(const Finding& f) {
     switch (f.severity) {
         case Severity::warning: {
             const LiveProcess* suspect = main_suspect(f.live);
-            const std::string how_to = suspect ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`"
-                                               : "ideally with `exec`";
+            const std::string how_to =
+                suspect ? "ideally `exec " + join(suspect->argv, suspect->comm) + "`" : "ideally with `exec`";
             return who + " exited on its own (" + f.init.status.describe() + ") while " + left +
-                   " it started still ran, so " + killer + " killed them and the container stopped: "
+                   " it started still ran, so " + killer +
+                   " killed them and the container stopped: "
                    "run the long-lived process in the foreground as the script's last command (" +
                    how_to + ") and put only helpers in the background.";
         }
         case Severity::info:
             return who + " was stopped by " + f.init.status.describe() + " while " + left + " still ran; " +
                    killer + " killed them with it. A stop, not a crash loop" +
-                   (ns ? " (a PID 1 without a SIGTERM handler ignores SIGTERM, so stops end in SIGKILL)." : ".");
+                   (ns ? " (a PID 1 without a SIGTERM handler ignores SIGTERM, so stops end in SIGKILL)."
+                       : ".");
         case Severity::error:
             return who + " crashed with " + f.init.status.describe() + " while " + left +
                    " still ran, taking them down with it: fix the crash of `" +
                    join(f.init.argv, f.init.comm) + "`.";
     }
     return {};
+}
+
+}  // namespace
+
+std::string diagnose(const Finding& f) {
+    switch (f.kind) {
+        case Kind::init_exit:
+            return init_diagnosis(f);
+        case Kind::worker_exit:
+            return worker_diagnosis(f);
+    }
+    return {};
+}
+
+size_t approximate_output_bytes(const Finding& f) {
+    // Field names, numbers, the diagnosis: about a kilobyte; each process listed its argv
+    // (escaped: a control byte takes six) and a quarter kilobyte of fields.
+    constexpr size_t kBase = 1024, kPerProcess = 256;
+    const auto process = [](const ProcessSummary& p) {
+        return kPerProcess + p.comm.size() + 2 * p.argv.bytes().size();
+    };
+    size_t bytes = kBase + f.diagnosis.size() + process(f.init);
+    for (const auto& p : f.live) {
+        bytes += process(p);
+        if (p.started_by) bytes += process(*p.started_by);
+    }
+    if (f.worker) bytes += process(*f.worker);
+    if (f.entrypoint) bytes += process(*f.entrypoint);
+    return bytes + f.unlisted.size() * kPerProcess;
 }
 
 }  // namespace initwatch::model

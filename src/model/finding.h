@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/argv.h"
+#include "model/event.h"
 #include "model/exit_status.h"
 
 namespace initwatch::model {
@@ -73,8 +74,8 @@ struct Starter : ProcessSummary {
 };
 
 struct LiveProcess : ProcessSummary {
-    uint32_t ppid = 0;            // host pid of its current parent
-    uint64_t age_ns = 0;          // at init's exit
+    uint32_t ppid = 0;    // host pid of its current parent
+    uint64_t age_ns = 0;  // at init's exit
     How how = How::background;
     std::vector<uint32_t> chain;  // host pids from its parent up to init, init last
     bool sighup_ignored = false;  // nohup
@@ -117,6 +118,10 @@ struct Finding {
     std::string diagnosis;
     uint64_t cgroup_id = 0;
     uint32_t pidns_inum = 0;
+    // The container it happened in, as only the kernel's namespaces tell (a pod cannot forge
+    // it as it can cgroup names): the init of the outermost pid namespace it is nested in.
+    // Unset for a container without a namespace of its own (scope cgroup: its cgroup_id).
+    std::optional<ProcKey> origin;
     InitSummary init;  // worker_exit: init lives; status unset, ran_ns its age
     // init_exit: the child init waited for, when init exited right after it (an init shim:
     // tini, dumb-init, docker run --init, or any wrapper of one child).
@@ -145,5 +150,9 @@ Severity worker_severity_of(const ExitStatus& status, bool restarted);
 
 // One sentence a person can act on.
 std::string diagnose(const Finding& f);
+
+// About how many bytes the finding takes in an output (a JSON line): what a container's
+// output budget is charged.
+size_t approximate_output_bytes(const Finding& f);
 
 }  // namespace initwatch::model

@@ -16,8 +16,8 @@ Finding FindingBuilder::start(const Process& init, Scope scope, const ExitEvent&
 }
 
 template <typename Classify>
-void FindingBuilder::add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns, Classify classify,
-                              size_t max_listed) const {
+void FindingBuilder::add_live(Finding& f, std::vector<const Process*>& members, uint64_t now_ns,
+                              Classify classify, size_t max_listed) const {
     std::sort(members.begin(), members.end(),
               [](const Process* a, const Process* b) { return a->task.key.start_ns < b->task.key.start_ns; });
     f.live_count = members.size();
@@ -26,7 +26,8 @@ void FindingBuilder::add_live(Finding& f, std::vector<const Process*>& members, 
         if (f.live.size() < max_listed) {
             LiveProcess lp = live_process(*p, now_ns);
             lp.how = classify(*p, &lp.chain);
-            if (lp.how != How::reparented && lp.how != How::descendant) lp.started_by.reset();  // init, or outside
+            if (lp.how != How::reparented && lp.how != How::descendant)
+                lp.started_by.reset();  // init, or outside
             f.live.push_back(std::move(lp));
         } else {
             add_to_groups(f.unlisted, classify(*p, nullptr), p->summary.comm, 1);
@@ -62,6 +63,7 @@ Finding FindingBuilder::init_exit(const Process& init, const Namespace& ns, cons
     Finding f = start(init, Scope::pidns, ev);
     f.cgroup_id = ev.task.cgroup_id;
     f.pidns_inum = ns.inum;
+    f.origin = table_.container_of(ns);
     f.kernel_ns_pids = ev.ns_pids_allocated;
     f.incomplete = ns.lost_events;
 
@@ -70,7 +72,9 @@ Finding FindingBuilder::init_exit(const Process& init, const Namespace& ns, cons
     members.erase(std::remove(members.begin(), members.end(), &init), members.end());
     add_live(
         f, members, ev.ts_ns,
-        [&](const Process& p, std::vector<uint32_t>* chain) { return table_.how_in_namespace(p, init, chain); },
+        [&](const Process& p, std::vector<uint32_t>* chain) {
+            return table_.how_in_namespace(p, init, chain);
+        },
         limits_.max_listed);
     if (const ProcessTable::Exited* child = ns.waited_child.get();
         child && ev.ts_ns >= child->exit_ns && ev.ts_ns - child->exit_ns <= kEntrypointWindowNs) {
@@ -124,6 +128,7 @@ Finding FindingBuilder::worker_exit(const Process& worker, const Process& init, 
     f.scope = Scope::pidns;
     f.cgroup_id = init.task.cgroup_id;
     f.pidns_inum = ns.inum;
+    f.origin = table_.container_of(ns);
     f.incomplete = ns.lost_events;
     static_cast<ProcessSummary&>(f.init) = init.summary;
     f.init.ran_ns = ev.ts_ns > init.task.key.start_ns ? ev.ts_ns - init.task.key.start_ns : 0;
@@ -140,7 +145,9 @@ Finding FindingBuilder::worker_exit(const Process& worker, const Process& init, 
                   members.end());
     add_live(
         f, members, ev.ts_ns,
-        [&](const Process& m, std::vector<uint32_t>* chain) { return table_.how_in_namespace(m, init, chain); },
+        [&](const Process& m, std::vector<uint32_t>* chain) {
+            return table_.how_in_namespace(m, init, chain);
+        },
         std::min(limits_.max_listed, kMaxListedBesideWorker));
     f.severity = worker_severity_of(f.worker->status, false);
     f.diagnosis = diagnose(f);

@@ -31,7 +31,8 @@ public:
     // cgroup still runs. nullopt when no program is left (a runtime's own stage).
     std::optional<Finding> main_exit(const Process& main, const ExitEvent& ev) const;
     // A worker of a living init ended.
-    Finding worker_exit(const Process& worker, const Process& init, const Namespace& ns, const ExitEvent& ev) const;
+    Finding worker_exit(const Process& worker, const Process& init, const Namespace& ns,
+                        const ExitEvent& ev) const;
 
 private:
     Finding start(const Process& init, Scope scope, const ExitEvent& ev) const;

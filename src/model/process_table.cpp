@@ -184,7 +184,8 @@ void ProcessTable::hand_starter(const Process& p, const ExitedRef& exited) {
 
 Argv ProcessTable::within_budget(Argv argv, bool& dropped) {
     dropped = false;
-    if (argv.bytes().size() <= kDroppedArgvBytes || memory_bytes() <= limits_.max_memory_bytes / 2) return argv;
+    if (argv.bytes().size() <= kDroppedArgvBytes || memory_bytes() <= limits_.max_memory_bytes / 2)
+        return argv;
     dropped = true;
     ++argv_dropped_;
     return argv.prefix(kDroppedArgvBytes);
@@ -243,7 +244,8 @@ std::optional<ProcKey> ProcessTable::existing_namespace(const TaskInfo& task, co
 }
 
 // Walks current parents up to init; leaving the namespace means it was entered.
-How ProcessTable::how_in_namespace(const Process& p, const Process& init, std::vector<uint32_t>* chain) const {
+How ProcessTable::how_in_namespace(const Process& p, const Process& init,
+                                   std::vector<uint32_t>* chain) const {
     bool outside = false;
     size_t depth = 0;
     ProcKey cur = p.parent;
@@ -331,7 +333,8 @@ void ProcessTable::forget(const ProcKey& key, const ProcKey& reaper) {
 
 // Its inode may name another namespace from now on.
 void ProcessTable::forget_inum(const Namespace& ns) {
-    if (auto by_inum = live_ns_by_inum_.find(ns.inum); by_inum != live_ns_by_inum_.end() && by_inum->second == ns.init)
+    if (auto by_inum = live_ns_by_inum_.find(ns.inum);
+        by_inum != live_ns_by_inum_.end() && by_inum->second == ns.init)
         live_ns_by_inum_.erase(by_inum);
 }
 

@@ -54,14 +54,14 @@ public:
         bool entered = false;
         ExitedRef started_by;  // the parent that started it, once that one exited
         bool started_by_dropped = false;
-        std::optional<ProcKey> ns;  // init key of its namespace
+        std::optional<ProcKey> ns;      // init key of its namespace
         std::vector<ProcKey> children;  // its own and those reparented to it
         uint32_t started_children = 0;  // of them, the ones it forked itself
         // Forks and execs it made: a child started when it was N, that ends while it is
         // still N, ran while its parent did nothing else (a shell's foreground command).
         uint32_t activity = 0;
         uint32_t parent_activity = 0;  // its parent's activity just after forking it
-        uint64_t cgroup_id = 0;     // the cgroup it is a member of (0: none tracked)
+        uint64_t cgroup_id = 0;        // the cgroup it is a member of (0: none tracked)
         // Its index in its parent's `children`, its namespace's and its cgroup's `members`:
         // leaving a list is a swap with the last entry, not a search (a container may
         // hold tens of thousands of processes, and they all exit at once).
@@ -171,7 +171,7 @@ private:
     size_t exited_records_ = 0;
     std::unordered_map<ProcKey, Process, ProcKeyHash> procs_;
     std::unordered_map<ProcKey, Namespace, ProcKeyHash> namespaces_;  // by init key
-    std::unordered_map<uint32_t, ProcKey> live_ns_by_inum_;  // inodes are reused: live ones only
+    std::unordered_map<uint32_t, ProcKey> live_ns_by_inum_;           // inodes are reused: live ones only
     std::unordered_map<uint64_t, Cgroup> cgroups_;
     uint64_t untracked_ = 0;
     uint64_t argv_dropped_ = 0;

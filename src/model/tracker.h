@@ -20,13 +20,13 @@ namespace initwatch::model {
 struct TrackerStats {
     size_t processes = 0;
     size_t namespaces = 0;
-    size_t cgroups = 0;  // cgroups with a tracked main process
-    uint64_t untracked = 0;  // processes not tracked because the table was full
-    uint64_t argv_dropped = 0;  // argv kept as a prefix only: the budget was spent
+    size_t cgroups = 0;             // cgroups with a tracked main process
+    uint64_t untracked = 0;         // processes not tracked because the table was full
+    uint64_t argv_dropped = 0;      // argv kept as a prefix only: the budget was spent
     uint64_t starters_dropped = 0;  // exited parents not remembered: the budget was spent
     uint64_t workers_dropped = 0;   // worker_exit findings not made: WorkerWatch's bounds
-    size_t memory_bytes = 0;  // what the budget counts: the table and the argv store
-    uint64_t list_searches = 0;  // list removals whose stored index was stale: a bug if ever > 0
+    size_t memory_bytes = 0;        // what the budget counts: the table and the argv store
+    uint64_t list_searches = 0;     // list removals whose stored index was stale: a bug if ever > 0
 };
 
 class Tracker {
@@ -58,7 +58,9 @@ public:
     // After lost events: `live` is a fresh snapshot taken at `taken_ns`. Processes that
     // started before it and are missing from it exited unseen and are forgotten; live ones
     // not tracked yet are added. Returns how many processes were forgotten.
-    size_t resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns) { return table_.resync(live, taken_ns); }
+    size_t resync(const std::vector<SnapshotEvent>& live, uint64_t taken_ns) {
+        return table_.resync(live, taken_ns);
+    }
 
     TrackerStats stats() const;
     // What is known of a live process (for per-event output), or nullptr.

@@ -6,8 +6,10 @@
 
 namespace initwatch::model {
 
-void WorkerWatch::child_ended(const Process& p, const Process& init, const Namespace& ns, const ExitEvent& ev) {
-    if (p.entered || ev.ts_ns < p.task.key.start_ns || ev.ts_ns - p.task.key.start_ns < limits_.worker_min_age_ns)
+void WorkerWatch::child_ended(const Process& p, const Process& init, const Namespace& ns,
+                              const ExitEvent& ev) {
+    if (p.entered || ev.ts_ns < p.task.key.start_ns ||
+        ev.ts_ns - p.task.key.start_ns < limits_.worker_min_age_ns)
         return;
     const ExitStatus status = ExitStatus::decode(ev.wait_status);
     const bool alone = ns.members.size() == 2 && ns.nested.empty();  // init and this one
@@ -63,10 +65,11 @@ void WorkerWatch::init_exited(const ProcKey& ns, const ExitStatus& init_status, 
     pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
                                   [&](const Pending& w) {
                                       if (w.ns != ns) return false;
-                                      const bool followed = ts_ns >= w.finding.ts_ns &&
-                                                            ts_ns - w.finding.ts_ns <=
-                                                                FindingBuilder::kEntrypointWindowNs;
-                                      return followed || (stop(init_status) && stop(w.finding.worker->status)) ||
+                                      const bool followed =
+                                          ts_ns >= w.finding.ts_ns &&
+                                          ts_ns - w.finding.ts_ns <= FindingBuilder::kEntrypointWindowNs;
+                                      return followed ||
+                                             (stop(init_status) && stop(w.finding.worker->status)) ||
                                              was_a_step(w);
                                   }),
                    pending_.end());

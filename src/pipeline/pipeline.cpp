@@ -28,6 +28,17 @@ int rank(model::Severity s) {
     return 0;
 }
 
+// Each kind of finding counts its own repeats ("" for init exits: the story of a crash loop).
+const char* repeat_story(model::Kind kind) {
+    switch (kind) {
+        case model::Kind::init_exit:
+            return "";
+        case model::Kind::worker_exit:
+            return model::to_string(kind);
+    }
+    return model::to_string(kind);
+}
+
 }  // namespace
 
 Pipeline::Pipeline(const PipelineOptions& options)
@@ -87,7 +98,9 @@ void Pipeline::read_argv_later(const std::vector<model::SnapshotEvent>& tasks, m
     std::vector<meta::ReadWorker::Job> jobs;
     jobs.reserve(tasks.size());
     for (const auto& snap : tasks)
-        jobs.push_back({snap.task.key, [pid = snap.task.key.tgid] { return meta::read_cmdline(pid, probe::kMaxArgvBytes); }});
+        jobs.push_back({snap.task.key, [pid = snap.task.key.tgid] {
+                            return meta::read_cmdline(pid, probe::kMaxArgvBytes);
+                        }});
     reader.submit(std::move(jobs));
 }
 
@@ -96,7 +109,7 @@ void Pipeline::apply_read_argv() {
     snapshot_reader_.take(read_argv_);
     resync_reader_.take(read_argv_);
     for (auto& r : read_argv_) {
-        if (r.timed_out) continue;  // stays argv unknown
+        if (r.timed_out) continue;                                // stays argv unknown
         model::Argv argv = model::Argv::from_bytes(r.read.data);  // a process gone: empty
         redactor_.apply(argv);
         tracker_.set_snapshot_argv(r.key, std::move(argv), r.read.truncated);
@@ -167,7 +180,12 @@ std::vector<model::Finding> Pipeline::settle_workers() {
 
 std::vector<model::Finding> Pipeline::finish() {
     finished_ = true;
-    release_awaiting(util::monotonic_now_ns(), true);
+    const uint64_t now = util::monotonic_now_ns();
+    check_drops(now, tracker_.stats());  // what was lost since the last second's check: said too
+    release_awaiting(now, true);
+    std::vector<OutputBudget::Summary> due;
+    budget_.take_due(UINT64_MAX, due);
+    summarise(due, now);
     std::vector<model::Finding> findings;
     tracker_.take_due(UINT64_MAX, findings);
     return findings;
@@ -183,6 +201,9 @@ void Pipeline::housekeeping(uint64_t now_ns) {
         resync(now_ns);
     }
     tracker_.expire(now_ns);
+    std::vector<OutputBudget::Summary> due;
+    budget_.take_due(now_ns, due);
+    summarise(due, now_ns);
     const model::TrackerStats t = tracker_.stats();
     Stats stats;
     stats.lost = lost_totals(probe_.drops(), t);
@@ -221,6 +242,7 @@ LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::Tr
     totals.emplace_back("argv_dropped", stats.argv_dropped);
     totals.emplace_back("starter_dropped", stats.starters_dropped);  // exited parents not kept
     totals.emplace_back("worker_finding_dropped", stats.workers_dropped);
+    totals.emplace_back("finding_suppressed", budget_.suppressed());  // over a container's output budget
     totals.emplace_back("argv_read_timeout", snapshot_reader_.timed_out() + resync_reader_.timed_out());
     if (may_drop_) {
         uint64_t dropped = 0;
@@ -301,10 +323,20 @@ void Pipeline::deliver(model::Finding finding, uint64_t now) {
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
     context.node = catalog_.node();
-    context.repeat = catalog_.record_finding(
-        context.container, now, finding.kind == model::Kind::init_exit ? "" : model::to_string(finding.kind));
+    context.repeat = catalog_.record_finding(context.container, now, repeat_story(finding.kind));
+    std::vector<OutputBudget::Summary> due;
+    const bool admitted = budget_.admit(finding, context, now, due);
+    if (finished_) budget_.take_due(UINT64_MAX, due);  // the command ends: no later summary
+    summarise(due, now);
     for (auto& route : sinks_)
-        if (rank(finding.severity) >= rank(route.min)) route.sink->finding(finding, context);
+        if (rank(finding.severity) >= rank(route.min) && (admitted || route.sink->takes_every_finding()))
+            route.sink->finding(finding, context);
+}
+
+void Pipeline::summarise(std::vector<OutputBudget::Summary>& due, uint64_t now_ns) {
+    for (const auto& s : due)
+        for (auto& route : sinks_) route.sink->suppressed(now_ns, s.context, s.suppressed, s.first_ns);
+    due.clear();
 }
 
 }  // namespace initwatch::pipeline

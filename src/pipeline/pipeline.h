@@ -20,6 +20,7 @@
 #include "model/redactor.h"
 #include "model/tracker.h"
 #include "pipeline/health.h"
+#include "pipeline/output_budget.h"
 #include "pipeline/sink.h"
 #include "probe/probe.h"
 
@@ -91,6 +92,7 @@ private:
 
     void apply(model::Event& ev, uint64_t now_ns, bool events_wanted);
     void deliver(model::Finding finding, uint64_t now_ns);
+    void summarise(std::vector<OutputBudget::Summary>& due, uint64_t now_ns);
     // Hands over the findings whose cgroup is known now, or can no longer be (all: `all`).
     void release_awaiting(uint64_t now_ns, bool all);
     void count(const model::Event& ev) { ++event_counts_[ev.index()]; }
@@ -127,6 +129,7 @@ private:
         uint64_t until_ns;
     };
     std::vector<Awaiting> awaiting_identity_;
+    OutputBudget budget_;
     bool finished_ = false;  // finish() was called: findings no longer wait
     std::vector<model::Event> batch_;
     std::vector<meta::ReadWorker::Result> read_argv_;

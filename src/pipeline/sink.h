@@ -60,6 +60,12 @@ public:
     virtual void events_counted(const EventCounts& /*totals*/) {}
     // What was lost since the last notice (a delta), as soon as it is seen.
     virtual void lost(uint64_t /*ts_ns*/, const LostCounts& /*delta*/) {}
+    // `count` findings about this container were not written since `first_ns`: it was over its
+    // output budget (pipeline/output_budget.h).
+    virtual void suppressed(uint64_t /*ts_ns*/, const meta::FindingContext& /*context*/, uint64_t /*count*/,
+                            uint64_t /*first_ns*/) {}
+    // The sink takes every finding, also those over a container's output budget (metrics).
+    virtual bool takes_every_finding() const { return false; }
     virtual void stats(const Stats& /*totals*/) {}
     // End of a step that wrote something: make it visible.
     virtual void flush() {}

@@ -1,9 +1,8 @@
 #include "probe/decode.h"
 
-#include <cstring>
-
 #include <initwatch/events.h>
 
+#include <cstring>
 
 namespace initwatch::probe {
 
@@ -72,8 +71,7 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
             std::memcpy(&t, &rec->task, sizeof(t));
             std::memcpy(&old_pid, &rec->old_pid, sizeof(old_pid));
             std::memcpy(&argv_len, &rec->argv_len, sizeof(argv_len));
-            if (argv_len > IW_ARGV_LEN || IW_EXEC_EVENT_FIXED_SIZE + argv_len > size)
-                return std::nullopt;
+            if (argv_len > IW_ARGV_LEN || IW_EXEC_EVENT_FIXED_SIZE + argv_len > size) return std::nullopt;
             model::ExecEvent ev;
             ev.ts_ns = h.ts_ns;
             ev.task = decode_task(t);
@@ -83,7 +81,8 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
             ev.argv_truncated = (h.flags & IW_EXEC_ARGV_TRUNCATED) != 0;
             return ev;
         }
-        default: return std::nullopt;
+        default:
+            return std::nullopt;
     }
 }
 

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <initwatch/error.h>
 #include <linux/capability.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -15,12 +16,9 @@
 #include <cstdarg>
 #include <cstring>
 
-#include <initwatch/error.h>
-
-#include "util/errno_text.h"
-
 #include "initwatch.skel.h"
 #include "probe/decode.h"
+#include "util/errno_text.h"
 
 namespace initwatch::probe {
 
@@ -35,8 +33,7 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
     std::string line(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
     while (!line.empty() && line.back() == '\n') line.pop_back();
     // libbpf's warnings are often expected (probing features): keep them at debug.
-    spdlog::log(level == LIBBPF_DEBUG ? spdlog::level::trace : spdlog::level::debug, "{}",
-                line);
+    spdlog::log(level == LIBBPF_DEBUG ? spdlog::level::trace : spdlog::level::debug, "{}", line);
     return 0;
 }
 
@@ -76,7 +73,8 @@ BtfFeatures read_btf_features(const std::string& btf_path) {
     std::string missing;
     auto lacks = [&](const std::string& what) { missing += (missing.empty() ? "" : ", ") + what; };
     for (const char* tracepoint : {"sched_process_fork", "sched_process_exec", "sched_process_exit"})
-        if (btf__find_by_name_kind(btf, (std::string("btf_trace_") + tracepoint).c_str(), BTF_KIND_TYPEDEF) <= 0)
+        if (btf__find_by_name_kind(btf, (std::string("btf_trace_") + tracepoint).c_str(), BTF_KIND_TYPEDEF) <=
+            0)
             lacks(std::string(tracepoint) + " tracepoint");
     if (!btf_enum_has(btf, "bpf_map_type", "BPF_MAP_TYPE_RINGBUF")) lacks("BPF ring buffer");
     if (btf__find_by_name_kind(btf, "bpf_iter_task", BTF_KIND_FUNC) <= 0) lacks("BPF task iterator");
@@ -89,7 +87,8 @@ BtfFeatures read_btf_features(const std::string& btf_path) {
         const struct btf_type* t = btf__type_by_id(btf, id);
         t = btf__type_by_id(btf, t->type);  // pointer
         if (t && btf_is_ptr(t)) t = btf__type_by_id(btf, t->type);
-        if (t && btf_is_func_proto(t)) features.exit_has_group_dead = btf_vlen(t) >= 3;  // (void *, task, group_dead)
+        if (t && btf_is_func_proto(t))
+            features.exit_has_group_dead = btf_vlen(t) >= 3;  // (void *, task, group_dead)
     }
     btf__free(btf);
     if (!missing.empty())
@@ -148,10 +147,14 @@ std::string load_error_text(int err, const KernelFeatures& features) {
 
 const char* drop_reason_name(size_t reason) {
     switch (reason) {
-        case IW_DROP_RINGBUF_FULL: return "ringbuf_full";
-        case IW_DROP_EXITED_MAP_FULL: return "exit_map_full";
-        case IW_DROP_ARGV_READ: return "argv_unreadable";
-        default: return "unknown";
+        case IW_DROP_RINGBUF_FULL:
+            return "ringbuf_full";
+        case IW_DROP_EXITED_MAP_FULL:
+            return "exit_map_full";
+        case IW_DROP_ARGV_READ:
+            return "argv_unreadable";
+        default:
+            return "unknown";
     }
 }
 
@@ -172,19 +175,21 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
     const size_t rb = options.ring_buffer_bytes;
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     if (rb < page || (rb & (rb - 1)) != 0)
-        throw Error("ring buffer size " + std::to_string(rb) +
-                    " must be a power of two of at least " + std::to_string(page));
+        throw Error("ring buffer size " + std::to_string(rb) + " must be a power of two of at least " +
+                    std::to_string(page));
 
     const std::string btf_path = options.btf_path.empty() ? kKernelBtf : options.btf_path;
     const BtfFeatures kernel = read_btf_features(btf_path);
     const bool kernel_has_group_dead = kernel.exit_has_group_dead;
     if (options.exit_probe == ExitProbe::group_dead && !kernel_has_group_dead)
-        throw Error("--exit-probe group-dead: this kernel's sched_process_exit has no group_dead argument (6.16+)");
+        throw Error(
+            "--exit-probe group-dead: this kernel's sched_process_exit has no group_dead argument (6.16+)");
     features_.exit_has_group_dead = options.exit_probe == ExitProbe::automatic
                                         ? kernel_has_group_dead
                                         : options.exit_probe == ExitProbe::group_dead;
     features_.cgroup_kill = kernel.cgroup_kill;
-    features_.memory_charge = kernel.memory_cgroup ? BpfMemoryCharge::memory_cgroup : BpfMemoryCharge::memlock;
+    features_.memory_charge =
+        kernel.memory_cgroup ? BpfMemoryCharge::memory_cgroup : BpfMemoryCharge::memlock;
     if (!kernel.memory_cgroup) prepare_memlock(features_);
 
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
@@ -201,8 +206,7 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
     bpf_program__set_autoattach(skel->progs.snapshot_tasks, false);  // attached on demand
 
     if (int err = initwatch_bpf__load(skel)) throw Error(load_error_text(err, features_));
-    if (int err = initwatch_bpf__attach(skel))
-        throw Error("cannot attach BPF programs: " + errno_text(err));
+    if (int err = initwatch_bpf__attach(skel)) throw Error("cannot attach BPF programs: " + errno_text(err));
 
     impl_->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &Probe::on_record, this, nullptr);
     if (!impl_->rb) throw Error("cannot open the BPF ring buffer: " + errno_text(errno));
@@ -274,9 +278,8 @@ std::vector<model::SnapshotEvent> Probe::snapshot() {
         else
             ++malformed_;
     }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-        return a.task.key.start_ns < b.task.key.start_ns;
-    });
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.task.key.start_ns < b.task.key.start_ns; });
     return out;
 }
 

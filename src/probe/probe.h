@@ -2,6 +2,8 @@
 // The only code that touches libbpf.
 #pragma once
 
+#include <initwatch/events.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -9,8 +11,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <initwatch/events.h>
 
 #include "model/event.h"
 
@@ -29,7 +29,7 @@ inline constexpr size_t kDefaultRingBufferBytes = size_t{4} << 20;
 
 struct ProbeOptions {
     size_t ring_buffer_bytes = kDefaultRingBufferBytes;  // power of two, at least one page
-    std::string btf_path;                // kernel BTF to use instead of /sys/kernel/btf/vmlinux
+    std::string btf_path;  // kernel BTF to use instead of /sys/kernel/btf/vmlinux
     ExitProbe exit_probe = ExitProbe::automatic;
 };
 

@@ -11,10 +11,12 @@
 namespace initwatch::report {
 
 // Control characters (C0, DEL, C1), bidi controls, zero-width characters, U+FEFF
-// (util::is_unsafe_codepoint) and invalid UTF-8 become visible escapes (\n, \x1b, \u202e, \xff); a backslash becomes \\. Valid printable UTF-8 stays as is.
+// (util::is_unsafe_codepoint) and invalid UTF-8 become visible escapes (\n, \x1b, \u202e, \xff); a backslash
+// becomes \\. Valid printable UTF-8 stays as is.
 std::string escape_text(std::string_view s);
 
-// argv on one line, each argument escaped and quoted as a shell would need it; `fallback` (e.g. comm) when argv is empty; "…" when truncated.
+// argv on one line, each argument escaped and quoted as a shell would need it; `fallback` (e.g. comm) when
+// argv is empty; "…" when truncated.
 std::string format_command(const model::Argv& argv, std::string_view fallback, bool truncated);
 
 }  // namespace initwatch::report

@@ -67,6 +67,25 @@ void put_live_fields(JsonWriter& w, const model::LiveProcess& p) {
     put_started_by(w, p);
 }
 
+// The node, the container and its pod, as a finding and a suppressed line name them.
+void put_context(JsonWriter& w, const meta::FindingContext& context) {
+    const meta::ContainerInfo& c = context.container;
+    w.field("node", context.node);
+    w.key("container").begin_object();
+    w.field("cgroup_id", c.cgroup_id).field("cgroup_path", c.cgroup_path).field("id", c.id);
+    w.field("runtime", c.runtime).field("name", c.name);
+    w.field("image", c.image);
+    w.end_object();
+    w.key("pod");
+    if (c.pod) {
+        w.begin_object();
+        w.field("name", c.pod->name).field("namespace", c.pod->namespace_name).field("uid", c.pod->uid);
+        w.end_object();
+    } else {
+        w.null();
+    }
+}
+
 void put_live(JsonWriter& w, const model::LiveProcess& p) {
     w.begin_object();
     put_live_fields(w, p);
@@ -79,24 +98,11 @@ public:
         : Output(out, std::move(name)), w_([this](std::string_view s) { write_raw(s); }) {}
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override {
-        const meta::ContainerInfo& c = context.container;
         w_.begin_object();
         w_.field("type", model::to_string(f.kind)).field("time", clock().rfc3339(f.ts_ns));
         w_.field("severity", model::to_string(f.severity)).field("scope", model::to_string(f.scope));
-        w_.field("diagnosis", f.diagnosis).field("node", context.node);
-        w_.key("container").begin_object();
-        w_.field("cgroup_id", c.cgroup_id).field("cgroup_path", c.cgroup_path).field("id", c.id);
-        w_.field("runtime", c.runtime).field("name", c.name);
-        w_.field("image", c.image);
-        w_.end_object();
-        w_.key("pod");
-        if (c.pod) {
-            w_.begin_object();
-            w_.field("name", c.pod->name).field("namespace", c.pod->namespace_name).field("uid", c.pod->uid);
-            w_.end_object();
-        } else {
-            w_.null();
-        }
+        w_.field("diagnosis", f.diagnosis);
+        put_context(w_, context);
         w_.key("repeat").begin_object().field("count", context.repeat.count);
         w_.key("since_first_ms");
         if (context.repeat.since_first_ns)
@@ -107,31 +113,32 @@ public:
         w_.field("pidns", f.pidns_inum);
         w_.key("init").begin_object();
         put_process(w_, f.init);
-        if (f.kind == model::Kind::worker_exit) {
-            w_.field("running", true).field("age_ms", to_ms(f.init.ran_ns));
-        } else {
-            put_status(w_, f.init.status);
-            w_.field("ran_ms", to_ms(f.init.ran_ns));
-        }
-        w_.end_object();
-        if (f.kind == model::Kind::worker_exit && f.worker) {
-            w_.key("worker").begin_object();
-            put_live_fields(w_, *f.worker);
-            put_status(w_, f.worker->status);
-            w_.end_object();
-            w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
-        } else {
-            // The child init waited for, when init followed it at once (an init shim).
-            w_.key("entrypoint");
-            if (const auto& e = f.entrypoint) {
-                w_.begin_object();
-                put_process(w_, *e);
-                put_status(w_, e->status);
-                w_.field("ran_ms", to_ms(e->ran_ns)).field("before_init_ms", to_ms(e->before_ns));
+        switch (f.kind) {
+            case model::Kind::init_exit:
+                put_status(w_, f.init.status);
+                w_.field("ran_ms", to_ms(f.init.ran_ns));
                 w_.end_object();
-            } else {
-                w_.null();
-            }
+                // The child init waited for, when init followed it at once (an init shim).
+                w_.key("entrypoint");
+                if (const auto& e = f.entrypoint) {
+                    w_.begin_object();
+                    put_process(w_, *e);
+                    put_status(w_, e->status);
+                    w_.field("ran_ms", to_ms(e->ran_ns)).field("before_init_ms", to_ms(e->before_ns));
+                    w_.end_object();
+                } else {
+                    w_.null();
+                }
+                break;
+            case model::Kind::worker_exit:
+                w_.field("running", true).field("age_ms", to_ms(f.init.ran_ns));
+                w_.end_object();
+                w_.key("worker").begin_object();
+                put_live_fields(w_, f.worker.value());
+                put_status(w_, f.worker->status);
+                w_.end_object();
+                w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
+                break;
         }
 
         // The line stays within kMaxLineBytes: processes that would pass it are counted
@@ -193,6 +200,16 @@ public:
         }
         w_.end_object();
         w_.end_line();
+    }
+
+    void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count,
+                    uint64_t first_ns) override {
+        w_.begin_object().field("type", "suppressed").field("time", clock().rfc3339(ts_ns));
+        put_context(w_, context);
+        w_.field("count", count).field("since", clock().rfc3339(first_ns));
+        w_.end_object();
+        w_.end_line();
+        flush();
     }
 
     void lost(uint64_t ts_ns, const LostCounts& counts) override {

@@ -60,7 +60,9 @@ public:
         size_t flushed;
         bool need_comma;
     };
-    Mark mark() const { return {buf_.size(), flushed_, need_comma_.empty() ? false : bool(need_comma_.back())}; }
+    Mark mark() const {
+        return {buf_.size(), flushed_, need_comma_.empty() ? false : bool(need_comma_.back())};
+    }
     void rollback(const Mark& m);
 
     void maybe_flush();

@@ -14,6 +14,7 @@ public:
     explicit MetricsSink(Metrics& metrics) : metrics_(metrics) {}
 
     void finding(const model::Finding& f, const meta::FindingContext& context) override;
+    bool takes_every_finding() const override { return true; }
     void events_counted(const pipeline::EventCounts& totals) override;
     void stats(const pipeline::Stats& totals) override;
 

@@ -18,7 +18,8 @@ void Output::failed() {
 
 void Output::write_line(const std::string& line) {
     if (broken_) return;
-    if (std::fwrite(line.data(), 1, line.size(), out_) != line.size() || std::fputc('\n', out_) == EOF) failed();
+    if (std::fwrite(line.data(), 1, line.size(), out_) != line.size() || std::fputc('\n', out_) == EOF)
+        failed();
 }
 
 void Output::write_raw(std::string_view bytes) {

@@ -21,9 +21,12 @@ struct Style {
         std::string label = model::to_string(sev);
         std::transform(label.begin(), label.end(), label.begin(), ::toupper);
         switch (sev) {
-            case model::Severity::warning: return wrap("1;33", label);
-            case model::Severity::error: return wrap("1;31", label);
-            case model::Severity::info: return wrap("1;36", label);
+            case model::Severity::warning:
+                return wrap("1;33", label);
+            case model::Severity::error:
+                return wrap("1;31", label);
+            case model::Severity::info:
+                return wrap("1;36", label);
         }
         return label;
     }
@@ -91,16 +94,25 @@ public:
         const meta::ContainerInfo& container = context.container;
         const size_t n = f.live_count;
         const std::string who = workload_name(container);
-        const bool worker = f.kind == model::Kind::worker_exit && f.worker;
         const std::string processes = std::to_string(n) + (n == 1 ? " process" : " processes");
-        const std::string headline =
-            worker ? "worker " + f.worker->comm + " ended (" + f.worker->status.describe() + ") after " +
-                         util::format_duration(f.worker->age_ns) + " while init runs on" +
-                         (f.restarted ? " (init restarted it)"
-                          : n         ? " with " + processes
-                                      : " alone")
-                   : std::string(f.scope == model::Scope::pidns ? "init" : "main process") + " exited (" +
-                         f.init.status.describe() + ") leaving " + processes + " running";
+        const model::WorkerSummary* worker = nullptr;
+        std::string headline, init_state;
+        switch (f.kind) {
+            case model::Kind::init_exit:
+                headline = std::string(f.scope == model::Scope::pidns ? "init" : "main process") +
+                           " exited (" + f.init.status.describe() + ") leaving " + processes + " running";
+                init_state = "ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe();
+                break;
+            case model::Kind::worker_exit:
+                worker = &f.worker.value();
+                headline = "worker " + worker->comm + " ended (" + worker->status.describe() + ") after " +
+                           util::format_duration(worker->age_ns) + " while init runs on" +
+                           (f.restarted ? " (init restarted it)"
+                            : n         ? " with " + processes
+                                        : " alone");
+                init_state = "running, age " + util::format_duration(f.init.ran_ns);
+                break;
+        }
         write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
                    (who.empty() ? "" : s.bold(escape_text(who)) + ": ") + s.bold(escape_text(headline)) +
                    (context.repeat.text.empty() ? "" : " — " + s.bold(context.repeat.text)) +
@@ -108,19 +120,18 @@ public:
                     : f.incomplete     ? "  (incomplete: events were lost)"
                                        : ""));
         std::string where = "cgroup " + escape_text(container.cgroup_path.value_or("?")) + "  (";
-        if (container.id) where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
+        if (container.id)
+            where += escape_text(*container.runtime) + " " + escape_text(container.id->substr(0, 12)) + ", ";
         // A Kubernetes container's name is in the headline already.
         if (container.name && !container.pod) where += "name " + escape_text(*container.name) + ", ";
         if (container.image) where += "image " + escape_text(*container.image) + ", ";
-        where += "cgroup id " + std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum);
+        where +=
+            "cgroup id " + std::to_string(container.cgroup_id) + ", pidns " + std::to_string(f.pidns_inum);
         if (!context.node.empty()) where += ", node " + escape_text(context.node);
         write_line("  " + s.dim("container ") + " " + where + ")");
 
         size_t width = pid_label(f.init.pid, f.init.ns_pid).size();
         for (const auto& p : f.live) width = std::max(width, pid_label(p.pid, p.ns_pid).size() + 3);
-        const std::string init_state =
-            worker ? "running, age " + util::format_duration(f.init.ran_ns)
-                   : "ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe();
         write_line("  " + s.dim(f.scope == model::Scope::pidns ? "init      " : "main      ") + " " +
                    pad(pid_label(f.init.pid, f.init.ns_pid), width) + "  " +
                    format_command(f.init.argv, f.init.comm, f.init.argv_truncated) +
@@ -131,7 +142,7 @@ public:
                        s.dim("ran " + util::format_duration(e->ran_ns) + ", " + e->status.describe() + ", " +
                              util::format_duration(e->before_ns) + " before init: what init waited for"));
         if (worker) {
-            const model::WorkerSummary& w = *f.worker;
+            const model::WorkerSummary& w = *worker;
             write_line("  " + s.dim("worker    ") + " " + pad(pid_label(w.pid, w.ns_pid), width) + "  " +
                        format_command(w.argv, w.comm, w.argv_truncated) + s.dim(argv_note(w)) + "  " +
                        s.dim("ran " + util::format_duration(w.age_ns) + ", " + w.status.describe() + ", ") +
@@ -147,10 +158,11 @@ public:
         if (!f.unlisted.empty()) {
             std::string groups;
             for (const auto& g : f.unlisted)
-                groups += (groups.empty() ? "" : ", ") + thousands(g.count) + " " + model::to_string(g.how) + " " +
-                          (g.comm.empty() ? "(other)" : escape_text(g.comm));
-            write_line(std::string(13, ' ') + s.dim("… and " + thousands(f.live_count - f.live.size()) +
-                                                   " more, not listed: ") + groups);
+                groups += (groups.empty() ? "" : ", ") + thousands(g.count) + " " + model::to_string(g.how) +
+                          " " + (g.comm.empty() ? "(other)" : escape_text(g.comm));
+            write_line(std::string(13, ' ') +
+                       s.dim("… and " + thousands(f.live_count - f.live.size()) + " more, not listed: ") +
+                       groups);
         }
         write_line("  " + s.dim("diagnosis ") + " " + escape_text(f.diagnosis));
         write_line("");
@@ -174,10 +186,10 @@ public:
             details = format_command(exec->argv, exec->task.comm, exec->argv_truncated);
         } else if (const auto* exit = std::get_if<model::ExitEvent>(&e)) {
             kind = "exit";
-            details = model::ExitStatus::decode(exit->wait_status).describe() + "  " +
-                      (known ? format_command(known->argv, t.comm, known->argv_truncated)
-                             : escape_text(t.comm)) +
-                      (exit->ns_init ? "  [namespace init]" : "");
+            details =
+                model::ExitStatus::decode(exit->wait_status).describe() + "  " +
+                (known ? format_command(known->argv, t.comm, known->argv_truncated) : escape_text(t.comm)) +
+                (exit->ns_init ? "  [namespace init]" : "");
         } else if (const auto* snap = std::get_if<model::SnapshotEvent>(&e)) {
             kind = "snap";
             details = format_command(snap->argv, t.comm, false);
@@ -186,6 +198,17 @@ public:
                    pad(std::to_string(t.key.tgid), 7) + " " + pad(std::to_string(t.parent.tgid), 7) + " " +
                    pad(std::to_string(t.ns_pid), 6) + " " + pad(std::to_string(t.pidns_inum), 10) + " " +
                    pad(std::to_string(t.cgroup_id), 8) + " " + details);
+    }
+
+    void suppressed(uint64_t ts_ns, const meta::FindingContext& context, uint64_t count,
+                    uint64_t first_ns) override {
+        const std::string who = workload_name(context.container);
+        const std::string where = who.empty() ? "cgroup " + context.container.cgroup_path.value_or("?") : who;
+        write_line(style_.dim(clock().rfc3339(ts_ns)) + "  " + style_.severity(model::Severity::warning) +
+                   "  " + escape_text(where) + ": " + std::to_string(count) +
+                   (count == 1 ? " finding" : " findings") + " not shown since " + clock().rfc3339(first_ns) +
+                   " (over this container's output budget; metrics count them all)");
+        flush();
     }
 
     void lost(uint64_t ts_ns, const LostCounts& counts) override {
@@ -222,7 +245,8 @@ private:
         std::vector<Frame> stack;
         auto push_children = [&](size_t of, const std::string& prefix, size_t depth) {
             const auto& list = children[of];
-            for (size_t k = list.size(); k-- > 0;) stack.push_back({list[k], prefix, depth, k + 1 == list.size()});
+            for (size_t k = list.size(); k-- > 0;)
+                stack.push_back({list[k], prefix, depth, k + 1 == list.size()});
         };
         auto walk = [&](size_t of, const std::string& prefix, size_t depth) {
             push_children(of, prefix, depth);

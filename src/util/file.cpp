@@ -159,8 +159,8 @@ Fd open_file(int dirfd, const std::string& path, int flags, Resolve resolve, boo
         }
         case Resolve::in_root: {
             errno = ENOSYS;
-            const int fd = try_openat2 ? openat2_call(dirfd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-                                       : -1;
+            const int fd =
+                try_openat2 ? openat2_call(dirfd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) : -1;
             if (fd >= 0 || errno != ENOSYS) return Fd(fd);
             return Fd(open_in_root_by_components(dirfd, path, flags));
         }
@@ -171,12 +171,18 @@ Fd open_file(int dirfd, const std::string& path, int flags, Resolve resolve, boo
 
 const char* to_string(ReadError e) {
     switch (e) {
-        case ReadError::none: return "none";
-        case ReadError::not_found: return "not_found";
-        case ReadError::symlink: return "symlink";
-        case ReadError::not_regular: return "not_regular";
-        case ReadError::too_large: return "too_large";
-        case ReadError::failed: return "failed";
+        case ReadError::none:
+            return "none";
+        case ReadError::not_found:
+            return "not_found";
+        case ReadError::symlink:
+            return "symlink";
+        case ReadError::not_regular:
+            return "not_regular";
+        case ReadError::too_large:
+            return "too_large";
+        case ReadError::failed:
+            return "failed";
     }
     return "failed";
 }
@@ -189,11 +195,19 @@ FileRead failure(int err) {
     switch (err) {
         case ENOENT:
         case ESRCH:
-        case ENOTDIR: r.error = ReadError::not_found; break;
-        case ELOOP: r.error = ReadError::symlink; break;
+        case ENOTDIR:
+            r.error = ReadError::not_found;
+            break;
+        case ELOOP:
+            r.error = ReadError::symlink;
+            break;
         case EISDIR:
-        case ENXIO: r.error = ReadError::not_regular; break;
-        default: r.error = ReadError::failed; break;
+        case ENXIO:
+            r.error = ReadError::not_regular;
+            break;
+        default:
+            r.error = ReadError::failed;
+            break;
     }
     return r;
 }
@@ -211,8 +225,9 @@ FileRead read_bounded(const Fd& fd, const ReadOptions& options) {
     FileRead r;
     // One byte more than the bound tells that the file goes on. /proc files say size 0.
     const size_t want = options.max_bytes + 1;
-    r.data.resize(st.st_size > 0 && static_cast<size_t>(st.st_size) < want ? static_cast<size_t>(st.st_size) + 1
-                                                                           : want);
+    r.data.resize(st.st_size > 0 && static_cast<size_t>(st.st_size) < want
+                      ? static_cast<size_t>(st.st_size) + 1
+                      : want);
     size_t got = 0;
     for (;;) {
         if (got == r.data.size()) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -17,13 +18,13 @@ namespace {
 // Function-local: case files are read while static objects are constructed (the kernel tests
 // register one test per file at startup).
 const std::set<std::string>& case_keys() {
-    static const std::set<std::string> keys{"name", "about",   "script", "command", "options",
-                                            "env",  "timeout", "steps",  "expect",  "runs"};
+    static const std::set<std::string> keys{"name", "about",   "script", "script_file", "command", "options",
+                                            "env",  "timeout", "steps",  "expect",      "runs"};
     return keys;
 }
 const std::set<std::string>& run_keys() {
-    static const std::set<std::string> keys{"label", "script",  "command", "options",
-                                            "env",   "timeout", "steps",   "expect"};
+    static const std::set<std::string> keys{"label", "script",  "script_file", "command", "options",
+                                            "env",   "timeout", "steps",       "expect"};
     return keys;
 }
 const std::set<std::string>& expect_keys() {
@@ -271,11 +272,30 @@ CaseExpect parse_expect(const json& e, const std::set<std::string>& variables, c
     return x;
 }
 
-CaseRun parse_run(const json& r, const std::set<std::string>& known, const std::string& where) {
+// A script of the repository, by its path from the top: no absolute path, no "..".
+std::string script_of_repository(const json& value, const std::string& top, const std::string& where) {
+    if (!value.is_string()) throw CaseError(where + ": must be a path relative to the repository's top");
+    const std::string path = value.get<std::string>();
+    if (path.empty() || path[0] == '/' || ("/" + path + "/").find("/../") != std::string::npos)
+        throw CaseError(where + ": " + quoted(path) + " must be a path below the repository's top");
+    std::ifstream in(top + "/" + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in || text.str().empty()) throw CaseError(where + ": cannot read " + quoted(top + "/" + path));
+    return text.str();
+}
+
+CaseRun parse_run(const json& r, const std::set<std::string>& known, const std::string& where,
+                  const std::string& top) {
     CaseRun run;
     std::set<std::string> variables = known;
+    if (r.contains("script") && r.contains("script_file"))
+        throw CaseError(where + ": \"script\" or \"script_file\", not both");
     if (r.contains("script")) {
         for (const auto& line : strings(r.at("script"), where + ".script")) run.script += line + "\n";
+        variables.insert("SCRIPT");
+    } else if (r.contains("script_file")) {
+        run.script = script_of_repository(r.at("script_file"), top, where + ".script_file");
         variables.insert("SCRIPT");
     }
     if (r.contains("command")) {
@@ -503,7 +523,7 @@ std::optional<int> signal_number(const std::string& name) {
 json substitute(const json& value, const Variables& variables) { return resolve(value, variables, nullptr); }
 
 RunCase parse_run_case(const std::string& text, const std::string& file,
-                       const std::vector<std::string>& variables) {
+                       const std::vector<std::string>& variables, const std::string& top) {
     json j;
     try {
         j = json::parse(text);
@@ -524,7 +544,7 @@ RunCase parse_run_case(const std::string& text, const std::string& file,
     json base = j;
     for (const char* key : {"name", "about", "runs"}) base.erase(key);
     if (!j.contains("runs")) {
-        c.runs.push_back(parse_run(base, known, file));
+        c.runs.push_back(parse_run(base, known, file, top));
         return c;
     }
     const json& runs = j.at("runs");
@@ -543,8 +563,13 @@ RunCase parse_run_case(const std::string& text, const std::string& file,
         json merged = base;
         json changes = patch;
         changes.erase("label");
+        // A run's script replaces the case's, whichever way each is given.
+        if (changes.contains("script") || changes.contains("script_file")) {
+            merged.erase("script");
+            merged.erase("script_file");
+        }
         merged.merge_patch(changes);
-        CaseRun run = parse_run(merged, known, at + " (" + label + ")");
+        CaseRun run = parse_run(merged, known, at + " (" + label + ")", top);
         run.label = label;
         c.runs.push_back(std::move(run));
     }

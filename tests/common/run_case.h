@@ -6,7 +6,8 @@
 //   {
 //     "name": "the test's name",                    required, unique
 //     "about": "why the case exists",               optional
-//     "script": ["#!/bin/sh", "line", ...],         the init's script, written to ${SCRIPT}
+//     "script": ["#!/bin/sh", "line", ...],         the init's script, written to ${SCRIPT}, or
+//     "script_file": "examples/story/2-....sh",     a script of the repository (relative to its top)
 //     "command": ["sh", "${SCRIPT}"],               after `--`; this default needs "script"
 //     "options": ["--timeout", "30"],               initwatch run's options, before `--`
 //     "env": ["NAME=VALUE"],                        added to initwatch's environment
@@ -87,9 +88,10 @@ inline std::vector<std::string> program_variable_names() {
 }
 
 // Parses and validates a case file's text; `file` names it in messages. Variables used as
-// ${NAME} must be among `variables` (SCRIPT is always known). Throws CaseError.
+// ${NAME} must be among `variables` (SCRIPT is always known). A "script_file" is read below
+// `top` (the repository's top directory). Throws CaseError.
 RunCase parse_run_case(const std::string& text, const std::string& file,
-                       const std::vector<std::string>& variables);
+                       const std::vector<std::string>& variables, const std::string& top);
 
 // The signal number of "SIGKILL" and the like; nullopt for other names.
 std::optional<int> signal_number(const std::string& name);

@@ -109,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto json = report::make_json_output(json_file.file());
     const auto text = report::make_text_output(text_file.file(), false);
     model::TrackerLimits limits;
-    limits.max_processes = 32;  // small enough for an input to fill it
+    limits.max_processes = 32;     // small enough for an input to fill it
     limits.worker_min_age_ns = 0;  // every end of init's child is judged a worker's
     model::Tracker tracker(limits);
     meta::RepeatCounter restarts;

@@ -147,8 +147,9 @@ double slowdown() {
         std::nth_element(samples.begin(), samples.begin() + 10, samples.end());
         const double f = std::clamp(samples[10] / 0.001, 1.0, 10.0);
         if (f > 1.5)
-            std::fprintf(stderr, "kernel tests: this machine spawns processes %.1f times slower than a quiet host: "
-                                 "waits are scaled\n",
+            std::fprintf(stderr,
+                         "kernel tests: this machine spawns processes %.1f times slower than a quiet host: "
+                         "waits are scaled\n",
                          f);
         return f;
     }();
@@ -223,8 +224,10 @@ std::optional<std::string> read_until_eof(int fd, double timeout_s) {
         char buf[4096];
         const ssize_t n = read(fd, buf, sizeof buf);
         if (n == 0) return out;
-        if (n > 0) out.append(buf, static_cast<size_t>(n));
-        else if (errno != EAGAIN && errno != EINTR) return out;
+        if (n > 0)
+            out.append(buf, static_cast<size_t>(n));
+        else if (errno != EAGAIN && errno != EINTR)
+            return out;
     }
 }
 
@@ -345,7 +348,8 @@ std::vector<nlohmann::json> Background::lines_so_far() const {
     // Whole lines only: initwatch may be in the middle of writing a long one.
     const std::string text = read_file(output_file_);
     const size_t end = text.rfind('\n');
-    return end == std::string::npos ? std::vector<nlohmann::json>{} : parse_json_lines(text.substr(0, end + 1));
+    return end == std::string::npos ? std::vector<nlohmann::json>{}
+                                    : parse_json_lines(text.substr(0, end + 1));
 }
 
 bool Background::wait_for_lines(const std::function<bool(const std::vector<nlohmann::json>&)>& done,

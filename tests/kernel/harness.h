@@ -20,9 +20,9 @@ namespace initwatch::ktest {
 void require_root();
 
 struct Result {
-    int status = -1;  // exit status, or 128 + signal
-    std::string out;  // stdout
-    std::string err;  // stderr
+    int status = -1;                    // exit status, or 128 + signal
+    std::string out;                    // stdout
+    std::string err;                    // stderr
     std::vector<nlohmann::json> lines;  // JSON lines written to --output
     std::vector<nlohmann::json> of_type(const std::string& type) const;
     // Findings whose init's argv holds `marker`: host-wide tests judge their own trigger
@@ -34,8 +34,8 @@ struct Result {
 // test::run (tests/common/subprocess.h): stdout and stderr captured, stdin /dev/null, its
 // process group killed after timeout_s (and the test FAILs). `env` entries (NAME=VALUE) are
 // added to the environment.
-Result run_initwatch(const std::string& subcommand, std::vector<std::string> args,
-                     double timeout_s = 60, std::vector<std::string> env = {});
+Result run_initwatch(const std::string& subcommand, std::vector<std::string> args, double timeout_s = 60,
+                     std::vector<std::string> env = {});
 
 // Runs `program ARGV...` (initwatch by default) exactly as given (no --json/--output added).
 Result run_raw(std::vector<std::string> argv, double timeout_s = 60, std::vector<std::string> env = {},
@@ -50,8 +50,8 @@ class Background {
 public:
     // `program ARGV...`; program is initwatch unless given (e.g. a shell that moves itself
     // into a cgroup, then execs initwatch).
-    Background(std::vector<std::string> argv, std::string output_file, const std::string& program = INITWATCH_BIN,
-               std::vector<std::string> env = {});
+    Background(std::vector<std::string> argv, std::string output_file,
+               const std::string& program = INITWATCH_BIN, std::vector<std::string> env = {});
     ~Background();
     // Waits until its stdout or stderr contains `text`; false on timeout or exit.
     bool wait_for_output(const std::string& text, double timeout_s);
@@ -64,7 +64,8 @@ public:
     // The complete JSON lines of its --output file so far.
     std::vector<nlohmann::json> lines_so_far() const;
     // Waits until `done(lines_so_far())` holds; false on timeout or exit.
-    bool wait_for_lines(const std::function<bool(const std::vector<nlohmann::json>&)>& done, double timeout_s);
+    bool wait_for_lines(const std::function<bool(const std::vector<nlohmann::json>&)>& done,
+                        double timeout_s);
     // Waits for the process to exit; kills it after timeout_s.
     Result finish(double timeout_s);
     pid_t pid() const { return pid_; }

@@ -29,8 +29,7 @@ std::string last_line(const std::string& text) {
 // sleep and exiting 0 (a finding each), for as long as it lives (at most `seconds`).
 class ContainerChurn {
 public:
-    explicit ContainerChurn(double seconds)
-        : base_(churn_options()) {
+    explicit ContainerChurn(double seconds) : base_(churn_options()) {
         const std::string runc = "runc --root '" + base_.state_root() + "'";
         const std::string loop = "end=$(( $(date +%s) + " + std::to_string(static_cast<int>(seconds)) +
                                  " )); i=0; while [ $(date +%s) -lt $end ]; do " + runc + " run --bundle '" +
@@ -100,8 +99,9 @@ TEST_CASE("agent: 100 starts and stops of watch beside container churn, each exi
     CHECK(churn.started() > 10);
 }
 
-TEST_CASE("agent: starved of CPU while containers start, every finding comes with its container or is counted lost",
-          "[stress]") {
+TEST_CASE(
+    "agent: starved of CPU while containers start, every finding comes with its container or is counted lost",
+    "[stress]") {
     require_root();
     require_programs({"unshare", "taskset", "nice"});
     // initwatch on CPU 0 at nice 19 beside a busy loop at nice 0 there: about 1.5 % of a CPU.
@@ -124,8 +124,11 @@ TEST_CASE("agent: starved of CPU while containers start, every finding comes wit
     for (int i = 0; i < kContainers; ++i) {
         const std::string cg = dir + "/c" + std::to_string(i);
         REQUIRE(mkdir(cg.c_str(), 0755) == 0);
-        REQUIRE(shell("sh -c 'echo $$ > " + cg + "/cgroup.procs; exec unshare --pid --fork --mount-proc "
-                      "sh -c \"sleep 60 & exit 0\" iw-starve-" + std::to_string(i) + "'", 60) == 0);
+        REQUIRE(shell("sh -c 'echo $$ > " + cg +
+                          "/cgroup.procs; exec unshare --pid --fork --mount-proc "
+                          "sh -c \"sleep 60 & exit 0\" iw-starve-" +
+                          std::to_string(i) + "'",
+                      60) == 0);
     }
     // Until every finding is out, or long enough that a missing one is not late but gone.
     const auto all_out = [&](const std::vector<json>& lines) {
@@ -143,9 +146,11 @@ TEST_CASE("agent: starved of CPU while containers start, every finding comes wit
     uint64_t lost = 0;
     for (const json& l : r.of_type("lost"))
         for (const auto& [reason, n] : l.at("counts").items())
-            if (reason == "ringbuf_full" || reason == "process_table_full" || reason == "malformed") lost += n.get<uint64_t>();
+            if (reason == "ringbuf_full" || reason == "process_table_full" || reason == "malformed")
+                lost += n.get<uint64_t>();
     const auto findings = r.findings_with("iw-starve-");
-    WARN(findings.size() << " of " << kContainers << " findings delivered; " << lost << " records counted lost");
+    WARN(findings.size() << " of " << kContainers << " findings delivered; " << lost
+                         << " records counted lost");
     // A finding is delivered, or the records it needed were counted as lost: never silence.
     if (findings.size() < kContainers) CHECK(lost > 0);
     for (const json& f : findings) {
@@ -155,4 +160,45 @@ TEST_CASE("agent: starved of CPU while containers start, every finding comes wit
         CHECK(f.at("container").at("cgroup_path") == expected);  // late, yet with its container
         CHECK(f.at("live").size() == 1);
     }
+}
+
+TEST_CASE(
+    "agent: one pod's flood of findings is held to its output budget, another pod's finding still comes",
+    "[stress]") {
+    require_root();
+    require_programs({"unshare"});
+    const std::string output = temp_path("flood-output.json");
+    Background watch({"watch", "--json", "--output", output, "--log-level", "info"}, output);
+    REQUIRE(watch.wait_for_output("snapshot:", 60));
+    // The attacker: one container (a pid namespace) whose init makes 100 nested namespaces one
+    // after the other, each init leaving 20 sleepers with 2 KiB command lines behind.
+    const std::string nested = temp_path("nested.sh"), attacker = temp_path("attacker.sh");
+    write_file(nested, "i=0; while [ $i -lt 20 ]; do sleep 60 " + std::string(2000, 'p') +
+                           " & i=$((i+1)); done; exit 0\n");
+    write_file(attacker, "n=0; while [ $n -lt 100 ]; do unshare --pid --fork sh " + nested +
+                             " iw-flood-nested; n=$((n+1)); done; sleep 2\n");
+    const auto started = std::chrono::steady_clock::now();
+    REQUIRE(shell("unshare --pid --fork --kill-child sh " + attacker + " iw-flood-attacker", 300) == 0);
+    // The victim, after the flood: its one finding must come.
+    REQUIRE(shell("unshare --pid --fork sh -c 'sleep 30 & exit 0' iw-flood-victim", 30) == 0);
+    REQUIRE(watch.wait_for_finding("iw-flood-victim", 60));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    REQUIRE(kill(watch.pid(), SIGTERM) == 0);
+    const Result r = watch.finish(60);
+    unlink(nested.c_str());
+    unlink(attacker.c_str());
+    size_t written = 0;  // the output file is read into r.lines (and removed): its lines' bytes
+    for (const json& l : r.lines) written += l.dump().size() + 1;
+
+    uint64_t suppressed = 0, summed_up = 0;
+    for (const json& l : r.of_type("lost")) suppressed += l.at("counts").value("finding_suppressed", 0ULL);
+    for (const json& l : r.of_type("suppressed")) summed_up += l.at("count").get<uint64_t>();
+    const auto nested_findings = r.findings_with("iw-flood-nested");
+    WARN(nested_findings.size() << " of 100 nested findings written, " << summed_up << " summed up, "
+                                << written / 1024 << " KiB in " << seconds << " s");
+    CHECK(r.findings_with("iw-flood-victim").size() == 1);
+    CHECK(nested_findings.size() + summed_up == 100);  // each written, or counted in a summary
+    CHECK(suppressed == summed_up);
+    // The burst (10 findings, 1 MiB) and 16 KiB/s after it, with room for the other lines.
+    CHECK(written < (1u << 20) + static_cast<size_t>(16 * 1024 * seconds) + 256 * 1024);
 }

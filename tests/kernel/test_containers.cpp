@@ -58,9 +58,10 @@ constexpr int kForeignFindings = 20;
 class Watch {
 public:
     Watch(int expected, const std::string& host_root = "") : output_(temp_path("containers.json")) {
-        std::vector<std::string> args{"watch",   "--json",     "--output", output_,
-                                      "--count", std::to_string(expected + kForeignFindings),
-                                      "--duration", "60", "--log-level", "info"};
+        std::vector<std::string> args{"watch",      "--json",  "--output",
+                                      output_,      "--count", std::to_string(expected + kForeignFindings),
+                                      "--duration", "60",      "--log-level",
+                                      "info"};
         add_flag(args, "--node-name", kNode);
         if (!host_root.empty()) add_flag(args, "--host-root", host_root);
         bg_ = std::make_unique<Background>(args, output_);
@@ -79,7 +80,8 @@ public:
         while (std::chrono::steady_clock::now() < until) {
             size_t count = 0;
             const std::string text = read_file(output_);
-            const std::string complete = text.substr(0, text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+            const std::string complete =
+                text.substr(0, text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
             for (const auto& l : parse_json_lines(complete)) count += mine(l);
             if (count >= n || exited(bg_->pid())) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -92,8 +94,7 @@ public:
         std::vector<json> out, others;
         for (const auto& l : result_.lines) (mine(l) ? out : others).push_back(l);
         for (const auto& o : others)
-            if (o.value("type", "") == "init_exit")
-                WARN("a finding about another cgroup: " << o.dump());
+            if (o.value("type", "") == "init_exit") WARN("a finding about another cgroup: " << o.dump());
         CHECK(missing_flags_.empty());  // flags of the pending schema, dropped until initwatch has them
         return out;
     }
@@ -140,9 +141,9 @@ std::string dump_all(const std::vector<json>& lines) {
     return out;
 }
 
-#define REQUIRE_FINDINGS(findings, n)    \
-    do {                                 \
-        INFO(dump_all(findings));        \
+#define REQUIRE_FINDINGS(findings, n)      \
+    do {                                   \
+        INFO(dump_all(findings));          \
         REQUIRE((findings).size() == (n)); \
     } while (0)
 
@@ -205,7 +206,8 @@ void kubernetes_case(const std::function<std::string(const std::string&, const s
     const PodRef pod{"web-6f7c9d8b5-x2kqp", "shop", random_pod_uid()};
     const std::string id = random_container_id();
     logs.add_container(pod, "server", id);
-    RuncContainer c({id, cgroup_path(pod.uid, id), container_asset("server-backgrounded.sh"), {"/startup.sh"}, ""});
+    RuncContainer c(
+        {id, cgroup_path(pod.uid, id), container_asset("server-backgrounded.sh"), {"/startup.sh"}, ""});
 
     Watch watch(1, logs.host_root());
     c.start();
@@ -277,8 +279,8 @@ TEST_CASE("containers: a container restarted three times by kubelet: the third f
     for (int attempt = 0; attempt < 3; ++attempt) {  // a new container id each time, as kubelet does
         ids.push_back(random_container_id());
         cgroups.push_back(kubepods_cgroupfs_path("burstable", pod.uid, ids.back()));
-        restarts.push_back(std::make_unique<RuncContainer>(
-            RuncOptions{ids.back(), cgroups.back(), container_asset("server-backgrounded.sh"), {"/startup.sh"}, ""}));
+        restarts.push_back(std::make_unique<RuncContainer>(RuncOptions{
+            ids.back(), cgroups.back(), container_asset("server-backgrounded.sh"), {"/startup.sh"}, ""}));
     }
 
     Watch watch(3, logs.host_root());
@@ -289,7 +291,8 @@ TEST_CASE("containers: a container restarted three times by kubelet: the third f
         REQUIRE(restarts[attempt]->wait_for_status("stopped", 10));  // the next attempt after the exit
     }
     const auto elapsed_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+            .count();
 
     const auto findings = watch.findings_for(cgroups, 3);
     REQUIRE_FINDINGS(findings, 3);
@@ -311,8 +314,11 @@ TEST_CASE("containers: a container restarted three times by kubelet: the third f
 TEST_CASE("containers: a healthy container (server exec'd) stopped with runc kill KILL is info") {
     require_programs(kRunc);
     const std::string uid = random_pod_uid(), id = random_container_id();
-    RuncContainer c({id, kubepods_cgroupfs_path("besteffort", uid, id), container_asset("healthy-server.sh"),
-                     {"/startup.sh"}, ""});
+    RuncContainer c({id,
+                     kubepods_cgroupfs_path("besteffort", uid, id),
+                     container_asset("healthy-server.sh"),
+                     {"/startup.sh"},
+                     ""});
 
     Watch watch(1);
     c.start();
@@ -342,16 +348,21 @@ TEST_CASE("containers: a healthy container (server exec'd) stopped with runc kil
 
 TEST_CASE("containers: a pod sharing the pause process's PID namespace: a cgroup-scope finding") {
     require_programs(kRunc);
-    const std::string uid = random_pod_uid(), pause_id = random_container_id(), app_id = random_container_id();
-    RuncContainer pause({pause_id, kubepods_cgroupfs_path("besteffort", uid, pause_id), "", {"/bin/sleep", "3600"}, ""});
+    const std::string uid = random_pod_uid(), pause_id = random_container_id(),
+                      app_id = random_container_id();
+    RuncContainer pause(
+        {pause_id, kubepods_cgroupfs_path("besteffort", uid, pause_id), "", {"/bin/sleep", "3600"}, ""});
 
     Watch watch(1);
     pause.start();
     REQUIRE(pause.wait_for_init_argv({"/bin/sleep", "3600"}, 5));
     // shareProcessNamespace: the app container joins the pause's PID namespace, in its own
     // cgroup; its main process is not PID 1 there.
-    RuncContainer app({app_id, kubepods_cgroupfs_path("besteffort", uid, app_id), container_asset("server-backgrounded.sh"),
-                       {"/startup.sh"}, "/proc/" + std::to_string(pause.init_pid()) + "/ns/pid"});
+    RuncContainer app({app_id,
+                       kubepods_cgroupfs_path("besteffort", uid, app_id),
+                       container_asset("server-backgrounded.sh"),
+                       {"/startup.sh"},
+                       "/proc/" + std::to_string(pause.init_pid()) + "/ns/pid"});
     app.start();
     REQUIRE(app.wait_for_status("stopped", 10));
     CHECK(pause.status() == "running");  // the child it left lives on, reparented to the pause

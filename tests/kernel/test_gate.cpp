@@ -12,7 +12,6 @@
 #include <fstream>
 #include <memory>
 
-#include "../common/run_case.h"
 #include "fixtures/dockerd.h"
 #include "harness.h"
 #include "runtimes.h"
@@ -24,12 +23,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The story's scripts, from their `run` case files (tests/kernel/scenarios/NAME.json).
+// The story's scripts (examples/story/NAME).
 std::string story_text(const std::string& sh) {
-    const std::string file = std::string(SCENARIO_DIR) + "/" + sh.substr(0, sh.size() - 3) + ".json";
-    return initwatch::test::parse_run_case(read_file(file), file, initwatch::test::program_variable_names())
-        .runs.at(0)
-        .script;
+    const std::string text = read_file(std::string(TOP_DIR) + "/examples/story/" + sh);
+    REQUIRE(!text.empty());
+    return text;
 }
 
 // The same as a file of its own name (findings name it in init's argv).

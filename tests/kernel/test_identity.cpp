@@ -44,7 +44,8 @@ json finding_about(const std::string& cgroup, const std::string& host_root, Runc
         const std::string text = read_file(output);
         const size_t end = text.rfind('\n');
         for (const auto& l : parse_json_lines(end == std::string::npos ? "" : text.substr(0, end + 1)))
-            if (l.value("type", "") == "init_exit" && field(l, "container", "cgroup_path") == cgroup) found = l;
+            if (l.value("type", "") == "init_exit" && field(l, "container", "cgroup_path") == cgroup)
+                found = l;
         if (found.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     kill(watch.pid(), SIGINT);
@@ -79,7 +80,8 @@ void attacker_pod_case(const std::string& attacker_cgroup, const std::string& vi
     logs.add_container(attacker, "dind", attacker_id);
     logs.add_container(victim, "app", victim_id);
     const std::string nested = attacker_cgroup + victim_cgroup;
-    RuncContainer c({random_container_id(), nested, container_asset("server-backgrounded.sh"), {"/startup.sh"}, ""});
+    RuncContainer c(
+        {random_container_id(), nested, container_asset("server-backgrounded.sh"), {"/startup.sh"}, ""});
 
     const json f = finding_about(nested, logs.host_root(), c);
     INFO("finding: " << f.dump());
@@ -97,23 +99,23 @@ void attacker_pod_case(const std::string& attacker_cgroup, const std::string& vi
 TEST_CASE("identity: a pod nesting a victim pod's cgroupfs path below its own cgroup is named as itself") {
     require_root();
     require_programs(kRunc);
-    const PodRef attacker{"dind-runner-0", "ci", random_pod_uid()}, victim{"api-58d4c7f9b6-q9wzt", "payments",
-                                                                          random_pod_uid()};
+    const PodRef attacker{"dind-runner-0", "ci", random_pod_uid()},
+        victim{"api-58d4c7f9b6-q9wzt", "payments", random_pod_uid()};
     const std::string attacker_id = random_container_id(), victim_id = random_container_id();
     attacker_pod_case(kubepods_cgroupfs_path("besteffort", attacker.uid, attacker_id),
-                      kubepods_cgroupfs_path("burstable", victim.uid, victim_id), attacker_id, attacker, victim,
-                      victim_id);
+                      kubepods_cgroupfs_path("burstable", victim.uid, victim_id), attacker_id, attacker,
+                      victim, victim_id);
 }
 
 TEST_CASE("identity: a systemd-layout pod nesting a victim pod's systemd path is named as itself") {
     require_root();
     require_programs(kRunc);
-    const PodRef attacker{"sysbox-builder-7", "ci", random_pod_uid()}, victim{"web-6f7c9d8b5-x2kqp", "shop",
-                                                                             random_pod_uid()};
+    const PodRef attacker{"sysbox-builder-7", "ci", random_pod_uid()},
+        victim{"web-6f7c9d8b5-x2kqp", "shop", random_pod_uid()};
     const std::string attacker_id = random_container_id(), victim_id = random_container_id();
     attacker_pod_case(kubepods_systemd_path("besteffort", attacker.uid, attacker_id),
-                      kubepods_systemd_path("burstable", victim.uid, victim_id), attacker_id, attacker, victim,
-                      victim_id);
+                      kubepods_systemd_path("burstable", victim.uid, victim_id), attacker_id, attacker,
+                      victim, victim_id);
 }
 
 TEST_CASE("identity: a victim pod's path below a cgroup that is no container names no container or pod") {
@@ -126,7 +128,8 @@ TEST_CASE("identity: a victim pod's path below a cgroup that is no container nam
     // A custom runc cgroupsPath: not a layout any runtime names.
     const std::string nested = "/initwatch-ktest-forge-" + random_hex(8) +
                                kubepods_cgroupfs_path("burstable", victim.uid, victim_id);
-    RuncContainer c({random_container_id(), nested, container_asset("server-backgrounded.sh"), {"/startup.sh"}, ""});
+    RuncContainer c(
+        {random_container_id(), nested, container_asset("server-backgrounded.sh"), {"/startup.sh"}, ""});
 
     const json f = finding_about(nested, logs.host_root(), c);
     INFO("finding: " << f.dump());

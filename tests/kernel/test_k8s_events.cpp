@@ -677,7 +677,7 @@ std::vector<std::pair<std::string, std::string>> cri_log_lines(const std::string
 
 // The Dockerfile's ENTRYPOINT line's JSON array.
 std::string dockerfile_entrypoint() {
-    for (const auto& line : split_lines(read_file(std::string(PROJECT_DIR) + "/Dockerfile")))
+    for (const auto& line : split_lines(read_file(std::string(TOP_DIR) + "/Dockerfile")))
         if (line.rfind("ENTRYPOINT [", 0) == 0) return line.substr(std::string("ENTRYPOINT ").size());
     FAIL("no ENTRYPOINT in the Dockerfile");
     return "";
@@ -707,8 +707,7 @@ void make_initwatch_rootfs(const std::string& dir) {
 // The story's image: busybox with the story's script as its entrypoint, and a nohup (Debian's
 // busybox has none) that ignores SIGHUP as nohup does.
 void make_story_rootfs(const std::string& dir) {
-    make_busybox_rootfs(dir,
-                        read_file(std::string(PROJECT_DIR) + "/examples/story/2-server-backgrounded.sh"));
+    make_busybox_rootfs(dir, read_file(std::string(TOP_DIR) + "/examples/story/2-server-backgrounded.sh"));
     write_file(dir + "/bin/nohup", "#!/bin/sh\ntrap '' HUP\nexec \"$@\"\n", 0755);
 }
 
@@ -761,7 +760,7 @@ TEST_CASE(
     const std::string overlay = kube.dir() + "/overlay";
     REQUIRE(run_cmd({"mkdir", "-p", overlay}).status == 0);
     const std::string base =
-        std::filesystem::relative(std::string(PROJECT_DIR) + "/deploy/kubernetes", overlay).string();
+        std::filesystem::relative(std::string(TOP_DIR) + "/deploy/kubernetes", overlay).string();
     write_file(
         overlay + "/kustomization.yaml",
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"

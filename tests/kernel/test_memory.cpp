@@ -1,13 +1,13 @@
 // The byte budget on a real kernel: a namespace full of many-argument processes, far past
 // --max-memory, against initwatch running in a memory cgroup it must not outgrow; and a pod's
 // flood of cgroups against the cgroup cache's own bound.
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -31,7 +31,8 @@ public:
     explicit MemoryCgroup(uint64_t limit_bytes) {
         // A controller is in one hierarchy at a time: cgroup2's when it lists it, else v1's.
         for (const auto& m : initwatch::meta::find_mounts("/proc/self/mountinfo", "cgroup2"))
-            if (dir_.empty() && read_file(m.target + "/cgroup.controllers").find("memory") != std::string::npos) {
+            if (dir_.empty() &&
+                read_file(m.target + "/cgroup.controllers").find("memory") != std::string::npos) {
                 dir_ = m.target;
                 v2_ = true;
             }
@@ -71,38 +72,39 @@ private:
     bool v2_ = false;
 };
 
-
 }  // namespace
 
-TEST_CASE("many-argument processes far past the budget: no OOM kill, the finding is whole and says what it dropped",
-          "[stress]") {
+TEST_CASE(
+    "many-argument processes far past the budget: no OOM kill, the finding is whole and says what it dropped",
+    "[stress]") {
     require_root();
     constexpr long kHolders = 10000;  // 4 KiB of argv each: 40 MiB, the budget is 16 MiB
     constexpr uint64_t kLimit = 96ull << 20;
     MemoryCgroup cgroup(kLimit);
     const std::string output = temp_path("memory.json");
     // The shell moves itself into the cgroup, then becomes initwatch: all it allocates is charged there.
-    Background watch({"-c", "echo $$ > " + cgroup.dir() + "/cgroup.procs && exec \"$0\" \"$@\"", INITWATCH_BIN,
-                      "watch", "--json", "--output", output, "--max-memory", "16MiB", "--ring-buffer-size",
-                      "16777216", "--log-level", "info"},
+    Background watch({"-c", "echo $$ > " + cgroup.dir() + "/cgroup.procs && exec \"$0\" \"$@\"",
+                      INITWATCH_BIN, "watch", "--json", "--output", output, "--max-memory", "16MiB",
+                      "--ring-buffer-size", "16777216", "--log-level", "info"},
                      output, "/bin/sh");
     REQUIRE(watch.wait_for_output("snapshot:", 30));
 
     const auto started = std::chrono::steady_clock::now();
-    Result holders = run_raw({"--pid", "--fork", ARGV_HOLDERS_BIN, std::to_string(kHolders), "4000", "0",
-                              "iw-memory-marker"},
-                             240, {}, "/usr/bin/unshare");
+    Result holders = run_raw(
+        {"--pid", "--fork", ARGV_HOLDERS_BIN, std::to_string(kHolders), "4000", "0", "iw-memory-marker"}, 240,
+        {}, "/usr/bin/unshare");
     REQUIRE(holders.status == 0);
     WARN(kHolders << " holders started and killed in "
-                  << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s");
+                  << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+                  << " s");
     REQUIRE(watch.wait_for_finding("iw-memory-marker", 60));
     std::this_thread::sleep_for(std::chrono::seconds(2));  // the exits of the killed holders
 
     CHECK(cgroup.oom_kills() == 0);
     REQUIRE(kill(watch.pid(), 0) == 0);  // alive
     const long hwm = proc_status_kib(watch.pid(), "VmHWM");
-    WARN("initwatch peak RSS " << hwm << " KiB; memory cgroup peak " << cgroup.peak_bytes() / 1024 << " KiB (limit "
-                               << kLimit / 1024 << " KiB)");
+    WARN("initwatch peak RSS " << hwm << " KiB; memory cgroup peak " << cgroup.peak_bytes() / 1024
+                               << " KiB (limit " << kLimit / 1024 << " KiB)");
     CHECK(hwm < 64 * 1024);
 
     REQUIRE(kill(watch.pid(), SIGTERM) == 0);
@@ -180,8 +182,9 @@ TEST_CASE("a pod's flood of cgroups neither stalls the event loop nor grows the 
     const std::string cgroup2 = cgroup2_mount();
     CgroupFlood flood(cgroup2 + "/initwatch-ktest-flood-" + random_hex(8), 14, 20000);
     const std::string output = temp_path("flood.json");
-    Background watch({"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--log-level", "info"},
-                     output);
+    Background watch(
+        {"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--log-level", "info"},
+        output);
     REQUIRE(watch.wait_for_output("snapshot:", 60));
     const uint16_t port = watch.metrics_port();
     REQUIRE(port != 0);

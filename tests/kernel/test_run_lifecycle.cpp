@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "fixtures/processes.h"
 #include "harness.h"
 #include "meta/mountinfo.h"
 
@@ -69,7 +70,8 @@ std::vector<pid_t> still_alive(const ProcessSet& set) {
 // The first child of `parent` (the init, for an `initwatch run`), within timeout_s.
 pid_t child_of(pid_t parent, double timeout_s) {
     const auto until = Clock::now() + std::chrono::duration<double>(timeout_s);
-    const std::string path = "/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children";
+    const std::string path =
+        "/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children";
     while (Clock::now() < until) {
         std::istringstream children(read_file(path));
         pid_t pid = 0;
@@ -88,8 +90,9 @@ struct StartedRun {
 
     StartedRun(double grace_s, const std::vector<std::string>& command, size_t processes_expected) {
         require_root();
-        std::vector<std::string> args{"run", "--json", "--output", output, "--log-level", "info", "--grace",
-                                      std::to_string(grace_s), "--"};
+        std::vector<std::string> args{"run",         "--json", "--output", output,
+                                      "--log-level", "info",   "--grace",  std::to_string(grace_s),
+                                      "--"};
         args.insert(args.end(), command.begin(), command.end());
         run = std::make_unique<Background>(args, output);
         REQUIRE(run->wait_for_output("started", 30));
@@ -106,7 +109,8 @@ struct StartedRun {
 
 }  // namespace
 
-TEST_CASE("run: SIGTERM, SIGHUP or SIGINT stops an init that ignores SIGTERM within its grace, leaving nothing") {
+TEST_CASE(
+    "run: SIGTERM, SIGHUP or SIGINT stops an init that ignores SIGTERM within its grace, leaving nothing") {
     const int sig = GENERATE(SIGTERM, SIGHUP, SIGINT);
     INFO("signal " << sig);
     constexpr double kGrace = 1;
@@ -194,10 +198,11 @@ TEST_CASE("run: concurrent runs share the initwatch cgroup and each removes its 
 TEST_CASE("run: a finding then --timeout is 3, and the wait for an unreapable init is bounded") {
     require_root();
     const std::string flag = temp_path("exit-now"), output = temp_path("unreaped.json");
-    constexpr double kTimeout = 4;
-    Background run({"run", "--json", "--output", output, "--log-level", "info", "--timeout", std::to_string(kTimeout),
-                    "--", "sh", "-c", "echo started; while [ ! -e " + flag + " ]; do sleep 0.05; done; exit 0"},
-                   output);
+    const double kTimeout = patience(4);
+    Background run(
+        {"run", "--json", "--output", output, "--log-level", "info", "--timeout", std::to_string(kTimeout),
+         "--", "sh", "-c", "echo started; while [ ! -e " + flag + " ]; do sleep 0.05; done; exit 0"},
+        output);
     const auto began = Clock::now();
     REQUIRE(run.wait_for_output("started", 30));
     const pid_t init = child_of(run.pid(), 10);
@@ -219,7 +224,8 @@ TEST_CASE("run: a finding then --timeout is 3, and the wait for an unreapable in
             execl("/bin/sleep", "sleep", "3600", static_cast<char*>(nullptr));
             _exit(127);
         }
-        (void)!write(ready[1], "r", 1);
+        const std::string said = std::to_string(entered);
+        (void)!write(ready[1], said.data(), said.size());
         close(ready[1]);
         char c;
         (void)!read(hold[0], &c, 1);  // never reaps `entered`: until the test is done
@@ -240,14 +246,19 @@ TEST_CASE("run: a finding then --timeout is 3, and the wait for an unreapable in
     } release{hold[1], outside};
     const auto said = read_until_eof(ready[0], 10);
     close(ready[0]);
-    REQUIRE(said == std::optional<std::string>("r"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the entered process exec'd
+    REQUIRE(said);
+    REQUIRE(!said->empty());
+    const pid_t entered = std::stoi(*said);
+    const auto until = deadline_in(10);  // the entered process exec'd
+    while (read_cmdline(entered) != std::vector<std::string>{"sleep", "3600"} && Clock::now() < until)
+        sleep_ms(10);
+    REQUIRE(read_cmdline(entered) == std::vector<std::string>{"sleep", "3600"});
     std::ofstream(flag).put('\n');
 
     Result r = run.finish(kTimeout + 30);
     const double took = seconds_since(began);
-    WARN("finding, then an unreapable init: initwatch ended " << took << " s after start (--timeout " << kTimeout
-                                                              << ")");
+    WARN("finding, then an unreapable init: initwatch ended " << took << " s after start (--timeout "
+                                                              << kTimeout << ")");
     unlink(flag.c_str());
     INFO("stderr: " << r.err);
     CHECK(r.status == 3);

@@ -38,7 +38,7 @@ initwatch::test::RunCase read_case(const std::string& path) {
     const std::string text = read_file(path);
     if (text.empty()) throw CaseError(path + ": empty or unreadable");
     return initwatch::test::parse_run_case(text, fs::path(path).filename().string(),
-                                           initwatch::test::program_variable_names());
+                                           initwatch::test::program_variable_names(), TOP_DIR);
 }
 
 std::vector<std::string> strings(const std::vector<std::string>& values, const Variables& variables) {

@@ -107,7 +107,8 @@ const std::string kStoryNote =
 
 }  // namespace
 
-TEST_CASE("termination message: the story's server script leaves initwatch's note in kubelet's file", "[container][runc]") {
+TEST_CASE("termination message: the story's server script leaves initwatch's note in kubelet's file",
+          "[container][runc]") {
     require_root();
     require_programs(kRunc);
     PodContainer pc(container_asset("server-backgrounded.sh"));
@@ -124,7 +125,8 @@ TEST_CASE("termination message: the story's server script leaves initwatch's not
     CHECK(err.find("termination message not written") == std::string::npos);
 }
 
-TEST_CASE("termination message: a container that wrote its own message keeps it, ours after it", "[container][runc]") {
+TEST_CASE("termination message: a container that wrote its own message keeps it, ours after it",
+          "[container][runc]") {
     require_root();
     require_programs(kRunc);
     const std::string own = "config /etc/app.yaml: missing key `listen`";
@@ -140,7 +142,8 @@ TEST_CASE("termination message: a container that wrote its own message keeps it,
     CHECK(text.size() <= 4096);
 }
 
-TEST_CASE("termination message: a symlink planted in place of the file is not followed", "[container][runc]") {
+TEST_CASE("termination message: a symlink planted in place of the file is not followed",
+          "[container][runc]") {
     require_root();
     require_programs(kRunc);
     // The init lives 2 s: time to plant the symlink after the exec (when the mount was read).

@@ -17,7 +17,8 @@ using nlohmann::json;
 TEST_CASE("watch: a namespace made with unshare leaving a child behind is reported") {
     require_root();
     const std::string output = temp_path("watch.json");
-    Background watch({"watch", "--json", "--output", output, "--duration", "60", "--log-level", "info"}, output);
+    Background watch({"watch", "--json", "--output", output, "--duration", "60", "--log-level", "info"},
+                     output);
     REQUIRE(watch.wait_for_output("watching", 30));
 
     const auto start = std::chrono::steady_clock::now();
@@ -70,8 +71,8 @@ TEST_CASE("errors of initwatch itself: one line on stderr, exit status 2 (125 in
     }
     SECTION("not root") {
         require_root();
-        auto r = run_raw({"--reuid", "65534", "--regid", "65534", "--clear-groups", "--", INITWATCH_BIN, "watch",
-                          "--duration", "1"},
+        auto r = run_raw({"--reuid", "65534", "--regid", "65534", "--clear-groups", "--", INITWATCH_BIN,
+                          "watch", "--duration", "1"},
                          60, {}, "/usr/bin/setpriv");
         CHECK(r.status == 2);
         one_line(r);
@@ -79,8 +80,9 @@ TEST_CASE("errors of initwatch itself: one line on stderr, exit status 2 (125 in
     }
     SECTION("root without CAP_BPF (and CAP_SYS_ADMIN, which would stand in for it)") {
         require_root();
-        auto r = run_raw({"--bounding-set", "-bpf,-sys_admin", "--", INITWATCH_BIN, "watch", "--duration", "1"}, 60,
-                         {}, "/usr/bin/setpriv");
+        auto r =
+            run_raw({"--bounding-set", "-bpf,-sys_admin", "--", INITWATCH_BIN, "watch", "--duration", "1"},
+                    60, {}, "/usr/bin/setpriv");
         CHECK(r.status == 2);
         one_line(r);
         CHECK(r.err.find("CAP_BPF") != std::string::npos);
@@ -114,14 +116,16 @@ TEST_CASE("check: loads everything and says which exit probe this kernel gets") 
 TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl") {
     require_root();
     const std::string output = temp_path("metrics.json");
-    Background watch({"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--node-name",
-                      "node-under-test", "--log-level", "info"},
+    Background watch({"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0",
+                      "--node-name", "node-under-test", "--log-level", "info"},
                      output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
     const uint16_t port = watch.metrics_port();
     REQUIRE(port != 0);
     const std::string base = "http://127.0.0.1:" + std::to_string(port);
-    auto curl = [&](const std::string& path) { return shell_output("curl -sf --max-time 10 " + base + path, 20); };
+    auto curl = [&](const std::string& path) {
+        return shell_output("curl -sf --max-time 10 " + base + path, 20);
+    };
     CHECK(curl("/healthz") == "ok\n");
     CHECK(curl("/readyz") == "ready\n");
 
@@ -139,7 +143,8 @@ TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl
     CHECK(warnings >= 1);
     CHECK(initwatch::test::series_of(samples, "initwatch_events_total") == 4);
     CHECK(initwatch::test::value_of(samples, "initwatch_events_total", {{"type", "exec"}}) >= 1);
-    CHECK(initwatch::test::value_of(samples, "initwatch_lost_events_total", {{"reason", "ringbuf_full"}}) == 0);
+    CHECK(initwatch::test::value_of(samples, "initwatch_lost_events_total", {{"reason", "ringbuf_full"}}) ==
+          0);
     CHECK(initwatch::test::series_of(samples, "initwatch_build_info") == 1);
     CHECK(initwatch::test::value_of(samples, "initwatch_tracked_processes") > 0);
 
@@ -153,9 +158,9 @@ TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl
 TEST_CASE("watch: 64 slow clients neither starve /healthz nor hold up SIGTERM") {
     require_root();
     const std::string output = temp_path("slow-clients.json");
-    Background watch({"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--log-level",
-                      "info"},
-                     output);
+    Background watch(
+        {"watch", "--json", "--output", output, "--metrics-address", "127.0.0.1:0", "--log-level", "info"},
+        output);
     REQUIRE(watch.wait_for_output("snapshot:", 30));
     const uint16_t port = watch.metrics_port();
     REQUIRE(port != 0);

@@ -32,7 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::string kStoryDir = std::string(SCENARIO_DIR) + "/../../../examples/story";
+const std::string kStoryDir = std::string(TOP_DIR) + "/examples/story";
 // The story's script that moves the server to the background and ends with 0 while it runs.
 const std::string kServerBackgrounded = "2-server-backgrounded.sh";
 const std::string kPgBin = "/usr/lib/postgresql/15/bin";
@@ -109,7 +109,8 @@ public:
     // Waits until `n` findings of `type` about `cgroup` are out (false after timeout_s).
     bool wait_for(const std::string& type, const std::string& cgroup, size_t n, double timeout_s) const {
         return bg_->wait_for_lines(
-            [&](const std::vector<json>& lines) { return of_type_in(lines, type, cgroup).size() >= n; }, timeout_s);
+            [&](const std::vector<json>& lines) { return of_type_in(lines, type, cgroup).size() >= n; },
+            timeout_s);
     }
     // SIGINT, then everything it wrote.
     std::vector<json> stop() {
@@ -264,7 +265,8 @@ TEST_CASE(
     write_file(script, text, 0755);
 
     // --timeout only bounds a run that would otherwise hang: the script ends on its own.
-    const Result r = run_initwatch("run", {"--timeout", std::to_string(patience(15)), "--", "dumb-init", "sh", script}, 40);
+    const Result r = run_initwatch(
+        "run", {"--timeout", std::to_string(patience(15)), "--", "dumb-init", "sh", script}, 40);
     INFO("stderr: " << r.err << "\n" << dump_all(r.lines));
     CHECK(r.status == 3);
     const auto findings = r.of_type("init_exit");
@@ -298,7 +300,7 @@ TEST_CASE(
         // emitted at once; and emitted when due (the wait's bound), not at the stop.
         CHECK(took > 2 + 3 - 0.5);
     }
-    CHECK(c.status() == "running");  // init lives on: this is no init_exit
+    CHECK(c.status() == "running");   // init lives on: this is no init_exit
     const auto lines = watch.stop();  // drains: a second finding for the same exit would be in it
     const auto findings = of_type_in(lines, "worker_exit", c.cgroup_path());
     INFO(dump_all(findings));
@@ -414,7 +416,8 @@ RunUntil run_until(std::vector<std::string> args, const std::function<bool(const
 }
 
 TEST_CASE(
-    "story: supervisord restarting a program that exits 1: worker_exit restarted, info, and run does not fail") {
+    "story: supervisord restarting a program that exits 1: worker_exit restarted, info, and run does not "
+    "fail") {
     require_root();
     require_programs({"supervisord"});
     TempDir dir;
@@ -480,7 +483,8 @@ TEST_CASE("story: supervisord with a healthy program: no finding, run does not f
     const auto done = [&](const Background&) {
         return read_file(log).find("success: server entered RUNNING state") != std::string::npos;
     };
-    const RunUntil run = run_until({"--worker-min-age", "1", "--", "supervisord", "-n", "-c", conf}, done, 120);
+    const RunUntil run =
+        run_until({"--worker-min-age", "1", "--", "supervisord", "-n", "-c", conf}, done, 120);
     const Result& r = run.result;
     INFO("stderr: " << r.err << "\nsupervisord.log:\n" << read_file(log) << "\n" << dump_all(r.lines));
     CHECK(run.done);
@@ -539,7 +543,8 @@ TEST_CASE("story: the postgres entrypoint flow (temporary server, then exec post
 
     // Until postgres, exec'd as init, is ready: the whole flow is behind.
     const auto done = [](const Background& run) {
-        return run.output_so_far().find("database system is ready to accept connections") != std::string::npos;
+        return run.output_so_far().find("database system is ready to accept connections") !=
+               std::string::npos;
     };
     const RunUntil run = run_until({"--worker-min-age", "0", "--", "sh", script, data}, done, 180);
     const Result& r = run.result;
@@ -547,7 +552,7 @@ TEST_CASE("story: the postgres entrypoint flow (temporary server, then exec post
     CHECK(run.done);
     CHECK(r.out.find("temporary server's parent: 1\n") != std::string::npos);  // reparented to init
     CHECK(r.out.find("ready for start up") != std::string::npos);  // the flow got to exec postgres
-    CHECK(r.status == 128 + SIGTERM);  // a finding would make it 3
+    CHECK(r.status == 128 + SIGTERM);                              // a finding would make it 3
     CHECK(r.of_type("init_exit").empty());
     CHECK(r.of_type("worker_exit").empty());
 }

@@ -46,7 +46,9 @@ public:
     }
 
     // The runtime moves a process into a cgroup: its next events say so.
-    void move_to_cgroup(const model::ProcKey& key, uint64_t cgroup) { tasks_.at(key.tgid).cgroup_id = cgroup; }
+    void move_to_cgroup(const model::ProcKey& key, uint64_t cgroup) {
+        tasks_.at(key.tgid).cgroup_id = cgroup;
+    }
 
     // A process of the host namespace that joins namespace `inum` (setns), then forks.
     model::ProcKey fork_into(const model::ProcKey& parent, uint32_t pid, uint32_t inum, uint64_t cgroup = 0) {
@@ -88,7 +90,8 @@ public:
 
     // A namespace init's exit record as the kernel sends it, without touching the simulation's
     // own bookkeeping: for duplicates, stale records and the kernel's pid count.
-    model::ExitEvent init_exit_record(const model::ProcKey& init, uint32_t inum, uint32_t ns_pids_allocated = 0) {
+    model::ExitEvent init_exit_record(const model::ProcKey& init, uint32_t inum,
+                                      uint32_t ns_pids_allocated = 0) {
         model::ExitEvent ev;
         ev.ts_ns = tick();
         ev.task.key = init;

@@ -1,7 +1,7 @@
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -10,8 +10,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "temp_dir.h"
 #include "meta/cgroup_resolver.h"
+#include "temp_dir.h"
 
 using initwatch::meta::CgroupCache;
 using initwatch::meta::CgroupResolver;
@@ -44,9 +44,10 @@ public:
         const std::unordered_set<uint64_t> keep{id};
         cache_.begin_walk();
         cache_.see(inode_of(root_), "", 0, now_ns, keep);
-        last_ = initwatch::meta::walk_cgroup_tree(
-            root_, limits_,
-            [&](uint64_t i, const std::string& path, size_t depth) { cache_.see(i, path, depth, now_ns, keep); });
+        last_ = initwatch::meta::walk_cgroup_tree(root_, limits_,
+                                                  [&](uint64_t i, const std::string& path, size_t depth) {
+                                                      cache_.see(i, path, depth, now_ns, keep);
+                                                  });
         cache_.end_walk(last_, now_ns, keep);
         return cache_.find(id);
     }
@@ -90,7 +91,7 @@ TEST_CASE("a cgroup id is the inode of its directory") {
         CHECK_FALSE(r.path_of(1, 1'000'000'000));  // a walk: "late" is seen, 1 is not
         CHECK(r.last_walk().directories == 5);
         fs::create_directories(dir.path / "later");
-        CHECK(r.path_of(late, 1'050'000'000) == "/late");  // a hit
+        CHECK(r.path_of(late, 1'050'000'000) == "/late");                     // a hit
         CHECK_FALSE(r.path_of(inode_of(dir.path / "later"), 1'199'999'999));  // too soon: no walk
         CHECK(r.last_walk().directories == 5);
         CHECK(r.path_of(inode_of(dir.path / "later"), 1'200'000'000) == "/later");
@@ -107,7 +108,8 @@ std::vector<fs::path> make_pods(const fs::path& root, int pods, int containers) 
     std::vector<fs::path> out;
     for (int p = 0; p < pods; ++p)
         for (int c = 0; c < containers; ++c) {
-            out.push_back(root / "kubepods/burstable" / ("pod" + std::to_string(p)) / ("c" + std::to_string(c)));
+            out.push_back(root / "kubepods/burstable" / ("pod" + std::to_string(p)) /
+                          ("c" + std::to_string(c)));
             fs::create_directories(out.back());
         }
     return out;
@@ -208,7 +210,8 @@ TEST_CASE("removed cgroups leave the cache after the grace period") {
     CHECK_FALSE(r.path_of(id, 14 * second));
 }
 
-TEST_CASE("a walk is bounded in entries and depth, breadth first: a flood below one container hides no other") {
+TEST_CASE(
+    "a walk is bounded in entries and depth, breadth first: a flood below one container hides no other") {
     TempDir dir;
     const fs::path attacker = dir.path / "kubepods/burstable/podA/attacker";
     const fs::path victim = dir.path / "kubepods/burstable/podB/victim";
@@ -247,7 +250,8 @@ TEST_CASE("a walk's queue is bounded in bytes: long names deep down stop it ther
     // A container (4 levels down, as a pod's) that may create cgroups makes long-named ones below its own.
     const std::string name(200, 'n');
     for (int i = 0; i < 200; ++i)
-        fs::create_directories(dir.path / "kubepods/burstable/podA/attacker" / (name + std::to_string(i)) / "x");
+        fs::create_directories(dir.path / "kubepods/burstable/podA/attacker" / (name + std::to_string(i)) /
+                               "x");
     CgroupResolverLimits limits;
     limits.max_walk_bytes = 8 * 1024;
     SyncTree r(dir.path.string(), limits);
@@ -278,7 +282,8 @@ TEST_CASE("the resolver walks on its own thread: a miss never waits, the walk as
 
 TEST_CASE("a huge tree does not hold the asker: lookups answer while the walker works") {
     TempDir dir;
-    for (int i = 0; i < 3000; ++i) fs::create_directories(dir.path / "flood" / std::to_string(i % 60) / std::to_string(i));
+    for (int i = 0; i < 3000; ++i)
+        fs::create_directories(dir.path / "flood" / std::to_string(i % 60) / std::to_string(i));
     CgroupResolver r(dir.path.string());
     const auto started = std::chrono::steady_clock::now();
     for (int i = 0; i < 1000; ++i) r.path_of(1'000'000'000 + i);  // unknown ids, asked at will

@@ -1,7 +1,7 @@
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
@@ -32,15 +32,18 @@ struct FakeNode {
         fs::create_directories(pod_dir);
         std::ofstream(pod_dir / "0.log") << "";
         fs::create_directories(root / "host/var/log/containers");
-        fs::create_symlink(pod_dir / "0.log", root / "host/var/log/containers" / ("web-7d9f_shop_server-" + kId + ".log"));
-        std::ofstream(root / "mountinfo") << "26 25 0:23 / " << (root / "cgroup").string()
-                                          << " rw,nosuid - cgroup2 cgroup2 rw\n";
+        fs::create_symlink(pod_dir / "0.log",
+                           root / "host/var/log/containers" / ("web-7d9f_shop_server-" + kId + ".log"));
+        std::ofstream(root / "mountinfo")
+            << "26 25 0:23 / " << (root / "cgroup").string() << " rw,nosuid - cgroup2 cgroup2 rw\n";
         options.host_root = (root / "host").string();
         options.node_name = "node-7";
         options.mountinfo_path = (root / "mountinfo").string();
     }
     ~FakeNode() { fs::remove_all(root); }
-    static fs::path attacker() { return fs::path("kubepods/besteffort") / ("pod" + kAttackerUid) / kAttackerId; }
+    static fs::path attacker() {
+        return fs::path("kubepods/besteffort") / ("pod" + kAttackerUid) / kAttackerId;
+    }
     uint64_t id_of(const fs::path& p) const {
         struct stat st {};
         stat((root / "cgroup" / p).c_str(), &st);
@@ -87,7 +90,8 @@ TEST_CASE("a victim pod's path copied below an attacker pod's cgroup is the atta
     CHECK_FALSE(info.pod->namespace_name);
 
     // Its findings are its own story, not the victim's.
-    const auto victim = describe(catalog, node.id_of(fs::path("kubepods/burstable") / ("pod" + kUid) / kId), 2);
+    const auto victim =
+        describe(catalog, node.id_of(fs::path("kubepods/burstable") / ("pod" + kUid) / kId), 2);
     CHECK(catalog.record_finding(victim, 3).count == 1);
     CHECK(catalog.record_finding(info, 4).count == 1);
     CHECK(catalog.record_finding(victim, 5).count == 2);
@@ -96,7 +100,8 @@ TEST_CASE("a victim pod's path copied below an attacker pod's cgroup is the atta
 TEST_CASE("a container id outside an anchored pod gets no names from kubelet's logs") {
     FakeNode node;
     ContainerCatalog catalog(node.options);
-    const auto info = describe(catalog, node.id_of(fs::path("ci-job/system.slice") / ("cri-containerd-" + kId + ".scope")), 1);
+    const auto info = describe(
+        catalog, node.id_of(fs::path("ci-job/system.slice") / ("cri-containerd-" + kId + ".scope")), 1);
     CHECK(info.id == kId);
     CHECK_FALSE(info.name);
     CHECK_FALSE(info.pod);
@@ -116,7 +121,8 @@ TEST_CASE("a log link whose pod UID is not the cgroup's pod gives no names") {
     fs::create_symlink("/var/log/pods/shop_web-7d9f_" + kUid + "/server/1.log",
                        node.root / "host/var/log/containers" / ("web-7d9f_shop_server-" + other + ".log"));
     ContainerCatalog catalog(node.options);
-    const auto info = describe(catalog, node.id_of(fs::path("kubepods/burstable") / ("pod" + kAttackerUid) / other), 1);
+    const auto info =
+        describe(catalog, node.id_of(fs::path("kubepods/burstable") / ("pod" + kAttackerUid) / other), 1);
     CHECK(info.id == other);
     REQUIRE(info.pod);
     CHECK(info.pod->uid == kAttackerUid);

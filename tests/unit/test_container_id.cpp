@@ -27,13 +27,15 @@ const std::string attacker_id = "52371e0edd6309da3d4eaee6d303aa3401abbef92c34c2b
 const std::string attacker_uid = "72f9a42e-50d3-47ee-8ec7-0bccfb6ea7ae";
 const std::string attacker_cgroupfs = "/kubepods/besteffort/pod" + attacker_uid + "/" + attacker_id;
 const std::string attacker_systemd =
-    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod72f9a42e_50d3_47ee_8ec7_0bccfb6ea7ae.slice/"
-    "cri-containerd-" + attacker_id + ".scope";
+    "/kubepods.slice/kubepods-besteffort.slice/"
+    "kubepods-besteffort-pod72f9a42e_50d3_47ee_8ec7_0bccfb6ea7ae.slice/"
+    "cri-containerd-" +
+    attacker_id + ".scope";
 const std::string victim_id = "e58a24d4a722c99712cff74ef69d93311089584eb32617b3890e0dcb996133f1";
 const std::string victim_uid = "7fda01c4-0ece-403d-88b4-c371d66d132a";
 const std::string victim_uid_ = "7fda01c4_0ece_403d_88b4_c371d66d132a";
-const std::string victim_systemd = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + victim_uid_ +
-                                   ".slice/cri-containerd-" + victim_id + ".scope";
+const std::string victim_systemd = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
+                                   victim_uid_ + ".slice/cri-containerd-" + victim_id + ".scope";
 
 const std::vector<Row> rows = {
     // containerd with the systemd driver (k3s on colima, cryptnono#47)
@@ -239,8 +241,8 @@ const std::vector<Row> rows = {
     {"a pod (cgroupfs) nesting a victim pod's cgroupfs path is the attacker pod",
      attacker_cgroupfs + "/kubepods/burstable/pod" + victim_uid + "/" + victim_id, "containerd", attacker_id,
      attacker_uid, "besteffort"},
-    {"a pod nesting a victim pod's systemd path is the attacker pod",
-     attacker_cgroupfs + victim_systemd, "containerd", attacker_id, attacker_uid, "besteffort"},
+    {"a pod nesting a victim pod's systemd path is the attacker pod", attacker_cgroupfs + victim_systemd,
+     "containerd", attacker_id, attacker_uid, "besteffort"},
     {"a systemd pod nesting a victim pod's cgroupfs path is the attacker pod",
      attacker_systemd + "/kubepods/pod" + victim_uid + "/" + victim_id, "containerd", attacker_id,
      attacker_uid, "besteffort"},
@@ -273,8 +275,8 @@ const std::vector<Row> rows = {
      "/kubelet-kubepods.slice/kubelet-kubepods-pod" + victim_uid_ + ".slice/cri-containerd-" + victim_id +
          ".scope",
      "containerd", victim_id, std::nullopt, std::nullopt},
-    {"a docker bare id below the top is not docker's /docker/<id>",
-     "/actions_job/docker/" + victim_id, "", "", std::nullopt, std::nullopt},
+    {"a docker bare id below the top is not docker's /docker/<id>", "/actions_job/docker/" + victim_id, "",
+     "", std::nullopt, std::nullopt},
 };
 
 }  // namespace
@@ -330,9 +332,10 @@ TEST_CASE("trailing and repeated slashes do not change the answer") {
 TEST_CASE("a trusted node root: the pods of a kind node seen from its host, and the node itself") {
     const std::string node_root = "/system.slice/docker-" + kind_node + ".scope";
     const std::vector<std::string> roots{"/system.slice/docker-" + attacker_id + ".scope", node_root + "/"};
-    const std::string inner = "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
-                              "kubelet-kubepods-besteffort-pod" + victim_uid_ + ".slice/cri-containerd-" +
-                              victim_id + ".scope";
+    const std::string inner =
+        "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
+        "kubelet-kubepods-besteffort-pod" +
+        victim_uid_ + ".slice/cri-containerd-" + victim_id + ".scope";
 
     const auto pod = parse_cgroup_path(node_root + inner, roots);
     REQUIRE(pod);
@@ -348,8 +351,8 @@ TEST_CASE("a trusted node root: the pods of a kind node seen from its host, and 
         CHECK_FALSE(node->pod_uid);
     }
     SECTION("the node's own processes and services are the node container") {
-        for (const std::string& below : {std::string(""), std::string("/init.scope"),
-                                         std::string("/system.slice/containerd.service")}) {
+        for (const std::string& below :
+             {std::string(""), std::string("/init.scope"), std::string("/system.slice/containerd.service")}) {
             INFO(below);
             const auto node = parse_cgroup_path(node_root + below, roots);
             REQUIRE(node);

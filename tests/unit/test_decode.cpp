@@ -1,8 +1,8 @@
+#include <initwatch/events.h>
+
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <vector>
-
-#include <initwatch/events.h>
 
 #include "model/command_line.h"
 #include "probe/decode.h"

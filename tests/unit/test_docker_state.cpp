@@ -11,8 +11,8 @@
 
 #include "meta/container_catalog.h"
 #include "meta/docker_state.h"
-#include "util/ids.h"
 #include "temp_dir.h"
+#include "util/ids.h"
 
 using namespace initwatch::meta;
 using initwatch::test::TempDir;

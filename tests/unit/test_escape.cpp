@@ -16,13 +16,17 @@ TEST_CASE("terminal escapes and control characters become visible") {
 TEST_CASE("valid UTF-8 stays, invalid bytes and dangerous code points are escaped") {
     CHECK(escape_text("café ☕") == "café ☕");
     CHECK(escape_text("\xff\xfe") == "\\xff\\xfe");
-    CHECK(escape_text("\xc3") == "\\xc3");                  // truncated sequence
-    CHECK(escape_text("\xc0\xaf") == "\\xc0\\xaf");          // overlong
-    CHECK(escape_text("\xc2\x9b" "2J") == "\\u009b2J");      // C1 CSI
-    CHECK(escape_text("a\xe2\x80\xae" "b") == "a\\u202eb");  // right-to-left override
-    CHECK(escape_text("\xe2\x81\xa7" "x") == "\\u2067x");        // right-to-left isolate
+    CHECK(escape_text("\xc3") == "\\xc3");           // truncated sequence
+    CHECK(escape_text("\xc0\xaf") == "\\xc0\\xaf");  // overlong
+    CHECK(escape_text("\xc2\x9b"
+                      "2J") == "\\u009b2J");  // C1 CSI
+    CHECK(escape_text("a\xe2\x80\xae"
+                      "b") == "a\\u202eb");  // right-to-left override
+    CHECK(escape_text("\xe2\x81\xa7"
+                      "x") == "\\u2067x");  // right-to-left isolate
     CHECK(escape_text("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c") == "\\u200e\\u200f\\u061c");  // LRM RLM ALM
-    CHECK(escape_text("a\xe2\x80\x8b" "b\xef\xbb\xbf") == "a\\u200bb\\ufeff");      // zero-width, BOM
+    CHECK(escape_text("a\xe2\x80\x8b"
+                      "b\xef\xbb\xbf") == "a\\u200bb\\ufeff");  // zero-width, BOM
 }
 
 TEST_CASE("a 4 KiB hostile string stays on one line") {

@@ -1,10 +1,10 @@
 // The one reader of files someone else controls (util/file.h): bounded, never blocking on a
 // FIFO, a regular file only, symlinks resolved only as asked — with openat2 and without.
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -31,7 +31,8 @@ util::Fd open_dir(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("a file is read whole within its bound, or its prefix with truncated, or refused when whole is asked") {
+TEST_CASE(
+    "a file is read whole within its bound, or its prefix with truncated, or refused when whole is asked") {
     test::TempDir dir;
     write(dir.path / "f", "0123456789");
     auto r = util::read_bounded(AT_FDCWD, (dir.path / "f").string(), ReadOptions{10});
@@ -59,8 +60,10 @@ TEST_CASE("a FIFO, a directory or a symlink in a file's place is refused at once
     CHECK(util::read_bounded(AT_FDCWD, (dir.path / "fifo").string(), ReadOptions{64}).error ==
           ReadError::not_regular);
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
-    CHECK(util::read_bounded(AT_FDCWD, (dir.path / "dir").string(), ReadOptions{64}).error == ReadError::not_regular);
-    CHECK(util::read_bounded(AT_FDCWD, (dir.path / "link").string(), ReadOptions{64}).error == ReadError::symlink);
+    CHECK(util::read_bounded(AT_FDCWD, (dir.path / "dir").string(), ReadOptions{64}).error ==
+          ReadError::not_regular);
+    CHECK(util::read_bounded(AT_FDCWD, (dir.path / "link").string(), ReadOptions{64}).error ==
+          ReadError::symlink);
 }
 
 TEST_CASE("/proc files, whose size says 0, are read to their end") {

@@ -15,9 +15,9 @@
 #include "../common/raw_http.h"
 #include "http/endpoint.h"
 #include "pipeline/health.h"
-#include "util/time.h"
 #include "report/clock.h"
 #include "report/metrics.h"
+#include "util/time.h"
 
 using namespace initwatch;
 using namespace initwatch::test;

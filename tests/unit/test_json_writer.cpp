@@ -13,14 +13,17 @@ using report::json_quote;
 TEST_CASE("code points that steer a terminal or hide text are \\u escapes in JSON") {
     CHECK(json_quote("a\x1b[31mb") == "\"a\\u001b[31mb\"");
     CHECK(json_quote("del\x7f") == "\"del\\u007f\"");
-    CHECK(json_quote("csi\xc2\x9b" "2J") == "\"csi\\u009b2J\"");    // U+009B, a C1 CSI
-    CHECK(json_quote("\xe2\x80\xae" "evil") == "\"\\u202eevil\"");  // RIGHT-TO-LEFT OVERRIDE
-    CHECK(json_quote("\xe2\x81\xa6x") == "\"\\u2066x\"");           // LEFT-TO-RIGHT ISOLATE
+    CHECK(json_quote("csi\xc2\x9b"
+                     "2J") == "\"csi\\u009b2J\"");  // U+009B, a C1 CSI
+    CHECK(json_quote("\xe2\x80\xae"
+                     "evil") == "\"\\u202eevil\"");        // RIGHT-TO-LEFT OVERRIDE
+    CHECK(json_quote("\xe2\x81\xa6x") == "\"\\u2066x\"");  // LEFT-TO-RIGHT ISOLATE
     CHECK(json_quote("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c") == "\"\\u200e\\u200f\\u061c\"");  // LRM RLM ALM
     CHECK(json_quote("zero\xe2\x80\x8bwidth\xef\xbb\xbf") == "\"zero\\u200bwidth\\ufeff\"");
     CHECK(json_quote("q\"b\\n\n\t") == "\"q\\\"b\\\\n\\n\\t\"");
     CHECK(json_quote("bad\xff\xc3") == "\"bad\\ufffd\\ufffd\"");
-    CHECK(json_quote("caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80") == "\"caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80\"");
+    CHECK(json_quote("caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80") ==
+          "\"caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80\"");
 }
 
 TEST_CASE("escaped JSON is valid and decodes to the same valid UTF-8") {

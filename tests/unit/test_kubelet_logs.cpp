@@ -1,6 +1,6 @@
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "temp_dir.h"
 #include "meta/kubelet_logs.h"
+#include "temp_dir.h"
 
 using initwatch::meta::KubeletLogIndex;
 using initwatch::meta::KubeletLogLimits;
@@ -137,11 +137,11 @@ TEST_CASE("the pod UID is read from the link's text only, and only when it agree
         {"/var/log/pods/shop_web-0_" + uid_1 + "/server/0.log", uid_1},
         {"../pods/shop_web-0_" + uid_1 + "/server/12.log", uid_1},
         {"shop_web-0_" + uid_1 + "/server/0.log", uid_1},
-        {"/var/log/pods/shop_web-0_" + uid_1 + "/other/0.log", ""},      // another container
-        {"/var/log/pods/shop_web-1_" + uid_1 + "/server/0.log", ""},     // another pod
-        {"/var/log/pods/prod_web-0_" + uid_1 + "/server/0.log", ""},     // another namespace
-        {"/var/log/pods/shop_web-0_/server/0.log", ""},                  // no UID
-        {"/var/log/pods/shop_web-0_" + uid_1 + "_x/server/0.log", ""},   // not one field
+        {"/var/log/pods/shop_web-0_" + uid_1 + "/other/0.log", ""},     // another container
+        {"/var/log/pods/shop_web-1_" + uid_1 + "/server/0.log", ""},    // another pod
+        {"/var/log/pods/prod_web-0_" + uid_1 + "/server/0.log", ""},    // another namespace
+        {"/var/log/pods/shop_web-0_/server/0.log", ""},                 // no UID
+        {"/var/log/pods/shop_web-0_" + uid_1 + "_x/server/0.log", ""},  // not one field
         {"/var/log/pods/shop_web-0_" + uid_1 + "/server/0.txt", ""},
         {"/var/log/pods/shop_web-0_" + uid_1 + "/server", ""},
         {"/var/lib/docker/containers/" + id_a + "/" + id_a + "-json.log", ""},
@@ -182,7 +182,8 @@ TEST_CASE("the link's target is never opened: a FIFO there would block a reader"
     const fs::path fifo_dir = node.dir.path / "var/log/pods" / ("default_app_" + uid_1) / "main";
     fs::create_directories(fifo_dir);
     REQUIRE(mkfifo((fifo_dir / "0.log").c_str(), 0600) == 0);
-    fs::create_symlink(fifo_dir / "0.log", node.containers() / Node::link_name("app", "default", "main", id_a));
+    fs::create_symlink(fifo_dir / "0.log",
+                       node.containers() / Node::link_name("app", "default", "main", id_a));
     KubeletLogIndex index(node.dir.path.string());
     const auto app = index.lookup(id_a, 1);
     REQUIRE(app);

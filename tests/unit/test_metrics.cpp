@@ -1,3 +1,5 @@
+#include <initwatch/error.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -11,16 +13,14 @@
 #include <thread>
 #include <vector>
 
-#include <initwatch/error.h>
-
+#include "../common/prometheus_text.h"
+#include "../common/raw_http.h"
 #include "http/endpoint.h"
 #include "pipeline/health.h"
-#include "util/time.h"
 #include "report/clock.h"
 #include "report/metrics.h"
 #include "report/metrics_sink.h"
-#include "../common/prometheus_text.h"
-#include "../common/raw_http.h"
+#include "util/time.h"
 
 using namespace initwatch;
 using namespace initwatch::test;
@@ -59,13 +59,13 @@ TEST_CASE("promtool rejects what the text format forbids, the reader a series gi
     if (!has_promtool()) return check_with_promtool(good);  // fails under CI=true, else warns
     CHECK(promtool_complaint(good) == "");
     for (const std::string& bad : std::vector<std::string>{
-             "x_total 1\n",                                // no HELP
-             head + "x_total{a=\"\\t\"} 1\n",              // unknown escape
-             head + "x_total{a=\"1\" 1\n",                 // unclosed labels
-             head + "x_total{a=\"1\",a=\"2\"} 1\n",        // label twice
-             head + "x_total 1e\n",                        // not a number
-             head + "x_total{a=\"\xff\"} 1\n",             // not UTF-8
-             "# HELP y Y.\n# TYPE y counter\ny 1\n",       // counter not *_total
+             "x_total 1\n",                               // no HELP
+             head + "x_total{a=\"\\t\"} 1\n",             // unknown escape
+             head + "x_total{a=\"1\" 1\n",                // unclosed labels
+             head + "x_total{a=\"1\",a=\"2\"} 1\n",       // label twice
+             head + "x_total 1e\n",                       // not a number
+             head + "x_total{a=\"\xff\"} 1\n",            // not UTF-8
+             "# HELP y Y.\n# TYPE y counter\ny 1\n",      // counter not *_total
              head + "x_total 1\n# TYPE x_total gauge\n",  // a second TYPE
          }) {
         CAPTURE(bad);
@@ -119,7 +119,8 @@ TEST_CASE("the exposition passes promtool with every family", "[metrics]") {
     CHECK(value_of(e, "initwatch_events_total", {{"type", "exec"}}) == 1);
     CHECK(value_of(e, "initwatch_events_total", {{"type", "exit"}}) == 1);
     CHECK(value_of(e, "initwatch_events_total", {{"type", "snapshot"}}) == 1);
-    CHECK(value_of(e, "initwatch_findings_total", finding_labels("warning", "shop", "web-7d9f", "server")) == 2);
+    CHECK(value_of(e, "initwatch_findings_total", finding_labels("warning", "shop", "web-7d9f", "server")) ==
+          2);
     CHECK(value_of(e, "initwatch_findings_total", finding_labels("info", "", "", "")) == 1);
     auto worker = finding_labels("error", "shop", "web-7d9f", "server");
     worker["type"] = "worker_exit";
@@ -168,7 +169,8 @@ TEST_CASE("label values are escaped as the text format says", "[metrics]") {
     m.count_finding("init_exit", "warning", "ns", "pod", hostile);
     const std::string text = m.exposition();
     CHECK(text.find(R"(container="a\"b\\c\nd}, x=\"y")") != std::string::npos);
-    CHECK(value_of(scrape(m), "initwatch_findings_total", finding_labels("warning", "ns", "pod", hostile)) == 1);
+    CHECK(value_of(scrape(m), "initwatch_findings_total", finding_labels("warning", "ns", "pod", hostile)) ==
+          1);
 }
 
 TEST_CASE("invalid UTF-8 in a label value cannot break the scrape", "[metrics]") {
@@ -181,14 +183,16 @@ TEST_CASE("invalid UTF-8 in a label value cannot break the scrape", "[metrics]")
     m.set_bpf_run_time("p\xff", 1);
     m.set_build_info("v\xff", "k\xff");
     const auto e = scrape(m);
-    CHECK(value_of(e, "initwatch_findings_total", finding_labels("warning", "ns", "p\xef\xbf\xbd", "c")) == 2);
-    CHECK(value_of(e, "initwatch_findings_total", finding_labels("warning", "ns", "\xc3\xa9t\xc3\xa9", "c")) ==
-          1);
+    CHECK(value_of(e, "initwatch_findings_total", finding_labels("warning", "ns", "p\xef\xbf\xbd", "c")) ==
+          2);
+    CHECK(value_of(e, "initwatch_findings_total",
+                   finding_labels("warning", "ns", "\xc3\xa9t\xc3\xa9", "c")) == 1);
     CHECK(value_of(e, "initwatch_findings_total",
                    finding_labels("warning", "ns", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "c")) == 1);
     CHECK(value_of(e, "initwatch_lost_events_total", {{"reason", "r\xef\xbf\xbd"}}) == 1);
     CHECK(value_of(e, "initwatch_bpf_run_time_seconds_total", {{"program", "p\xef\xbf\xbd"}}) == 1);
-    CHECK(value_of(e, "initwatch_build_info", {{"version", "v\xef\xbf\xbd"}, {"kernel", "k\xef\xbf\xbd"}}) == 1);
+    CHECK(value_of(e, "initwatch_build_info", {{"version", "v\xef\xbf\xbd"}, {"kernel", "k\xef\xbf\xbd"}}) ==
+          1);
 }
 
 TEST_CASE("finding label sets are capped; the rest go to _other", "[metrics]") {

@@ -69,8 +69,8 @@ meta::FindingContext container(const std::string& path) {
 
 TEST_CASE("a JSON finding has the documented fields, exit code 0 included") {
     const auto f = sample_finding("/my-app/server.js");
-    const std::string out = capture(json_output,
-                                    [&](report::Output& o) { o.finding(f, container("/kubepods/pod1/abc")); });
+    const std::string out =
+        capture(json_output, [&](report::Output& o) { o.finding(f, container("/kubepods/pod1/abc")); });
     REQUIRE(out.back() == '\n');
     REQUIRE(out.find('\n') == out.size() - 1);  // one line
     const auto j = nlohmann::json::parse(out);
@@ -104,8 +104,8 @@ TEST_CASE("a JSON finding has the documented fields, exit code 0 included") {
 TEST_CASE("JSON stays valid and lossless for hostile but valid UTF-8") {
     const std::string hostile = "\x1b]0;pwned\x07\nline2 \"quoted\" \\ café";
     const auto f = sample_finding(hostile);
-    const std::string out = capture(json_output,
-                                    [&](report::Output& o) { o.finding(f, container("/x\ny")); });
+    const std::string out =
+        capture(json_output, [&](report::Output& o) { o.finding(f, container("/x\ny")); });
     CHECK(out.find('\x1b') == std::string::npos);
     const auto j = nlohmann::json::parse(out);
     CHECK(j["live"][0]["argv"][1] == hostile);
@@ -114,8 +114,7 @@ TEST_CASE("JSON stays valid and lossless for hostile but valid UTF-8") {
 
 TEST_CASE("JSON replaces invalid UTF-8 instead of failing") {
     const auto f = sample_finding("bad\xff\xfe");
-    const std::string out =
-        capture(json_output, [&](report::Output& o) { o.finding(f, container("/")); });
+    const std::string out = capture(json_output, [&](report::Output& o) { o.finding(f, container("/")); });
     const auto j = nlohmann::json::parse(out);
     CHECK(j["live"][0]["argv"][1] == "bad\xEF\xBF\xBD\xEF\xBF\xBD");
 }

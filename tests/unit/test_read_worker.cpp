@@ -1,7 +1,6 @@
 // Reads that hang (a dead FUSE mount behind argv or a script) never hold the event loop: here a
 // read that waits on a latch the test releases at the end stands for such a read.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -94,7 +93,8 @@ TEST_CASE("after several hanging reads the reader gives up on the rest, and on l
     auto latch = std::make_shared<Latch>();
     ReadWorker reader(100ms);
     std::vector<ReadWorker::Job> jobs;
-    for (uint32_t pid = 20; pid < 20 + ReadWorker::kMaxAbandoned + 3; ++pid) jobs.push_back(hanging(pid, latch));
+    for (uint32_t pid = 20; pid < 20 + ReadWorker::kMaxAbandoned + 3; ++pid)
+        jobs.push_back(hanging(pid, latch));
     const size_t submitted = jobs.size();
     reader.submit(std::move(jobs));
     auto got = take_all(reader, 5s);

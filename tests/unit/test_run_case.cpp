@@ -17,7 +17,9 @@ using nlohmann::json;
 
 namespace {
 
-RunCase parse(const std::string& text) { return parse_run_case(text, "case.json", program_variable_names()); }
+RunCase parse(const std::string& text) {
+    return parse_run_case(text, "case.json", program_variable_names(), TOP_DIR);
+}
 
 // A valid case, with `patch` merged into it (RFC 7386).
 std::string valid_with(const json& patch) {
@@ -68,8 +70,8 @@ TEST_CASE("run case files: every file in tests/kernel/scenarios is a valid case 
         std::stringstream text;
         text << in.rdbuf();
         RunCase c;
-        REQUIRE_NOTHROW(
-            c = parse_run_case(text.str(), entry.path().filename().string(), program_variable_names()));
+        REQUIRE_NOTHROW(c = parse_run_case(text.str(), entry.path().filename().string(),
+                                           program_variable_names(), TOP_DIR));
         CHECK(names.insert(c.name).second);
         CHECK_FALSE(c.runs.empty());
     }
@@ -206,4 +208,19 @@ TEST_CASE("run case checks: events are counted where their fields match") {
     const Verdict v = check_run(e, twice, {});
     REQUIRE(v.failures.size() == 1);
     CHECK_THAT(v.failures[0], Contains("events of type \"exit\"") && Contains("count expected 1, got 2"));
+}
+
+TEST_CASE("a case's script can be a script of the repository, by its path from the top") {
+    const RunCase c =
+        parse(valid_with({{"script", nullptr}, {"script_file", "examples/story/3-dev-early-exit.sh"}}));
+    REQUIRE(c.runs.size() == 1);
+    CHECK(c.runs[0].script.find("nohup") != std::string::npos);
+    CHECK(c.runs[0].command == std::vector<std::string>{"sh", "${SCRIPT}"});
+    for (const char* bad :
+         {"/etc/passwd", "../outside.sh", "examples/../../x.sh", "examples/story/missing.sh", ""}) {
+        INFO(bad);
+        CHECK_THROWS_AS(parse(valid_with({{"script", nullptr}, {"script_file", bad}})), CaseError);
+    }
+    CHECK_THROWS_AS(parse(valid_with({{"script_file", "examples/story/1-original.sh"}})),
+                    CaseError);  // and "script"
 }

