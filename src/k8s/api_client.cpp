@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace initwatch::k8s {
 
@@ -65,6 +66,15 @@ std::string token_of(const ClusterConfig& c) {
 }
 
 }  // namespace
+
+std::optional<ApiStatus> parse_status(const std::string& body) {
+    const nlohmann::json status = nlohmann::json::parse(body, nullptr, false);
+    if (!status.is_object() || status.value("kind", "") != "Status") return std::nullopt;
+    ApiStatus s;
+    if (auto it = status.find("reason"); it != status.end() && it->is_string()) s.reason = *it;
+    if (auto it = status.find("message"); it != status.end() && it->is_string()) s.message = *it;
+    return s;
+}
 
 ApiClient::ApiClient(ClusterConfig config) : ApiClient(std::move(config), Limits{}) {}
 

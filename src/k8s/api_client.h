@@ -19,6 +19,15 @@ struct Response {
     std::optional<unsigned> retry_after_s;  // a Retry-After header in seconds
 };
 
+// The Status object an API server answers a refusal with (kind Status): its machine-readable
+// `reason` (Forbidden, NotFound, AlreadyExists, Invalid, ...) and its `message` for people
+// (the JSON string decoded). Unset when the body is not one (a proxy's page, a cut body).
+struct ApiStatus {
+    std::string reason;
+    std::string message;
+};
+std::optional<ApiStatus> parse_status(const std::string& body);
+
 class ApiClient {
 public:
     struct Limits {

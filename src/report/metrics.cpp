@@ -81,10 +81,12 @@ struct Metrics::Registry {
     Family<Counter>& bpf_run_time =
         counters("initwatch_bpf_run_time_seconds_total",
                  "CPU time spent in each BPF program (needs kernel.bpf_stats_enabled=1).");
-    Family<Counter>& kubernetes_events =
-        counters("initwatch_kubernetes_events_total",
-                 "Findings sent as Events to their pod, by result: created, patched (the series of the same "
-                 "failure again), filtered (spam filter), no_pod, failed (given up after retries).");
+    Family<Counter>& kubernetes_events = counters(
+        "initwatch_kubernetes_events_total",
+        "Findings sent as Events to their pod, by result: created, patched (the series of the same "
+        "failure again), recreated (its Event was gone: made again, the count carried on), fallback "
+        "(PATCH forbidden: a new Event, the count in its note), filtered (spam filter), no_pod, failed "
+        "(refused, or given up after retries).");
     Family<Counter>& termination_messages =
         counters("initwatch_termination_messages_total",
                  "Findings appended to their container's termination message, by result: written, shortened, "
