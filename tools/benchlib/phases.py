@@ -239,12 +239,21 @@ class Bench:
             for mode, n, spawners in BPF_STATS_WORKLOADS:
                 self.storm(mode, n, spawners)
             after = tracer.prog_stats()
+            # The same exec storm in a pid namespace of its own, as in a container: the exec
+            # program reads where stdout and stderr point there (and only there).
+            run(["unshare", "--pid", "--fork", "--kill-child", self.storm_bin, "exec", str(BPF_STATS_WORKLOADS[0][1]),
+                 "1"], capture_output=True)
+            in_pidns = tracer.prog_stats()
         finally:
             write("/proc/sys/kernel/bpf_stats_enabled", self.m.sysctls["kernel.bpf_stats_enabled"])
         for ev, (t1, c1) in after.items():
             t0, c0 = before.get(ev, (0, 0))
             if c1 > c0:
                 tr["bpf_ns"].setdefault(ev, []).append((t1 - t0) / (c1 - c0))
+        t0, c0 = after.get("exec", (0, 0))
+        t1, c1 = in_pidns.get("exec", (0, 0))
+        if c1 > c0:
+            tr["bpf_ns"].setdefault("exec_pidns", []).append((t1 - t0) / (c1 - c0))
 
     # 1b: the serial storm's slowdown, finely interleaved
     def fine_slowdown(self):

@@ -38,13 +38,14 @@ def storm_tables(res, add):
     add("")
     iw_cpu = median(tracers["iw"]["cpu_s"]) if "iw" in tracers else None
     add("| tracer | CPU ms over the 4 storms (utime+stime) | initwatch CPU / this | peak RSS MiB (VmHWM) | "
-        "lost events (kernel counters / JSON lines) | BPF ns per run: fork | exec | exit | ready after ms |")
-    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        "lost events (kernel counters / JSON lines) | BPF ns per run: fork | exec | exec in a pid namespace | exit | "
+        "ready after ms |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for tk, t in tracers.items():
         if tk == "nothing":
             continue
         if t["unavailable"]:
-            add(f"| {t['name']} | {t['unavailable']} | | | | | | | |")
+            add(f"| {t['name']} | {t['unavailable']} | | | | | | | | |")
             continue
         cpu = median(t["cpu_s"])
         share = fmt(iw_cpu / cpu, ".2f") if cpu and iw_cpu is not None and tk != "iw" else "–"
@@ -53,7 +54,7 @@ def storm_tables(res, add):
             lost = f"{max(t['lost'])}" + (f" / {max(t['lost_json'])}" if t["lost_json"] else "")
         else:
             lost = "not reported"
-        bpf = [fmt(median(t["bpf_ns"].get(ev, [])), ".0f") for ev in ("fork", "exec", "exit")]
+        bpf = [fmt(median(t["bpf_ns"].get(ev, [])), ".0f") for ev in ("fork", "exec", "exec_pidns", "exit")]
         add(f"| {t['name']} | {fmt(cpu * 1000 if cpu is not None else None)} | {share} | {fmt(hwm / 1024 if hwm else None)} | {lost} | "
             f"{' | '.join(bpf)} | {fmt(median(t['ready_ms']), '.0f')} |")
 
