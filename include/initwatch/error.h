@@ -17,9 +17,10 @@ public:
 // run_command.cpp for why these values.
 enum ExitStatusCode : int {
     kExitOk = 0,
-    kExitEntrypointFailed = 1,  // `run`: init's own status was 3 or 125, which are reserved
+    kExitEntrypointFailed = 1,  // `run`: init's own status was 3, 4 or 125, which are reserved
     kExitError = 2,       // `watch`, `check`: initwatch itself failed: bad arguments, no BPF, no permission
     kExitFinding = 3,     // `run`: init exited leaving processes behind
+    kExitCannotTell = 4,  // `run`, the gate: records were lost and no finding was made
     kExitRunError = 125,  // `run`: initwatch itself failed (2 there is an init's own status)
     kExitCannotExecute = 126,  // `run`: the command is not executable
     kExitNotFound = 127,       // `run`: the command does not exist

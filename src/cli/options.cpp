@@ -51,6 +51,11 @@ void add_output_options(CLI::App& app, Options& o) {
         "--termination-message", o.termination_message,
         "Append each finding about a pod to its container's termination message (kubectl describe pod: "
         "Last State, Message); needs <host-root><kubelet-root-dir>/pods writable");
+    app.add_flag(
+        "--unmask-cluster-secrets", o.unmask_cluster_secrets,
+        "Do not mask what looks like a secret (--password=V, --token V, *_KEY=V, user:password@ in "
+        "URLs) in Kubernetes Events and termination messages, which `get events`/`get pods` can read; "
+        "the node's own output is never masked but by --redact");
     app.add_option("--kubelet-root-dir", o.kubelet_root_dir,
                    "kubelet's --root-dir on the host (default /var/lib/kubelet), under --host-root");
     app.add_option("--node-name", o.node_name,

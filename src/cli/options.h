@@ -37,6 +37,7 @@ struct Options {
     std::string docker_root = "/var/lib/docker";  // dockerd's --data-root, below host_root
     std::string node_name;                        // "" for $NODE_NAME, then the hostname
     bool termination_message = false;             // append findings to kubelet's termination message files
+    bool unmask_cluster_secrets = false;          // Events and termination messages as the node's output
     std::string kubelet_root_dir = "/var/lib/kubelet";  // on the host, under host_root
     // watch
     uint64_t count = 0;              // stop after this many findings; 0: never

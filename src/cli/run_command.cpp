@@ -90,6 +90,10 @@ int run_command(const Options& options) {
             // had its verdict, so it gets no grace.
             launcher.kill_all();
             if (failures) return close_with(kExitFinding, findings_text() + ", stopped it at --timeout");
+            if (const auto lost = pipeline.records_lost(); !lost.empty())
+                return close_with(kExitCannotTell, shown + " still running after " +
+                                                       util::format_seconds(options.timeout_s) +
+                                                       ", stopped it; " + cannot_tell(lost));
             return close_with(kExitOk, shown + " still running after " +
                                            util::format_seconds(options.timeout_s) + ": healthy, stopped it");
         }
@@ -110,10 +114,13 @@ int run_command(const Options& options) {
     const std::string ended = shown + " ended (" + exit.describe() + ") after " +
                               util::format_duration(util::monotonic_now_ns() - start);
     if (failures) return close_with(kExitFinding, ended + "; " + findings_text());
+    // No finding, but the record that would have made one may be among those lost.
+    if (const auto lost = pipeline.records_lost(); !lost.empty())
+        return close_with(kExitCannotTell, ended + "; " + cannot_tell(lost));
     const int code = launch::entrypoint_status(exit);
-    return close_with(code,
-                      ended + ", leaving nothing running" +
-                          (code != exit.shell_status() ? " (3 and 125 are initwatch's own: 1 instead)" : ""));
+    return close_with(
+        code, ended + ", leaving nothing running" +
+                  (code != exit.shell_status() ? " (3, 4 and 125 are initwatch's own: 1 instead)" : ""));
 }
 
 }  // namespace initwatch::cli

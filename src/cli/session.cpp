@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "k8s/events_sink.h"
+#include "k8s/secret_mask.h"
 #include "k8s/termination_message.h"
 #include "pipeline/queued_sink.h"
 #include "report/metrics_sink.h"
@@ -58,8 +59,15 @@ model::Severity parse_severity(const std::string& s) {
 
 }  // namespace
 
+// Events and termination messages are readable by whoever may `get events`/`get pods`.
+std::unique_ptr<pipeline::Sink> Session::cluster_visible(std::unique_ptr<pipeline::Sink> sink) const {
+    if (unmask_cluster_secrets_) return sink;
+    return std::make_unique<k8s::SecretMaskingSink>(std::move(sink));
+}
+
 Session::Session(const Options& options)
-    : output_(make_output(options)),
+    : unmask_cluster_secrets_(options.unmask_cluster_secrets),
+      output_(make_output(options)),
       kube_(options.kubernetes_events ? std::make_optional(k8s::find_config(options.kubeconfig))
                                       : std::nullopt),
       pipeline_(pipeline_options(options)) {
@@ -70,7 +78,7 @@ Session::Session(const Options& options)
         auto events = std::make_unique<k8s::EventsSink>(
             *kube_, k8s::EventsOptions{},
             [this](std::string_view result) { metrics_.count_kubernetes_event(result); });
-        pipeline_.add_sink(std::make_unique<pipeline::QueuedSink>(std::move(events)),
+        pipeline_.add_sink(std::make_unique<pipeline::QueuedSink>(cluster_visible(std::move(events))),
                            model::Severity::warning);
     }
     if (options.termination_message) {
@@ -80,7 +88,8 @@ Session::Session(const Options& options)
         termination.on_result = [this](k8s::TermResult r) {
             metrics_.count_termination_message(k8s::to_string(r));
         };
-        pipeline_.add_sink(std::make_unique<k8s::TerminationMessageSink>(std::move(termination)));
+        pipeline_.add_sink(
+            cluster_visible(std::make_unique<k8s::TerminationMessageSink>(std::move(termination))));
     }
     utsname uts{};
     uname(&uts);

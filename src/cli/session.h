@@ -23,6 +23,9 @@ public:
     pipeline::Pipeline& pipeline() { return pipeline_; }
 
 private:
+    std::unique_ptr<pipeline::Sink> cluster_visible(std::unique_ptr<pipeline::Sink> sink) const;
+
+    bool unmask_cluster_secrets_;
     report::Metrics metrics_;  // outlives the pipeline's metrics sink and the endpoint
     // Opened before the probes are loaded (a bad path fails first), then the pipeline's.
     std::unique_ptr<report::Output> output_;

@@ -83,6 +83,8 @@ int gate(const Options& options) {
             judge(pipeline.finish());
             const std::string ran = shown + " still running after " + util::format_seconds(options.timeout_s);
             if (failures) return close_with(kExitFinding, ran + ", stopped it; " + findings_text());
+            if (const auto lost = pipeline.records_lost(); !lost.empty())
+                return close_with(kExitCannotTell, ran + ", stopped it; " + cannot_tell(lost));
             return close_with(kExitOk, ran + ": healthy; stopped it");
         }
     }
@@ -97,10 +99,13 @@ int gate(const Options& options) {
     const std::string ran =
         shown + " ended (" + exit.describe() + ") after " + util::format_duration(ended - start);
     if (failures) return close_with(kExitFinding, ran + "; " + findings_text());
+    // No finding, but the record that would have made one may be among those lost.
+    if (const auto lost = pipeline.records_lost(); !lost.empty())
+        return close_with(kExitCannotTell, ran + "; " + cannot_tell(lost));
     const int code = launch::entrypoint_status(exit);
-    return close_with(code,
-                      ran + "; no container born meanwhile left processes behind" +
-                          (code != exit.shell_status() ? " (3 and 125 are initwatch's own: 1 instead)" : ""));
+    return close_with(
+        code, ran + "; no container born meanwhile left processes behind" +
+                  (code != exit.shell_status() ? " (3, 4 and 125 are initwatch's own: 1 instead)" : ""));
 }
 
 }  // namespace

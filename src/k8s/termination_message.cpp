@@ -112,6 +112,8 @@ const char* to_string(TermResult r) {
             return "open_failed";
         case TermResult::write_failed:
             return "write_failed";
+        case TermResult::already_written:
+            return "already_written";
     }
     return "unknown";
 }
@@ -128,8 +130,10 @@ TerminationMessageSink::TerminationMessageSink(TerminationMessageOptions options
 
 void TerminationMessageSink::event(const model::Event& e, const model::ProcessSummary*) {
     if (const auto* exit = std::get_if<model::ExitEvent>(&e)) {
+        // The instance's own init, not one of a namespace nested in it.
         if (exit->ns_init || exit->task.ns_pid == 1)
-            if (auto it = entries_.find(exit->task.cgroup_id); it != entries_.end() && !it->second.exited_ns)
+            if (auto it = entries_.find(exit->task.cgroup_id);
+                it != entries_.end() && !it->second.exited_ns && it->second.init == exit->task.key)
                 it->second.exited_ns = exit->ts_ns ? exit->ts_ns : 1;
         return;
     }
@@ -138,9 +142,11 @@ void TerminationMessageSink::event(const model::Event& e, const model::ProcessSu
     const model::TaskInfo& t = exec->task;
     if (t.ns_level == 0 || t.ns_pid != 1 || t.cgroup_id <= 1) return;
     // The first exec of the instance: before the container's own code ran, the mount table
-    // is the runtime's. Later execs of init (`exec` in a script) keep what was found.
+    // is the runtime's. Later execs of init (`exec` in a script) and the inits of namespaces
+    // nested in it keep what was found: one read per instance.
     if (entries_.count(t.cgroup_id)) return;
     Entry entry = read_mounts(t.key.tgid, t.ns_level);
+    entry.init = t.key;
     entry.seen_ns = exec->ts_ns;
     remember(t.cgroup_id, std::move(entry));
 }
@@ -206,8 +212,14 @@ void TerminationMessageSink::finding(const model::Finding& f, const meta::Findin
         if (about_pod) count(TermResult::no_mount);
         return;
     }
-    const Entry entry = std::move(it->second);
-    entries_.erase(it);  // one finding per instance: its init has exited
+    // One note per instance: the file is kubelet's for the instance, and a nested namespace's
+    // end is a finding of its own (the Event and the log tell of each).
+    Entry& entry = it->second;
+    if (entry.noted) {
+        if (about_pod) count(TermResult::already_written);
+        return;
+    }
+    entry.noted = true;
     if (!entry.file) {
         if (about_pod) count(entry.failure);
         return;
@@ -269,7 +281,9 @@ void TerminationMessageSink::count(TermResult r) {
     const auto i = static_cast<size_t>(r);
     ++counts_[i];
     if (options_.on_result) options_.on_result(r);
-    if (r == TermResult::written || r == TermResult::shortened || logged_[i]) return;
+    if (r == TermResult::written || r == TermResult::shortened || r == TermResult::already_written ||
+        logged_[i])
+        return;
     logged_[i] = true;
     spdlog::warn(
         "termination message not written: {} (counted in initwatch_termination_messages_total; "

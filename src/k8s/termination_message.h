@@ -16,7 +16,9 @@
 //     from the anchored cgroup identity);
 //   - the host file is opened beneath <host-root><kubelet-root>/pods/<uid>/containers/<name>/
 //     without following any symlink, must be a regular file, and is only appended to.
-// Every failure is counted by result and logged once per result, never fatal.
+// Every failure is counted by result and logged once per result, never fatal. The mount
+// table is read once per container instance (its cgroup), not per nested namespace, and the
+// file gets one note per instance.
 //
 // The device check compares the mount's major:minor with stat(2)'s st_dev of pods/: they
 // agree on ext4 (tested), xfs and tmpfs; on btrfs a subvolume's st_dev may differ from the
@@ -82,8 +84,9 @@ enum class TermResult {
     not_regular_file,      // the file is a directory, a FIFO, a device...
     open_failed,           // any other error opening it (gone, permission)
     write_failed,          // I/O error, or a short write
+    already_written,       // a finding about the same instance came first: one note per instance
 };
-inline constexpr size_t kTermResults = 11;
+inline constexpr size_t kTermResults = 12;
 const char* to_string(TermResult r);
 
 struct TerminationMessageOptions {
@@ -112,11 +115,16 @@ public:
     bool remembers(uint64_t cgroup_id) const { return entries_.count(cgroup_id) != 0; }
 
 private:
+    // One container instance (its cgroup), from its init's first exec until it ages out
+    // after that init's exit: the mount table is read once for it, and its file gets one
+    // note, however many pid namespaces nested in it end (each a finding of its own).
     struct Entry {
         std::optional<TerminationFile> file;
         TermResult failure = TermResult::no_mount;  // when there is no file
+        model::ProcKey init;                        // the init whose exec made it
         uint64_t seen_ns = 0;
         uint64_t exited_ns = 0;  // 0 while init lives
+        bool noted = false;      // a finding about it came: the next ones write nothing
     };
 
     void remember(uint64_t cgroup_id, Entry entry);

@@ -57,7 +57,9 @@ model::ExitStatus decode_wait(int status) { return model::ExitStatus::decode(sta
 // 128+S for a signal, is passed through unchanged.
 int entrypoint_status(const model::ExitStatus& exit) {
     const int status = exit.shell_status();
-    return status == kExitFinding || status == kExitRunError ? kExitEntrypointFailed : status;
+    return status == kExitFinding || status == kExitCannotTell || status == kExitRunError
+               ? kExitEntrypointFailed
+               : status;
 }
 
 ChildProcess::ChildProcess(std::vector<std::string> argv) : argv_(std::move(argv)) {}

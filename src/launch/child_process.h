@@ -18,8 +18,8 @@ namespace initwatch::launch {
 model::ExitStatus decode_wait(int status);
 
 // The wrapped command's own status as initwatch passes it through: N, or 128+S for a
-// signal, except 3 and 125, initwatch's own (a finding, an error of initwatch), which
-// become 1: still "the command failed", never a verdict of initwatch's.
+// signal, except 3, 4 and 125, initwatch's own (a finding, cannot tell, an error of
+// initwatch), which become 1: still "the command failed", never a verdict of initwatch's.
 int entrypoint_status(const model::ExitStatus& exit);
 
 class ChildProcess {

@@ -52,11 +52,13 @@ ProcessTable::Cgroup* ProcessTable::find_cgroup(uint64_t id) {
 ProcessTable::Process* ProcessTable::track(const TaskInfo& task, Argv argv, bool from_snapshot) {
     if (auto it = procs_.find(task.key); it != procs_.end()) return &it->second;  // seen twice
     Process* parent = find(task.parent);
-    if ((limits_.max_processes && procs_.size() >= limits_.max_processes) ||
-        memory_bytes() >= limits_.max_memory_bytes) {
-        ++untracked_;
-        if (Namespace* ns = find_namespace(existing_namespace(task, parent))) ns->lost_events = true;
-        return nullptr;
+    const Owner owner = owner_for(task, parent);
+    constexpr int kMaxGivenUp = 4;  // a process costs about what another frees
+    for (int given_up = 0; full(); ++given_up) {
+        if (given_up == kMaxGivenUp || !make_room(owner, task.parent)) {
+            refuse(owner, find_namespace(existing_namespace(task, parent)));
+            return nullptr;
+        }
     }
     const std::optional<ProcKey> ns = namespace_for(task, parent);
 
@@ -64,6 +66,7 @@ ProcessTable::Process* ProcessTable::track(const TaskInfo& task, Argv argv, bool
     p.task = task;
     p.parent = task.parent;
     p.ns = ns;
+    p.owner = owner;
     p.summary.key = task.key;
     p.summary.pid = task.key.tgid;
     p.summary.ns_pid = task.ns_pid;
@@ -89,7 +92,79 @@ ProcessTable::Process* ProcessTable::track(const TaskInfo& task, Argv argv, bool
         if (n->init == task.parent) n->waited_child.reset();  // init started another child
     }
     join_cgroup(inserted, task.cgroup_id);
+    own(inserted);
     return &inserted;
+}
+
+bool ProcessTable::full() const {
+    return (limits_.max_processes && procs_.size() >= limits_.max_processes) ||
+           memory_bytes() >= limits_.max_memory_bytes;
+}
+
+ProcessTable::Owner ProcessTable::owner_for(const TaskInfo& task, const Process* parent) const {
+    if (task.ns_level) {
+        if (parent && parent->ns && parent->task.pidns_inum == task.pidns_inum) return parent->owner;
+        if (const Namespace* ns = find_namespace(existing_namespace(task, parent)))
+            return {container_of(*ns), 0};
+        if (task.ns_pid == 1) return parent && parent->ns ? parent->owner : Owner{task.key, 0};
+    }
+    return {{}, task.cgroup_id > 1 ? task.cgroup_id : 0};
+}
+
+bool ProcessTable::make_room(const Owner& mine, const ProcKey& keep) {
+    constexpr size_t kMaxLooked = 16;  // from the latest back: a leaf is near the end
+    const auto most = std::max_element(owned_.begin(), owned_.end(), [](const auto& a, const auto& b) {
+        return a.second.size() < b.second.size();
+    });
+    const auto held = owned_.find(mine);
+    const size_t held_mine = held == owned_.end() ? 0 : held->second.size();
+    if (most == owned_.end() || most->first == mine || most->second.size() <= held_mine + 1) return false;
+    const Owner victim_owner = most->first;
+    const std::vector<ProcKey>& list = most->second;
+    for (size_t i = list.size(), looked = 0; i-- > 0 && looked < kMaxLooked; ++looked) {
+        const Process* p = find(list[i]);
+        if (!p || p->task.key == keep || !p->children.empty()) continue;
+        Namespace* ns = find_namespace(p->ns);
+        if (ns && ns->init == p->task.key) continue;
+        if (const Cgroup* cg = find_cgroup(p->cgroup_id); cg && cg->main == p->task.key) continue;
+        const ProcKey victim = p->task.key;
+        refuse(victim_owner, ns);
+        forget(victim, ns && !ns->init_exited ? ns->init : ProcKey{});
+        return true;
+    }
+    return false;
+}
+
+void ProcessTable::refuse(const Owner& owner, Namespace* ns) {
+    ++untracked_;
+    if (owned_.count(owner)) ++untracked_by_owner_[owner];
+    if (ns) ns->lost_events = true;
+}
+
+void ProcessTable::own(Process& p) {
+    std::vector<ProcKey>& list = owned_[p.owner];
+    p.owner_slot = static_cast<uint32_t>(list.size());
+    list.push_back(p.task.key);
+}
+
+void ProcessTable::disown(const Process& p) {
+    auto it = owned_.find(p.owner);
+    if (it == owned_.end()) return;
+    list_remove(it->second, p, &Process::owner_slot);
+    if (it->second.empty()) {
+        untracked_by_owner_.erase(p.owner);
+        owned_.erase(it);
+    }
+}
+
+uint64_t ProcessTable::untracked_of(const Owner& owner) const {
+    auto it = untracked_by_owner_.find(owner);
+    return it == untracked_by_owner_.end() ? 0 : it->second;
+}
+
+size_t ProcessTable::held_by(const Owner& owner) const {
+    auto it = owned_.find(owner);
+    return it == owned_.end() ? 0 : it->second.size();
 }
 
 void ProcessTable::add_snapshot(const SnapshotEvent& snap) {
@@ -150,9 +225,9 @@ void ProcessTable::list_remove(std::vector<ProcKey>& list, const Process& p, Slo
 
 size_t ProcessTable::bytes_per_process() {
     // Its node in the table (key, value, the next pointer and cached hash of libstdc++'s
-    // nodes), a bucket, and its entries in the parent's, namespace's and cgroup's lists
-    // (vectors grow by doubling: twice an entry).
-    return sizeof(std::pair<const ProcKey, Process>) + 3 * sizeof(void*) + 3 * 2 * sizeof(ProcKey);
+    // nodes), a bucket, and its entries in the parent's, namespace's, cgroup's and owner's
+    // lists (vectors grow by doubling: twice an entry).
+    return sizeof(std::pair<const ProcKey, Process>) + 3 * sizeof(void*) + 4 * 2 * sizeof(ProcKey);
 }
 
 size_t ProcessTable::bytes_per_exited() {
@@ -337,6 +412,7 @@ void ProcessTable::forget(const ProcKey& key, const ProcKey& reaper) {
         if (!p.reparented && parent->started_children) --parent->started_children;
     }
     leave_cgroup(p);
+    disown(p);
     const std::optional<ProcKey> ns_key = p.ns;
     Namespace* ns = find_namespace(ns_key);
     if (ns) list_remove(ns->members, p, &Process::ns_slot);

@@ -51,6 +51,20 @@ public:
         uint32_t background_index = 0;
     };
 
+    // Whose share of the budget a process counts against: its container (the init of the
+    // outermost pid namespace it is in: nested namespaces are still that container's), else
+    // its container cgroup, else the host (all zero).
+    struct Owner {
+        ProcKey container;
+        uint64_t cgroup_id = 0;
+        bool operator==(const Owner& o) const { return container == o.container && cgroup_id == o.cgroup_id; }
+    };
+    struct OwnerHash {
+        size_t operator()(const Owner& o) const noexcept {
+            return ProcKeyHash{}(o.container) ^ std::hash<uint64_t>{}(o.cgroup_id * 0x9e3779b97f4a7c15ULL);
+        }
+    };
+
     struct Process {
         TaskInfo task;
         ProcessSummary summary;
@@ -74,12 +88,14 @@ public:
         uint32_t background_forks = 0;
         ProcKey last_forked;
         uint64_t cgroup_id = 0;  // the cgroup it is a member of (0: none tracked)
+        Owner owner;             // whose share of the budget it counts against
         // Its index in its parent's `children`, its namespace's and its cgroup's `members`:
         // leaving a list is a swap with the last entry, not a search (a container may
         // hold tens of thousands of processes, and they all exit at once).
         uint32_t child_slot = 0;
         uint32_t ns_slot = 0;
         uint32_t cgroup_slot = 0;
+        uint32_t owner_slot = 0;
     };
 
     // A cgroup's main process: the first to exec there with its parent outside.
@@ -112,8 +128,12 @@ public:
     const Cgroup* find_cgroup(uint64_t id) const;
     Cgroup* find_cgroup(uint64_t id);
 
-    // Adds a process (a fork, a snapshot's process, an exec whose fork was not seen). nullptr
-    // when the table is full: refused, counted, and its namespace marked incomplete.
+    // Adds a process (a fork, a snapshot's process, an exec whose fork was not seen). When the
+    // budget is spent the table stays fair, as WorkerWatch's slots and the output budget are:
+    // the container holding the most processes gives up one of its latest (a leaf, never an
+    // init or a cgroup's main) if it holds more than this one's will; otherwise this process
+    // is refused. Either way counted (untracked, untracked_of) against the container that had
+    // its share, and its namespace marked incomplete; nullptr when refused.
     Process* track(const TaskInfo& task, Argv argv, bool from_snapshot);
     // An exec: the new program's argv (within the budget), comm, cgroup; returns the process
     // (tracked now if its fork was not seen), or nullptr when refused.
@@ -156,6 +176,13 @@ public:
     size_t namespaces() const { return namespaces_.size(); }
     size_t cgroups_with_main() const;
     uint64_t untracked() const { return untracked_; }
+    // Of them, those of `owner` while it holds processes; and how many it holds.
+    uint64_t untracked_of(const Owner& owner) const;
+    size_t held_by(const Owner& owner) const;
+    const Owner* owner_of(const ProcKey& key) const {
+        const Process* p = find(key);
+        return p ? &p->owner : nullptr;
+    }
     uint64_t argv_dropped() const { return argv_dropped_; }
     uint64_t starters_dropped() const { return starters_dropped_; }
     uint64_t list_searches() const { return list_searches_; }
@@ -171,6 +198,14 @@ private:
 
     std::optional<ProcKey> namespace_for(const TaskInfo& task, const Process* parent);
     std::optional<ProcKey> existing_namespace(const TaskInfo& task, const Process* parent) const;
+    Owner owner_for(const TaskInfo& task, const Process* parent) const;
+    bool full() const;
+    // The owner holding the most gives up one of its latest leaves (never `keep`) if it holds
+    // more than `mine` plus one; false if none was given up.
+    bool make_room(const Owner& mine, const ProcKey& keep);
+    void refuse(const Owner& owner, Namespace* ns);
+    void own(Process& p);
+    void disown(const Process& p);
     // The argv a process may keep within the budget: argv itself, or its prefix.
     Argv within_budget(Argv argv, bool& dropped);
     void erase_namespace(const ProcKey& init);
@@ -187,6 +222,8 @@ private:
     std::unordered_map<ProcKey, Namespace, ProcKeyHash> namespaces_;  // by init key
     std::unordered_map<uint32_t, ProcKey> live_ns_by_inum_;           // inodes are reused: live ones only
     std::unordered_map<uint64_t, Cgroup> cgroups_;
+    std::unordered_map<Owner, std::vector<ProcKey>, OwnerHash> owned_;   // live processes by owner
+    std::unordered_map<Owner, uint64_t, OwnerHash> untracked_by_owner_;  // while it holds processes
     uint64_t untracked_ = 0;
     uint64_t argv_dropped_ = 0;
     uint64_t starters_dropped_ = 0;

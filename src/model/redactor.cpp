@@ -2,7 +2,9 @@
 
 #include <initwatch/error.h>
 #include <re2/re2.h>
+#include <re2/set.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 #include <variant>
@@ -166,6 +168,36 @@ std::string masked_copy(std::string_view text, const std::vector<bool>& masked) 
 
 }  // namespace
 
+struct Redactor::Sets {
+    std::unique_ptr<re2::RE2::Set> mask;        // unanchored: which patterns occur in a text
+    std::unique_ptr<re2::RE2::Set> next_after;  // anchored at both ends: which match it in full
+};
+
+namespace {
+
+// The patterns as one set; nullptr for none. RE2 has compiled each alone already.
+std::unique_ptr<re2::RE2::Set> compile_set(const std::vector<std::unique_ptr<re2::RE2>>& patterns,
+                                           re2::RE2::Anchor anchor) {
+    if (patterns.empty()) return nullptr;
+    re2::RE2::Options opt = patterns.front()->options();
+    opt.set_max_mem(Redactor::kMaxMemPerPattern * static_cast<int64_t>(patterns.size()));
+    auto set = std::make_unique<re2::RE2::Set>(opt, anchor);
+    for (const auto& re : patterns)
+        if (set->Add(re->pattern(), nullptr) < 0) return nullptr;
+    return set->Compile() ? std::move(set) : nullptr;
+}
+
+// Which of the set's patterns match text; false when the set could not tell (its DFA out of
+// memory): then every pattern is tried, as without the set.
+bool set_match(const re2::RE2::Set& set, std::string_view text, std::vector<int>& hits) {
+    hits.clear();
+    re2::RE2::Set::ErrorInfo error{};
+    if (set.Match(re2::StringPiece(text.data(), text.size()), &hits, &error)) return true;
+    return error.kind == re2::RE2::Set::kNoError;  // no match
+}
+
+}  // namespace
+
 Redactor::Redactor(const std::vector<std::string>& mask, const std::vector<std::string>& next_after) {
     if (mask.size() + next_after.size() > kMaxPatterns)
         throw Error("--redact and --redact-next-after: at most " + std::to_string(kMaxPatterns) +
@@ -179,6 +211,10 @@ Redactor::Redactor(const std::vector<std::string>& mask, const std::vector<std::
         mask_.push_back(covered == p ? std::move(re) : compile(covered, p, "--redact"));
     }
     for (const auto& p : next_after) next_after_.push_back(compile(p, p, "--redact-next-after"));
+    for (const auto& re : next_after_) empty_flags_next_ = empty_flags_next_ || re2::RE2::FullMatch("", *re);
+    sets_ = std::make_unique<Sets>();
+    sets_->mask = compile_set(mask_, re2::RE2::UNANCHORED);
+    sets_->next_after = compile_set(next_after_, re2::RE2::ANCHOR_BOTH);
 }
 
 Redactor::~Redactor() = default;
@@ -186,9 +222,17 @@ Redactor::Redactor(Redactor&&) noexcept = default;
 Redactor& Redactor::operator=(Redactor&&) noexcept = default;
 
 void Redactor::mark(std::string_view text, std::vector<bool>& masked) const {
+    // No pattern matches the empty string (the constructor refuses those), so none matches
+    // in an empty text: a match there would be the whole of it.
+    if (text.empty() || mask_.empty()) return;
+    std::vector<int> hits;
+    const bool told = sets_ && sets_->mask && set_match(*sets_->mask, text, hits);
+    if (told && hits.empty()) return;
     const re2::StringPiece piece(text.data(), text.size());
     std::vector<re2::StringPiece> groups;
-    for (const auto& re : mask_) {
+    for (size_t i = 0; i < mask_.size(); ++i) {
+        if (told && std::find(hits.begin(), hits.end(), static_cast<int>(i)) == hits.end()) continue;
+        const auto& re = mask_[i];
         const int count = re->NumberOfCapturingGroups();
         groups.resize(static_cast<size_t>(count) + 1);
         size_t pos = 0;
@@ -219,6 +263,9 @@ std::string Redactor::redact(std::string_view text) const {
 }
 
 bool Redactor::flags_next(std::string_view arg) const {
+    if (arg.empty()) return empty_flags_next_;
+    std::vector<int> hits;
+    if (sets_ && sets_->next_after && set_match(*sets_->next_after, arg, hits)) return !hits.empty();
     const re2::StringPiece piece(arg.data(), arg.size());
     for (const auto& re : next_after_)
         if (re2::RE2::FullMatch(piece, *re)) return true;

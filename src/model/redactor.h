@@ -62,6 +62,11 @@ private:
 
     std::vector<std::unique_ptr<re2::RE2>> mask_;
     std::vector<std::unique_ptr<re2::RE2>> next_after_;
+    // One pass over an argument tells which patterns match it (most: none), so that an exec
+    // costs a pass per argument, not one per argument and pattern.
+    struct Sets;
+    std::unique_ptr<Sets> sets_;
+    bool empty_flags_next_ = false;  // an empty argument matches a --redact-next-after pattern
 };
 
 }  // namespace initwatch::model

@@ -67,6 +67,7 @@ public:
     bool runs_entrypoint(const ProcKey& key) const;
 
     TrackerStats stats() const;
+    const ProcessTable& table() const { return table_; }
     // What is known of a live process (for per-event output), or nullptr.
     const ProcessSummary* summary(const ProcKey& key) const;
 

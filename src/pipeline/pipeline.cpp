@@ -265,6 +265,17 @@ LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::Tr
     return totals;
 }
 
+LostCounts Pipeline::records_lost() const {
+    const probe::DropCounts drops = probe_.drops();
+    LostCounts lost;
+    for (const size_t reason : {IW_DROP_RINGBUF_FULL, IW_DROP_EXITED_MAP_FULL})
+        if (drops[reason]) lost.emplace_back(probe::drop_reason_name(reason), drops[reason]);
+    if (const uint64_t malformed = probe_.malformed()) lost.emplace_back("malformed", malformed);
+    if (const uint64_t untracked = tracker_.stats().untracked)
+        lost.emplace_back("process_table_full", untracked);
+    return lost;
+}
+
 // Drops are never silent: a notice to the sinks, and the next findings say incomplete.
 // Returns true when records were lost (not for argv that could not be read, nor for what a
 // sink's queue dropped).

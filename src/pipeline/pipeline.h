@@ -85,6 +85,9 @@ public:
     // A cgroup that held processes of the startup snapshot (`watch -- CMD` does not judge it).
     bool cgroup_seen_at_start(uint64_t cgroup_id) const { return snapshot_cgroups_.count(cgroup_id) > 0; }
     const Health& health() const { return health_; }
+    // Records lost for good since the probes attached, by reason (those with any): what a
+    // verdict of `run` or the gate was blind to. Empty when nothing was lost.
+    LostCounts records_lost() const;
 
 private:
     struct Route {

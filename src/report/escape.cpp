@@ -16,9 +16,10 @@ void append_hex_byte(std::string& out, unsigned char c) {
     out += buf;
 }
 
+// \u200b; \U000e0001 past the BMP (as C and Python write them: never read as \u and digits).
 void append_codepoint_escape(std::string& out, uint32_t cp) {
     char buf[12];
-    std::snprintf(buf, sizeof(buf), "\\u%04x", cp);
+    std::snprintf(buf, sizeof(buf), cp > 0xffff ? "\\U%08x" : "\\u%04x", cp);
     out += buf;
 }
 

@@ -10,9 +10,9 @@
 
 namespace initwatch::report {
 
-// Control characters (C0, DEL, C1), bidi controls, zero-width characters, U+FEFF
-// (util::is_unsafe_codepoint) and invalid UTF-8 become visible escapes (\n, \x1b, \u202e, \xff); a backslash
-// becomes \\. Valid printable UTF-8 stays as is.
+// Control characters (C0, DEL, C1), bidi controls, zero-width and every other default-ignorable
+// code point (util::is_unsafe_codepoint) and invalid UTF-8 become visible escapes (\n, \x1b,
+// \u202e, \U000e0041, \xff); a backslash becomes \\. Valid printable UTF-8 stays as is.
 std::string escape_text(std::string_view s);
 
 // argv on one line, each argument escaped and quoted as a shell would need it; `fallback` (e.g. comm) when

@@ -9,9 +9,15 @@ namespace initwatch::report {
 
 namespace {
 
+// Past the BMP as a UTF-16 surrogate pair, as JSON spells it.
 void append_u_escape(std::string& out, uint32_t cp) {
-    char buf[8];
-    std::snprintf(buf, sizeof(buf), "\\u%04x", cp);
+    char buf[16];
+    if (cp > 0xffff) {
+        const uint32_t v = cp - 0x10000;
+        std::snprintf(buf, sizeof(buf), "\\u%04x\\u%04x", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
+    } else {
+        std::snprintf(buf, sizeof(buf), "\\u%04x", cp);
+    }
     out += buf;
 }
 
@@ -51,7 +57,7 @@ void append_json_quoted(std::string& out, std::string_view s) {
             out += "\\ufffd";
             ++i;
         } else if (util::is_unsafe_codepoint(cp)) {
-            append_u_escape(out, cp);  // every unsafe code point is in the BMP
+            append_u_escape(out, cp);
             i += len;
         } else {
             out.append(s.substr(i, len));

@@ -16,8 +16,8 @@ namespace initwatch::report {
 
 // `s` as a JSON string literal, quotes included. Valid UTF-8 stays itself, except code points
 // that steer a terminal or hide text (util::is_unsafe_codepoint: C0/C1 controls, DEL, bidi
-// controls, zero-width characters, U+FEFF), written as \u escapes; each byte that is not
-// valid UTF-8 becomes \ufffd.
+// controls, every default-ignorable code point), written as \u escapes (a surrogate pair past
+// the BMP); each byte that is not valid UTF-8 becomes \ufffd.
 std::string json_quote(std::string_view s);
 void append_json_quoted(std::string& out, std::string_view s);
 

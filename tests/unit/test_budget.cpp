@@ -138,3 +138,52 @@ TEST_CASE("snapshot argv arrives later, and is not taken by a process that exec'
     sim.tracker.set_snapshot_argv(t.key, model::Argv{"stale"}, false);  // once only
     CHECK(sim.tracker.summary(t.key)->argv == std::vector<std::string>{"old", "--flag"});
 }
+
+// Issue 26: one container holding enough sleeping processes made the node blind to the
+// others (--max-memory 2MiB: 0 of 3 victim findings, 2,911 process_table_full).
+TEST_CASE("one container cannot take the whole process table: the others still get their findings") {
+    const auto check_fair = [](model::TrackerLimits limits, uint32_t hog_processes) {
+        Sim sim(limits);
+        auto shim = sim.host(100);
+        auto hog = sim.spawn_init(shim, 200, kNs);
+        sim.exec(hog, {"sh", "-c", "while :; do sleep 3600 & done"});
+        for (uint32_t i = 0; i < hog_processes; ++i) sim.exec(sim.fork(hog, 10'000 + i), {"sleep", "3600"});
+        const model::ProcessTable& table = sim.tracker.table();
+        const model::ProcessTable::Owner hog_owner{hog, 0};
+        const uint64_t refused_before = sim.tracker.stats().untracked;
+        CHECK(refused_before > 0);  // the table is full of the hog
+        CHECK(table.untracked_of(hog_owner) == refused_before);
+
+        size_t found = 0;
+        for (uint32_t v = 0; v < 3; ++v) {
+            auto victim_shim = sim.host(300 + v);
+            auto init = sim.spawn_init(victim_shim, 400 + v, kNs + 1 + v);
+            sim.exec(init, {"sh", "/startup.sh"});
+            auto server = sim.fork(init, 500 + v);
+            sim.exec(server, {"server", "--port", "80"});
+            const model::ProcessTable::Owner victim_owner{init, 0};
+            CHECK(table.held_by(victim_owner) == 2);
+            CHECK(table.untracked_of(victim_owner) == 0);
+            auto f = sim.exit(init, 0);
+            if (f && f->live.size() == 1 && f->live[0].pid == 500 + v) ++found;
+        }
+        const uint64_t refused = sim.tracker.stats().untracked;
+        WARN(hog_processes << " sleepers of one container beside 3 that leave a server behind: " << found
+                           << " of 3 findings; " << refused << " refused or given up, all of the hog's ("
+                           << table.untracked_of(hog_owner) << ")");
+        CHECK(found == 3);
+        CHECK(table.untracked_of(hog_owner) == refused);  // counted against the one that had its share
+        CHECK(sim.tracker.stats().memory_bytes <=
+              limits.max_memory_bytes + model::ProcessTable::bytes_per_process());
+    };
+    SECTION("the count bound") {
+        model::TrackerLimits limits;
+        limits.max_processes = 500;
+        check_fair(limits, 3000);
+    }
+    SECTION("the byte budget (--max-memory 2MiB)") {
+        model::TrackerLimits limits;
+        limits.max_memory_bytes = size_t{2} << 20;
+        check_fair(limits, (size_t{2} << 20) / model::ProcessTable::bytes_per_process() + 3000);
+    }
+}

@@ -465,14 +465,15 @@ TEST_CASE("termination message: what is counted, what is remembered") {
     }
     CHECK(sink.entries() == 4);
 
-    // The instance of the finding is forgotten after it: a second finding does not write twice.
+    // A second finding about the instance does not write twice.
     sink.event(init_exec(), nullptr);
     sink.finding(story_finding(), context_for(kUid, kName));
     sink.finding(story_finding(), context_for(kUid, kName));
     const auto results = sink.results();
     REQUIRE(results.size() == k8s::kTermResults);
     CHECK(results[0] == std::make_pair(std::string("written"), uint64_t{1}));
-    CHECK(results[3] == std::make_pair(std::string("no_mount"), uint64_t{1}));
+    CHECK(results[3] == std::make_pair(std::string("no_mount"), uint64_t{0}));
+    CHECK(results[11] == std::make_pair(std::string("already_written"), uint64_t{1}));
     CHECK(read_all(n.host_path()).rfind("initwatch: ") == 0);
 
     // Exited instances whose finding never came age out.
@@ -490,4 +491,37 @@ TEST_CASE("termination message: what is counted, what is remembered") {
     CHECK_FALSE(sink.remembers(119));  // exited a minute ago: it went first
     CHECK(sink.remembers(117));        // older, but its init still runs
     CHECK(sink.remembers(501));
+}
+
+// Issue 26: 10 pid namespaces nested in one container appended 10 notes (4,031 bytes) to its
+// file, and each read the container's mount table again on the event loop.
+TEST_CASE("termination message: one note per container instance, its mount table read once") {
+    Node n;
+    n.kubelet_file();
+    n.set_mountinfo(n.runtime_mounts() + n.kubelet_line());
+    k8s::TerminationMessageSink sink(n.options());
+    sink.event(init_exec(), nullptr);
+    // From now on the container's mount table cannot be read: a second read would fail.
+    fs::remove(n.proc + "/" + std::to_string(kPid) + "/mountinfo");
+    for (uint32_t nested = 0; nested < 10; ++nested) {
+        model::ExecEvent e = init_exec(kPid + 1 + nested);
+        e.task.ns_level = 2 + nested;
+        sink.event(e, nullptr);
+        model::ExitEvent exit;
+        exit.ns_init = true;
+        exit.task = e.task;
+        sink.event(exit, nullptr);
+        sink.finding(story_finding(), context_for(kUid, kName));
+    }
+    CHECK(sink.entries() == 1);
+    const std::string text = read_all(n.host_path());
+    size_t notes = 0;
+    for (size_t at = text.find("initwatch: "); at != std::string::npos; at = text.find("initwatch: ", at + 1))
+        ++notes;
+    WARN("10 nested namespaces' findings: " << notes << " note, " << text.size() << " bytes in the file");
+    CHECK(notes == 1);
+    const auto results = sink.results();
+    CHECK(results[0].second == 1);   // written
+    CHECK(results[11].second == 9);  // already_written
+    CHECK(results[4].second == 0);   // mountinfo_unreadable: never read again
 }

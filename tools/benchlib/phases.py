@@ -431,7 +431,8 @@ class Bench:
             log(f"argv shapes, run {k + 1}/{runs}: {ARGV_PER_SHAPE} x {ARGV_SHAPE_BYTES['empty']} bytes of empty "
                 f"arguments and {ARGV_PER_SHAPE} x one long argument, then init exits")
             res["runs"].append(self.argv_once(ARGV_PER_SHAPE))
-        for key in ("hwm_kib", "rss_kib_tracked", "finding_bytes", "latency_ms", "first_byte_ms", "bench_clock_ms"):
+        for key in ("hwm_kib", "rss_kib_tracked", "cpu_us_per_exec", "finding_bytes", "latency_ms", "first_byte_ms",
+                    "bench_clock_ms"):
             xs = [r[key] for r in res["runs"] if r.get(key) is not None]
             res[key] = median(xs)
         res["lost"] = sum(max(r["lost"], r["lost_json"]) for r in res["runs"])  # two counts of the same events
@@ -452,6 +453,7 @@ class Bench:
         iw.start()
         lines = StampedLines(iw.proc.stdout)
         run_res = {"hwm_reset": self.reset_hwm(iw), "hwm_kib_start": iw.status_kib("VmHWM")}
+        cpu0 = iw.cpu_ns()
         t0 = time.monotonic()
         holder = self.m.popen(["unshare", "--pid", "--fork", self.storm_bin, "orphan", f"{per}:empty", f"{per}:long"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -460,6 +462,9 @@ class Bench:
         run_res["spawn_s"] = round(time.monotonic() - t0, 2)
         init_pid = int(read(f"/proc/{holder.pid}/task/{holder.pid}/children").split()[0])
         run_res["rss_kib_tracked"] = self.stable_rss(iw)
+        # initwatch's CPU for the 2 x per forks and execs (and their argv's --redact, if
+        # given): per exec, what redaction costs shows here.
+        run_res["cpu_us_per_exec"] = (iw.cpu_ns() - cpu0) / 1e3 / (2 * per)
         exit_ns = time.time_ns()
         holder.stdin.write(b"x")  # init exits 0, its 2 x per processes still alive
         holder.stdin.close()

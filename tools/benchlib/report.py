@@ -120,6 +120,8 @@ def report(res, quick):
         add("|---|---:|---:|")
         rows = [("peak RSS (VmHWM) MiB", "hwm_kib", lambda v: fmt(v / 1024)),
                 ("RSS with the processes tracked, before init's exit, MiB", "rss_kib_tracked", lambda v: fmt(v / 1024)),
+                ("initwatch CPU per fork and exec while they start (with --redact: its cost), µs", "cpu_us_per_exec",
+                 lambda v: fmt(v, ".1f")),
                 ("finding size (JSON line) MiB", "finding_bytes", lambda v: fmt(v / 1048576, ".2f")),
                 ("init's exit (kernel time) → the finding's last byte read, ms", "latency_ms", lambda v: fmt(v, ".0f")),
                 ("init's exit (kernel time) → the finding's first byte read, ms", "first_byte_ms", lambda v: fmt(v, ".0f")),
