@@ -315,3 +315,121 @@ int snapshot_tasks(struct bpf_iter__task *ctx)
 	bpf_seq_write(ctx->meta->seq, &ev, sizeof(ev));
 	return 0;
 }
+
+/* Signals whose default action ends the process (SIGKILL's cannot be changed). */
+#define IW_SIGKILL 9
+#define IW_FATAL_BY_DEFAULT                                                                                  \
+	((1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 7) | (1u << 8) |     \
+	 (1u << 9) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 14) | (1u << 15) |           \
+	 (1u << 16) | (1u << 24) | (1u << 25) | (1u << 26) | (1u << 27) | (1u << 29) | (1u << 30) |          \
+	 (1u << 31))
+#define IW_TRACE_SIGNAL_DELIVERED 0
+#define IW_SI_KERNEL 0x80
+
+/*
+ * The processes a finding tells of: a namespace init, and its children (its workers, the
+ * entrypoint behind a shim). Reads of the target only: every other signal costs this.
+ */
+static __always_inline bool watched_target(struct task_struct *t)
+{
+	unsigned int level, parent_level;
+	struct upid *upid = deepest_upid(t, &level);
+
+	if (level == 0)
+		return false;
+	if (BPF_CORE_READ(upid, nr) == 1)
+		return true;
+	upid = deepest_upid(t->real_parent, &parent_level);
+	return parent_level == level && BPF_CORE_READ(upid, nr) == 1;
+}
+
+/* The task's handler of `sig` (NULL: SIG_DFL). A runtime index, as in deepest_upid. */
+static __always_inline void *signal_handler(struct task_struct *t, int sig)
+{
+	struct k_sigaction *action =
+		(struct k_sigaction *)((unsigned long)t->sighand + bpf_core_field_offset(t->sighand->action) +
+				       (unsigned long)((sig - 1) & 31) *
+					       bpf_core_type_size(struct k_sigaction));
+
+	return BPF_CORE_READ(action, sa.sa_handler);
+}
+
+/*
+ * TP_PROTO(int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
+ *          int result)
+ * Only fatal signals the kernel queued (result TRACE_SIGNAL_DELIVERED): a namespace init's
+ * SIGTERM without a handler is dropped (TRACE_SIGNAL_IGNORED) and ends nothing.
+ */
+SEC("tp_btf/signal_generate")
+int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
+	     int result)
+{
+	struct iw_signal_event *ev;
+	struct task_struct *sender;
+	bool from_kernel;
+	__s32 code;
+
+	if (result != IW_TRACE_SIGNAL_DELIVERED || sig <= 0 || sig >= 32 ||
+	    !(IW_FATAL_BY_DEFAULT & (1u << sig)))
+		return 0;
+	if (sig != IW_SIGKILL && signal_handler(task, sig) != NULL)
+		return 0; /* handled or ignored: not fatal */
+	if (!watched_target(task))
+		return 0;
+
+	sender = bpf_get_current_task_btf();
+	/* SEND_SIG_NOINFO (0) is the current task's kill(); SEND_SIG_PRIV (1) the kernel's. */
+	if ((unsigned long)info == 0)
+		code = 0;
+	else if ((unsigned long)info == 1)
+		code = IW_SI_KERNEL;
+	else
+		code = BPF_CORE_READ(info, si_code);
+	from_kernel = code > 0 || (sender->flags & PF_KTHREAD);
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count_drop(IW_DROP_KILLER_RINGBUF_FULL);
+		return 0;
+	}
+	fill_header(&ev->hdr, IW_EVENT_SIGNAL, from_kernel ? IW_SIGNAL_FROM_KERNEL : 0);
+	fill_task(&ev->target, task);
+	if (from_kernel)
+		__builtin_memset(&ev->sender, 0, sizeof(ev->sender));
+	else
+		fill_task(&ev->sender, sender);
+	ev->sig = sig;
+	ev->si_code = code;
+	bpf_ringbuf_submit(ev, wakeup_flags(false));
+	return 0;
+}
+
+static __always_inline int report_oom(__u32 tgid, __u64 start_ns, __u32 flags)
+{
+	struct iw_oom_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		count_drop(IW_DROP_KILLER_RINGBUF_FULL);
+		return 0;
+	}
+	fill_header(&ev->hdr, IW_EVENT_OOM, flags);
+	ev->victim.tgid = tgid;
+	ev->victim._pad = 0;
+	ev->victim.start_ns = start_ns;
+	bpf_ringbuf_submit(ev, wakeup_flags(false));
+	return 0;
+}
+
+/* Newer kernels (the uid was added in 2023): TP_PROTO(struct task_struct *task, uid_t uid) */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(handle_oom_victim, struct task_struct *task, uid_t uid)
+{
+	return report_oom(task->tgid, task->group_leader->start_time, 0);
+}
+
+/* Older kernels (5.10, 6.1): TP_PROTO(int pid), the victim's thread id (the leader's, mostly). */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(handle_oom_victim_pid, int pid)
+{
+	return report_oom(pid, 0, IW_OOM_PID_ONLY);
+}

@@ -21,6 +21,7 @@ typedef __u64 u64;
 typedef __s32 s32;
 typedef __s64 s64;
 typedef int pid_t;
+typedef __u32 uid_t;
 typedef _Bool bool;
 #define true 1
 #define false 0
@@ -145,6 +146,13 @@ struct task_struct {
 	struct mm_struct *mm;
 	struct files_struct *files;
 	struct css_set *cgroups;
+};
+
+/* The kernel's fields sit in an anonymous struct (__SIGINFO): matched by name through it. */
+struct kernel_siginfo {
+	int si_signo;
+	int si_errno;
+	int si_code;
 };
 
 struct linux_binprm {

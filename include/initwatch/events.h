@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define IW_EVENTS_VERSION 2
+#define IW_EVENTS_VERSION 3
 
 #define IW_COMM_LEN 16
 #define IW_FILENAME_LEN 256
@@ -22,14 +22,17 @@ enum iw_event_type {
     IW_EVENT_EXEC = 2,
     IW_EVENT_EXIT = 3,
     IW_EVENT_SNAPSHOT = 4, /* a task that existed when tracing started */
+    IW_EVENT_SIGNAL = 5,   /* a fatal signal delivered to a watched process (who sent it) */
+    IW_EVENT_OOM = 6,      /* the OOM killer chose a victim */
 };
 
 /* Drop counters, one slot each in the per-CPU `drops` array map. */
 enum iw_drop_reason {
-    IW_DROP_RINGBUF_FULL = 0,    /* bpf_ringbuf_reserve/output failed */
-    IW_DROP_EXITED_MAP_FULL = 1, /* de-duplication map of exits could not take a key */
-    IW_DROP_ARGV_READ = 2,       /* argv could not be read (record still sent, argv empty) */
-    IW_DROP__COUNT = 3,
+    IW_DROP_RINGBUF_FULL = 0,        /* bpf_ringbuf_reserve/output failed */
+    IW_DROP_EXITED_MAP_FULL = 1,     /* de-duplication map of exits could not take a key */
+    IW_DROP_ARGV_READ = 2,           /* argv could not be read (record still sent, argv empty) */
+    IW_DROP_KILLER_RINGBUF_FULL = 3, /* a signal or OOM record lost: that killer stays unknown */
+    IW_DROP__COUNT = 4,
 };
 
 /* exit flags */
@@ -39,6 +42,12 @@ enum iw_drop_reason {
 /* task flags: intent that explains a background process */
 #define IW_TASK_SIGHUP_IGNORED (1u << 0) /* SIGHUP is ignored, as `nohup` leaves it */
 #define IW_TASK_SESSION_LEADER (1u << 1) /* leads its own session, as after `setsid` */
+
+/* signal flags */
+#define IW_SIGNAL_FROM_KERNEL (1u << 0) /* no user sender (SEND_SIG_PRIV, si_code > 0, a kernel thread) */
+
+/* oom flags */
+#define IW_OOM_PID_ONLY (1u << 0) /* the tracepoint gave a pid only (older kernels): victim.start_ns is 0 */
 
 /* exec flags */
 #define IW_EXEC_ARGV_TRUNCATED (1u << 0)
@@ -115,6 +124,21 @@ struct iw_exec_event {
     char argv[IW_ARGV_LEN];
 };
 
+/* A fatal signal on its way to a watched process, and who sent it. */
+struct iw_signal_event {
+    struct iw_header hdr;
+    struct iw_task target;
+    struct iw_task sender; /* `current`; zeroed with IW_SIGNAL_FROM_KERNEL */
+    __u32 sig;
+    __s32 si_code; /* SI_USER 0, SI_TKILL -6, SI_KERNEL 0x80, ... */
+};
+
+/* The OOM killer's victim (its SIGKILL comes as a signal record just before). */
+struct iw_oom_event {
+    struct iw_header hdr;
+    struct iw_proc_key victim;
+};
+
 #define IW_EXEC_EVENT_FIXED_SIZE (sizeof(struct iw_exec_event) - IW_ARGV_LEN)
 
 #ifdef __cplusplus
@@ -126,9 +150,13 @@ static_assert(sizeof(struct iw_exit_event) == 96, "iw_exit_event layout");
 static_assert(sizeof(struct iw_stdio) == 56, "iw_stdio layout");
 static_assert(sizeof(struct iw_exec_event) == 96 + 2 * 56 + IW_FILENAME_LEN + IW_ARGV_LEN,
               "iw_exec_event layout");
+static_assert(sizeof(struct iw_signal_event) == 168, "iw_signal_event layout");
+static_assert(sizeof(struct iw_oom_event) == 32, "iw_oom_event layout");
 #else
 _Static_assert(sizeof(struct iw_task) == 72, "iw_task layout");
 _Static_assert(sizeof(struct iw_exit_event) == 96, "iw_exit_event layout");
+_Static_assert(sizeof(struct iw_signal_event) == 168, "iw_signal_event layout");
+_Static_assert(sizeof(struct iw_oom_event) == 32, "iw_oom_event layout");
 #endif
 
 #endif /* INITWATCH_EVENTS_H */

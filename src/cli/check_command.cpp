@@ -51,6 +51,21 @@ std::string cgroup_kill_text(const std::string& cgroup2, bool kernel_has_it) {
                  "cgroup.procs, until the cgroup is empty";
 }
 
+std::string killers_text(const probe::KernelFeatures& features) {
+    std::string text = features.signal_generate
+                           ? "signal_generate: the sender of a fatal signal is named (killed_by)"
+                           : "no signal_generate tracepoint: killed_by stays null";
+    switch (features.oom) {
+        case probe::OomProbe::task:
+            return text + "; mark_victim (task): OOM kills are named";
+        case probe::OomProbe::pid:
+            return text + "; mark_victim (pid, older kernels): OOM kills are named by pid";
+        case probe::OomProbe::none:
+            break;
+    }
+    return text + "; no mark_victim tracepoint: an OOM kill is told as SIGKILL from the kernel";
+}
+
 }  // namespace
 
 // Loads and attaches everything `watch` would, says what this kernel gets, and exits.
@@ -75,6 +90,7 @@ int check_command(const Options& options) {
     row("ring buffer", std::to_string(probe.ring_buffer_bytes()) + " bytes");
     row("bpf memory", bpf_memory_text(probe.features()));
     row("cgroup2", cgroup2.empty() ? "not mounted: findings carry no cgroup path or container id" : cgroup2);
+    row("killed by", killers_text(probe.features()));
     row("cgroup.kill", cgroup_kill_text(cgroup2, probe.features().cgroup_kill));
     row("result", "ok: initwatch can trace this host");
     return kExitOk;

@@ -77,12 +77,19 @@ std::string event_action(const model::Finding& f) {
     return "InitExited";
 }
 
+namespace {
+// "SIGKILL from runc (pid 812, on the node)" when the sender is known, else the status.
+std::string ended_by(const model::ExitStatus& status, const model::Finding& f) {
+    return f.killed_by ? report::escape_text(model::describe(*f.killed_by)) : status.describe();
+}
+}  // namespace
+
 std::string finding_note(const model::Finding& f, size_t max_bytes) {
     std::string head;
     switch (f.kind) {
         case model::Kind::init_exit:
             head = (f.scope == model::Scope::pidns ? "init " : "main process ") + command(f.init) +
-                   " ended (" + f.init.status.describe() + ")";
+                   " ended (" + ended_by(f.init.status, f) + ")";
             if (f.entrypoint)
                 head += " after its child " + command(*f.entrypoint) + " (" +
                         f.entrypoint->status.describe() + ")";
@@ -91,7 +98,7 @@ std::string finding_note(const model::Finding& f, size_t max_bytes) {
             break;
         case model::Kind::worker_exit: {
             const model::WorkerSummary& w = f.worker.value();
-            head = "worker " + command(w) + " (" + how_phrase(w) + ") ended (" + w.status.describe() +
+            head = "worker " + command(w) + " (" + how_phrase(w) + ") ended (" + ended_by(w.status, f) +
                    (f.restarted ? ", restarted by init" : "") + ") while init " + command(f.init) +
                    " runs; still running " + std::to_string(f.live_count) +
                    (f.live_count == 1 ? " process: " : " processes: ");

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <vector>
 
@@ -294,6 +295,50 @@ WalkStats CgroupResolver::last_walk() const {
 uint64_t CgroupResolver::walks() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return walks_;
+}
+
+namespace {
+
+// The smallest value of `file` in `root`+`path` and its ancestors below root; values from
+// `unlimited` up mean no limit.
+std::optional<uint64_t> tightest_value(const std::string& root, std::string dir, const char* file,
+                                       uint64_t unlimited) {
+    std::optional<uint64_t> tightest;
+    while (!dir.empty() && dir != "/") {
+        char buf[32];
+        const int fd = ::open((root + dir + "/" + file).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0) {
+            const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+            ::close(fd);
+            if (n > 0) {
+                buf[n] = '\0';
+                char* end = nullptr;
+                errno = 0;
+                const unsigned long long v = std::strtoull(buf, &end, 10);
+                if (errno == 0 && end != buf && (*end == '\n' || *end == '\0') && v < unlimited &&
+                    (!tightest || v < *tightest))
+                    tightest = v;
+            }
+        }
+        const size_t slash = dir.rfind('/');
+        dir = slash == std::string::npos ? "" : dir.substr(0, slash);
+    }
+    return tightest;
+}
+
+}  // namespace
+
+std::optional<uint64_t> memory_limit(const std::string& root, const std::string& path,
+                                     const std::string& mountinfo_path) {
+    if (auto v2 = tightest_value(root, path, "memory.max", UINT64_MAX)) return v2;
+    // A hybrid host (systemd's "unified" v2 mount beside v1 controllers): runc gives a
+    // container the same path in every hierarchy. v1 says "no limit" with a page-rounded
+    // LONG_MAX.
+    for (const Mount& m : find_mounts(mountinfo_path, "cgroup", "memory"))
+        if (m.root == "/")
+            if (auto v1 = tightest_value(m.target, path, "memory.limit_in_bytes", uint64_t{1} << 62))
+                return v1;
+    return std::nullopt;
 }
 
 }  // namespace initwatch::meta

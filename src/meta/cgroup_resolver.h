@@ -138,4 +138,11 @@ private:
     std::thread worker_;  // last: started when everything above exists
 };
 
+// The tightest memory.max of cgroup `path` (relative to the cgroup2 mount `root`) and its
+// ancestors, in bytes: the limit an OOM kill in it ran into. On a hybrid host without a v2
+// memory controller, memory.limit_in_bytes of the same path in the v1 memory hierarchy.
+// Unset when there is no limit or none can be read (the cgroup is gone).
+std::optional<uint64_t> memory_limit(const std::string& root, const std::string& path,
+                                     const std::string& mountinfo_path = "/proc/self/mountinfo");
+
 }  // namespace initwatch::meta

@@ -33,6 +33,9 @@ struct RepeatInfo {
 // Everything a reporter prints beside the model's finding.
 struct FindingContext {
     ContainerInfo container;
+    // The container of the process that sent the fatal signal (Finding::killed_by), unset for
+    // a process of the node (kubelet, containerd-shim, runc) or when no process sent it.
+    std::optional<ContainerInfo> killer_container;
     std::string node;
     RepeatInfo repeat;
 };

@@ -82,7 +82,23 @@ struct ExitEvent {
     uint32_t ns_pids_allocated = 0;  // kernel's count of pids in the namespace at init's exit
 };
 
-using Event = std::variant<ForkEvent, ExecEvent, ExitEvent, SnapshotEvent>;
+// A fatal signal on its way to a watched process (a namespace init or its child).
+struct SignalEvent {
+    uint64_t ts_ns = 0;
+    TaskInfo task;    // the target
+    TaskInfo sender;  // unset fields (key 0) when from_kernel
+    bool from_kernel = false;
+    int signal = 0;
+    int32_t si_code = 0;
+};
+
+// The OOM killer chose this process.
+struct OomEvent {
+    uint64_t ts_ns = 0;
+    TaskInfo task;  // the victim: its key only (start_ns 0 when the kernel gave a pid only)
+};
+
+using Event = std::variant<ForkEvent, ExecEvent, ExitEvent, SnapshotEvent, SignalEvent, OomEvent>;
 
 const TaskInfo& task_of(const Event& e);
 uint64_t time_of(const Event& e);

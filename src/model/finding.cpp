@@ -54,6 +54,47 @@ const char* to_string(Scope s) {
     return "unknown";
 }
 
+const char* to_string(KilledBy::Sender s) {
+    switch (s) {
+        case KilledBy::Sender::process:
+            return "process";
+        case KilledBy::Sender::kernel:
+            return "kernel";
+        case KilledBy::Sender::oom:
+            return "oom";
+    }
+    return "unknown";
+}
+
+namespace {
+std::string mebibytes(uint64_t bytes) {
+    if (bytes % (uint64_t{1} << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+    return std::to_string(bytes) + " bytes";
+}
+}  // namespace
+
+std::string describe(const KilledBy& k) {
+    const std::string sig = signal_name(k.signal);
+    switch (k.kind) {
+        case KilledBy::Sender::oom:
+            return sig + " from the OOM killer" +
+                   (k.memory_max ? " (the container's memory.max is " + mebibytes(*k.memory_max) + ")" : "");
+        case KilledBy::Sender::kernel:
+            return sig + " from the kernel";
+        case KilledBy::Sender::process:
+            break;
+    }
+    if (!k.sender) return sig + " from a process";
+    const ProcessSummary& p = *k.sender;
+    const std::string pid = "pid " + std::to_string(p.pid);
+    if (k.same_namespace) {
+        const std::string who = p.argv.empty() ? util::shell_quote(p.comm) : "`" + shell_join(p.argv) + "`";
+        return sig + " from " + who + " inside the container (" + pid + ")";
+    }
+    return sig + " from " + util::shell_quote(p.comm) + " (" + pid + ", " +
+           (k.sender_ns_level == 0 ? "on the node" : "in another pid namespace") + ")";
+}
+
 void add_to_groups(std::vector<LiveGroup>& groups, How how, std::string_view comm, uint64_t count,
                    size_t max_groups) {
     for (auto& g : groups)
@@ -80,7 +121,9 @@ Severity severity_of(const ExitStatus& status) {
     }
 }
 
-Severity worker_severity_of(const ExitStatus& status, bool restarted) {
+Severity worker_severity_of(const ExitStatus& status, bool restarted,
+                            const std::optional<KilledBy>& killed_by) {
+    if (killed_by && killed_by->kind == KilledBy::Sender::oom) return Severity::error;
     if (restarted) return Severity::info;
     if (!status.signal) return status.exit_code.value_or(0) ? Severity::error : Severity::warning;
     switch (*status.signal) {
@@ -205,7 +248,12 @@ std::string worker_diagnosis(const Finding& f) {
                " started it again: a supervisor restarting its worker; the container stays Running. "
                "If it keeps ending, its own log says why.";
     std::string what;
-    if (w.status.signal && *w.status.signal == SIGKILL)
+    if (const auto& k = f.killed_by; k && k->kind == KilledBy::Sender::oom)
+        what = "was ended by the OOM killer" +
+               (k->memory_max ? " (the container's memory.max is " + mebibytes(*k->memory_max) + ")" : "");
+    else if (k)
+        what = "was killed by " + describe(*k);
+    else if (w.status.signal && *w.status.signal == SIGKILL)
         what = "was killed by SIGKILL (the OOM killer, or kill -9)";
     else if (w.status.signal)
         what = severity_of(w.status) == Severity::info ? "was stopped by " + w.status.describe()
@@ -296,7 +344,7 @@ std::string init_diagnosis(const Finding& f) {
 std::string diagnose(const Finding& f) {
     switch (f.kind) {
         case Kind::init_exit:
-            return init_diagnosis(f);
+            return init_diagnosis(f) + (f.killed_by ? " Init got " + describe(*f.killed_by) + "." : "");
         case Kind::worker_exit:
             return worker_diagnosis(f);
     }

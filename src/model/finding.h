@@ -125,6 +125,31 @@ struct LiveGroup {
 void add_to_groups(std::vector<LiveGroup>& groups, How how, std::string_view comm, uint64_t count,
                    size_t max_groups = 16);
 
+// Who sent the fatal signal that ended init or a worker (signal_generate, mark_victim).
+struct KilledBy {
+    enum class Sender {
+        process,  // a process sent it (kill(2), tkill, sigqueue, cgroup.kill's writer)
+        kernel,   // no user sender: a fault, the namespace's init exiting, a kernel thread
+        oom,      // the OOM killer
+    };
+    Sender kind = Sender::kernel;
+    int signal = 0;
+    // kind process: the sender as the process table knew it when it sent the signal (argv
+    // empty when unknown).
+    std::optional<ProcessSummary> sender;
+    uint64_t sender_cgroup_id = 0;
+    uint32_t sender_ns_level = 0;  // 0: the host's pid namespace
+    bool same_namespace = false;   // the sender is in the pid namespace of what it killed
+    // kind oom: the tightest memory.max of the victim's cgroup and its ancestors, in bytes
+    // (read at report time; unset when unlimited or not readable).
+    std::optional<uint64_t> memory_max;
+};
+
+const char* to_string(KilledBy::Sender s);
+// "SIGKILL from runc (pid 812, on the node)", "SIGTERM from `kill 1` inside the container",
+// "SIGKILL from the OOM killer (memory.max 32 MiB)".
+std::string describe(const KilledBy& k);
+
 struct InitSummary : ProcessSummary {
     ExitStatus status;
     uint64_t ran_ns = 0;
@@ -173,14 +198,18 @@ struct Finding {
     uint32_t kernel_ns_pids = 0;
     bool kernel_disagrees = false;  // live lists more processes than the kernel has pids
     bool incomplete = false;        // events were lost: the list may be wrong
+    // Who sent the signal that ended init (init_exit) or the worker (worker_exit); unset when
+    // it did not end by a signal, or its sender was not seen.
+    std::optional<KilledBy> killed_by;
 };
 
 // Severity of an init's end: exiting on its own while work runs is the crash-loop pattern.
 Severity severity_of(const ExitStatus& status);
 // Severity of a worker's end while init lives: a crash or a failure is an error, SIGKILL
-// (the OOM killer, kill -9) or exit 0 leaving init alone a warning, a stop (SIGTERM, SIGINT,
-// SIGHUP) or a restart by a supervisor info.
-Severity worker_severity_of(const ExitStatus& status, bool restarted);
+// (kill -9) or exit 0 leaving init alone a warning, a stop (SIGTERM, SIGINT, SIGHUP) or a
+// restart by a supervisor info; the OOM killer's kill (when known) an error, restarted or not.
+Severity worker_severity_of(const ExitStatus& status, bool restarted,
+                            const std::optional<KilledBy>& killed_by = std::nullopt);
 
 // One sentence a person can act on.
 std::string diagnose(const Finding& f);

@@ -12,6 +12,7 @@ Finding FindingBuilder::start(const Process& init, Scope scope, const ExitEvent&
     f.init.status = ExitStatus::decode(ev.wait_status);
     f.init.ran_ns = ev.ts_ns > init.task.key.start_ns ? ev.ts_ns - init.task.key.start_ns : 0;
     f.severity = severity_of(f.init.status);
+    if (f.init.status.signal) f.killed_by = killers_.killer_of(init.task.key, *f.init.status.signal);
     return f;
 }
 
@@ -176,6 +177,7 @@ Finding FindingBuilder::worker_exit(const Process& worker, const Process& init, 
     w.how = table_.how_in_namespace(worker, init, &w.chain);
     if (w.how != How::reparented) w.started_by.reset();  // init
     w.status = ExitStatus::decode(ev.wait_status);
+    if (w.status.signal) f.killed_by = killers_.killer_of(worker.task.key, *w.status.signal);
     f.worker = std::move(w);
     std::vector<const Process*> members;
     table_.collect_members(ns, members);
@@ -190,7 +192,7 @@ Finding FindingBuilder::worker_exit(const Process& worker, const Process& init, 
         std::min(limits_.max_listed, kMaxListedBesideWorker));
     add_launches(f, init.task.key);
     f.worker->launch = launch_of(worker, init.task.key);
-    f.severity = worker_severity_of(f.worker->status, false);
+    f.severity = worker_severity_of(f.worker->status, false, f.killed_by);
     f.diagnosis = diagnose(f);
     return f;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/finding.h"
+#include "model/killer_log.h"
 #include "model/process_table.h"
 
 namespace initwatch::model {
@@ -21,7 +22,8 @@ public:
     // The processes a worker_exit finding lists beside its worker.
     static constexpr size_t kMaxListedBesideWorker = 32;
 
-    FindingBuilder(const ProcessTable& table, const TrackerLimits& limits) : table_(table), limits_(limits) {}
+    FindingBuilder(const ProcessTable& table, const KillerLog& killers, const TrackerLimits& limits)
+        : table_(table), killers_(killers), limits_(limits) {}
 
     // A namespace's init exited: every process of it (and of namespaces nested in it) still
     // alive, how each got there, and the entrypoint it waited for when it is a shim. The
@@ -48,6 +50,7 @@ private:
     void add_launches(Finding& f, const ProcKey& script) const;
 
     const ProcessTable& table_;
+    const KillerLog& killers_;
     const TrackerLimits& limits_;
 };
 

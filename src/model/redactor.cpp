@@ -324,6 +324,8 @@ void Redactor::apply(Event& event) const {
         apply(exec->argv);
     } else if (auto* snap = std::get_if<SnapshotEvent>(&event)) {
         apply(snap->argv);
+    } else if (auto* sig = std::get_if<SignalEvent>(&event)) {
+        apply(sig->sender);
     }
 }
 

@@ -3,7 +3,11 @@
 namespace initwatch::model {
 
 Tracker::Tracker(TrackerLimits limits)
-    : limits_(limits), table_(limits_), builder_(table_, limits_), workers_(table_, builder_, limits_) {}
+    : limits_(limits),
+      table_(limits_),
+      killers_(table_),
+      builder_(table_, killers_, limits_),
+      workers_(table_, builder_, limits_) {}
 
 std::optional<Finding> Tracker::apply(const Event& event) {
     if (const auto* fork = std::get_if<ForkEvent>(&event)) {
@@ -16,7 +20,13 @@ std::optional<Finding> Tracker::apply(const Event& event) {
     } else if (const auto* exec = std::get_if<ExecEvent>(&event)) {
         if (const ProcessTable::Process* p = table_.exec(*exec)) workers_.exec_seen(*p);
     } else if (const auto* exit = std::get_if<ExitEvent>(&event)) {
-        return on_exit(*exit);
+        auto finding = on_exit(*exit);
+        killers_.forget(exit->task.key);
+        return finding;
+    } else if (const auto* signal = std::get_if<SignalEvent>(&event)) {
+        killers_.signal(*signal);
+    } else if (const auto* oom = std::get_if<OomEvent>(&event)) {
+        killers_.oom(*oom);
     }
     return std::nullopt;
 }
@@ -90,6 +100,7 @@ TrackerStats Tracker::stats() const {
     st.workers_dropped = workers_.dropped();
     st.memory_bytes = table_.memory_bytes();
     st.list_searches = table_.list_searches();
+    st.killers_refused = killers_.refused();
     return st;
 }
 

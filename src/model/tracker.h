@@ -12,6 +12,7 @@
 #include "model/event.h"
 #include "model/finding.h"
 #include "model/finding_builder.h"
+#include "model/killer_log.h"
 #include "model/process_table.h"
 #include "model/worker_watch.h"
 
@@ -27,6 +28,7 @@ struct TrackerStats {
     uint64_t workers_dropped = 0;   // worker_exit findings not made: WorkerWatch's bounds
     size_t memory_bytes = 0;        // what the budget counts: the table and the argv store
     uint64_t list_searches = 0;     // list removals whose stored index was stale: a bug if ever > 0
+    uint64_t killers_refused = 0;   // fatal signals whose sender was not kept: KillerLog was full
 };
 
 class Tracker {
@@ -76,6 +78,7 @@ private:
 
     TrackerLimits limits_;
     ProcessTable table_;
+    KillerLog killers_;
     FindingBuilder builder_;
     WorkerWatch workers_;
 };

@@ -90,7 +90,7 @@ void WorkerWatch::exec_seen(const Process& p) {
             // next thing init did (a script that runs `id -u` twice is no supervisor).
             (!w.dropped_if_init_goes_on || init->activity == w.init_activity + 1)) {
             w.finding.restarted = true;
-            w.finding.severity = worker_severity_of(w.finding.worker->status, true);
+            w.finding.severity = worker_severity_of(w.finding.worker->status, true, w.finding.killed_by);
             w.finding.diagnosis = diagnose(w.finding);
             w.due_ns = 0;
             return;

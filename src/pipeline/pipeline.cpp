@@ -355,6 +355,18 @@ void Pipeline::deliver(model::Finding finding, uint64_t now) {
     scripts_.attach(finding);
     meta::FindingContext context;
     context.container = catalog_.describe(finding.cgroup_id, now);
+    if (auto& k = finding.killed_by) {
+        if (k->kind == model::KilledBy::Sender::process && k->sender_cgroup_id) {
+            // A process of the node has no container: its cgroup names no runtime's.
+            meta::ContainerInfo c = catalog_.describe(k->sender_cgroup_id, now);
+            if (c.id || k->sender_ns_level > 0) context.killer_container = std::move(c);
+        }
+        if (k->kind == model::KilledBy::Sender::oom && context.container.cgroup_path &&
+            !catalog_.cgroup2_root().empty()) {
+            k->memory_max = meta::memory_limit(catalog_.cgroup2_root(), *context.container.cgroup_path);
+            finding.diagnosis = model::diagnose(finding);
+        }
+    }
     context.node = catalog_.node();
     context.repeat = catalog_.record_finding(context.container, now, repeat_story(finding.kind));
     std::vector<OutputBudget::Summary> due;

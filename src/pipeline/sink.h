@@ -24,8 +24,8 @@ namespace initwatch::pipeline {
 using LostCounts = std::vector<std::pair<std::string, uint64_t>>;
 
 // In the order of model::Event's alternatives.
-enum class EventKind { fork, exec, exit, snapshot };
-inline constexpr size_t kEventKinds = 4;
+enum class EventKind { fork, exec, exit, snapshot, signal, oom_victim };
+inline constexpr size_t kEventKinds = 6;
 using EventCounts = std::array<uint64_t, kEventKinds>;
 
 static_assert(std::variant_size_v<model::Event> == kEventKinds);
@@ -38,6 +38,11 @@ static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(Even
 static_assert(
     std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::snapshot), model::Event>,
                    model::SnapshotEvent>);
+static_assert(std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::signal), model::Event>,
+                             model::SignalEvent>);
+static_assert(
+    std::is_same_v<std::variant_alternative_t<static_cast<size_t>(EventKind::oom_victim), model::Event>,
+                   model::OomEvent>);
 
 // What the pipeline has counted since it started, once a second.
 struct Stats {

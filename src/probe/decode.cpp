@@ -122,6 +122,26 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
             }
             return ev;
         }
+        case IW_EVENT_SIGNAL: {
+            iw_signal_event rec;
+            if (!read_record(data, size, rec)) return std::nullopt;
+            model::SignalEvent ev;
+            ev.ts_ns = rec.hdr.ts_ns;
+            ev.task = decode_task(rec.target);
+            ev.from_kernel = (rec.hdr.flags & IW_SIGNAL_FROM_KERNEL) != 0;
+            if (!ev.from_kernel) ev.sender = decode_task(rec.sender);
+            ev.signal = static_cast<int>(rec.sig);
+            ev.si_code = rec.si_code;
+            return ev;
+        }
+        case IW_EVENT_OOM: {
+            iw_oom_event rec;
+            if (!read_record(data, size, rec)) return std::nullopt;
+            model::OomEvent ev;
+            ev.ts_ns = rec.hdr.ts_ns;
+            ev.task.key = {rec.victim.tgid, (rec.hdr.flags & IW_OOM_PID_ONLY) ? 0 : rec.victim.start_ns};
+            return ev;
+        }
         default:
             return std::nullopt;
     }

@@ -63,7 +63,20 @@ struct BtfFeatures {
     bool exit_has_group_dead = false;
     bool memory_cgroup = false;
     bool cgroup_kill = false;
+    bool signal_generate = false;
+    OomProbe oom = OomProbe::none;
 };
+
+// The func proto of tracepoint `name`'s btf_trace_ typedef (its first parameter is the
+// context pointer), or nullptr.
+const struct btf_type* tracepoint_proto(const struct btf* btf, const char* name) {
+    const int id = btf__find_by_name_kind(btf, (std::string("btf_trace_") + name).c_str(), BTF_KIND_TYPEDEF);
+    if (id <= 0) return nullptr;
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    t = btf__type_by_id(btf, t->type);  // pointer
+    if (t && btf_is_ptr(t)) t = btf__type_by_id(btf, t->type);
+    return t && btf_is_func_proto(t) ? t : nullptr;
+}
 
 BtfFeatures read_btf_features(const std::string& btf_path) {
     struct btf* btf = btf__parse(btf_path.c_str(), nullptr);
@@ -82,13 +95,19 @@ BtfFeatures read_btf_features(const std::string& btf_path) {
     BtfFeatures features;
     features.memory_cgroup = btf_enum_has(btf, "bpf_func_id", "BPF_FUNC_ktime_get_coarse_ns");
     features.cgroup_kill = btf__find_by_name_kind(btf, "cgroup_kill_write", BTF_KIND_FUNC) > 0;
-    const int id = btf__find_by_name_kind(btf, "btf_trace_sched_process_exit", BTF_KIND_TYPEDEF);
-    if (id > 0) {
-        const struct btf_type* t = btf__type_by_id(btf, id);
-        t = btf__type_by_id(btf, t->type);  // pointer
-        if (t && btf_is_ptr(t)) t = btf__type_by_id(btf, t->type);
-        if (t && btf_is_func_proto(t))
-            features.exit_has_group_dead = btf_vlen(t) >= 3;  // (void *, task, group_dead)
+    if (const struct btf_type* t = tracepoint_proto(btf, "sched_process_exit"))
+        features.exit_has_group_dead = btf_vlen(t) >= 3;  // (void *, task, group_dead)
+    // (void *, sig, info, task, group, result) since 4.20's kernel_siginfo.
+    if (const struct btf_type* t = tracepoint_proto(btf, "signal_generate"))
+        features.signal_generate = btf_vlen(t) == 6;
+    // mark_victim: (void *, int pid) on older kernels, (void *, struct task_struct *, uid_t) on newer.
+    if (const struct btf_type* t = tracepoint_proto(btf, "mark_victim")) {
+        const struct btf_param* params = btf_params(t);
+        const struct btf_type* first = btf_vlen(t) >= 2 ? btf__type_by_id(btf, params[1].type) : nullptr;
+        if (btf_vlen(t) == 3 && first && btf_is_ptr(first))
+            features.oom = OomProbe::task;
+        else if (btf_vlen(t) == 2 && first)
+            features.oom = OomProbe::pid;
     }
     btf__free(btf);
     if (!missing.empty())
@@ -153,6 +172,8 @@ const char* drop_reason_name(size_t reason) {
             return "exit_map_full";
         case IW_DROP_ARGV_READ:
             return "argv_unreadable";
+        case IW_DROP_KILLER_RINGBUF_FULL:
+            return "killer_unrecorded";
         default:
             return "unknown";
     }
@@ -188,6 +209,8 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
                                         ? kernel_has_group_dead
                                         : options.exit_probe == ExitProbe::group_dead;
     features_.cgroup_kill = kernel.cgroup_kill;
+    features_.signal_generate = kernel.signal_generate;
+    features_.oom = kernel.oom;
     features_.memory_charge =
         kernel.memory_cgroup ? BpfMemoryCharge::memory_cgroup : BpfMemoryCharge::memlock;
     if (!kernel.memory_cgroup) prepare_memlock(features_);
@@ -204,6 +227,9 @@ Probe::Probe(const ProbeOptions& options) : impl_(std::make_unique<Impl>()) {
     bpf_program__set_autoload(skel->progs.handle_exit_group_dead, features_.exit_has_group_dead);
     bpf_program__set_autoload(skel->progs.handle_exit_legacy, !features_.exit_has_group_dead);
     bpf_program__set_autoattach(skel->progs.snapshot_tasks, false);  // attached on demand
+    bpf_program__set_autoload(skel->progs.handle_signal, features_.signal_generate);
+    bpf_program__set_autoload(skel->progs.handle_oom_victim, features_.oom == OomProbe::task);
+    bpf_program__set_autoload(skel->progs.handle_oom_victim_pid, features_.oom == OomProbe::pid);
 
     if (int err = initwatch_bpf__load(skel)) throw Error(load_error_text(err, features_));
     if (int err = initwatch_bpf__attach(skel)) throw Error("cannot attach BPF programs: " + errno_text(err));

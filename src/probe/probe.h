@@ -39,13 +39,22 @@ enum class BpfMemoryCharge {
     memlock,        // before 5.11: RLIMIT_MEMLOCK, which the probe raises as far as it may
 };
 
+// Which mark_victim program names the OOM killer's victim.
+enum class OomProbe {
+    none,  // no mark_victim tracepoint: an OOM kill is told as a SIGKILL from the kernel
+    pid,   // older kernels: TP_PROTO(int pid)
+    task,  // newer kernels: TP_PROTO(struct task_struct *task, uid_t uid)
+};
+
 // What the running kernel offers, probed at load: the variants chosen, the degradations.
 struct KernelFeatures {
     bool exit_has_group_dead = false;  // sched_process_exit's group_dead argument (6.16+)
     BpfMemoryCharge memory_charge = BpfMemoryCharge::memory_cgroup;
-    uint64_t memlock_bytes = 0;   // with memlock: RLIMIT_MEMLOCK at load, RLIM_INFINITY if unlimited
-    bool memlock_raised = false;  // with memlock: the probe raised it
-    bool cgroup_kill = false;     // the kernel has cgroup.kill (5.14+: cgroup_kill_write in its BTF)
+    uint64_t memlock_bytes = 0;    // with memlock: RLIMIT_MEMLOCK at load, RLIM_INFINITY if unlimited
+    bool memlock_raised = false;   // with memlock: the probe raised it
+    bool cgroup_kill = false;      // the kernel has cgroup.kill (5.14+: cgroup_kill_write in its BTF)
+    bool signal_generate = false;  // signal_generate in BTF: who sent a fatal signal (killed_by)
+    OomProbe oom = OomProbe::none;
 };
 
 // The longest argv an exec record carries (the kernel side's buffer, its last NUL aside);

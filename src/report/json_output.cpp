@@ -116,6 +116,33 @@ void put_context(JsonWriter& w, const meta::FindingContext& context) {
     }
 }
 
+// Who sent the signal that ended init or the worker (null: not ended by a signal, or not seen).
+void put_killed_by(JsonWriter& w, const model::Finding& f, const meta::FindingContext& context) {
+    w.key("killed_by");
+    if (!f.killed_by) {
+        w.null();
+        return;
+    }
+    const model::KilledBy& k = *f.killed_by;
+    w.begin_object().field("kind", model::to_string(k.kind)).field("signal", k.signal);
+    if (k.sender) {
+        w.field("pid", k.sender->pid).field("ns_pid", k.sender->ns_pid).field("comm", k.sender->comm);
+        put_argv(w, k.sender->argv);
+    } else {
+        w.key("pid").null().key("ns_pid").null().key("comm").null().key("argv").null();
+    }
+    w.key("container");
+    if (const auto& c = context.killer_container) {
+        w.begin_object().field("cgroup_id", c->cgroup_id).field("cgroup_path", c->cgroup_path);
+        w.field("id", c->id).field("runtime", c->runtime).field("name", c->name);
+        w.field("same", c->cgroup_id == context.container.cgroup_id).end_object();
+    } else {
+        w.null();
+    }
+    w.field("memory_max", k.memory_max);
+    w.end_object();
+}
+
 void put_live(JsonWriter& w, const model::LiveProcess& p, const model::ProcessSummary& init) {
     w.begin_object();
     put_live_fields(w, p, init);
@@ -171,6 +198,7 @@ public:
                 w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
                 break;
         }
+        put_killed_by(w_, f, context);
 
         // The entrypoint script the sources point into (null: none was run).
         w_.key("script");
@@ -221,10 +249,12 @@ public:
         std::visit(
             [&](const auto& ev) {
                 using T = std::decay_t<decltype(ev)>;
-                w_.field("type", std::is_same_v<T, model::ForkEvent>   ? "fork"
-                                 : std::is_same_v<T, model::ExecEvent> ? "exec"
-                                 : std::is_same_v<T, model::ExitEvent> ? "exit"
-                                                                       : "snapshot");
+                w_.field("type", std::is_same_v<T, model::ForkEvent>     ? "fork"
+                                 : std::is_same_v<T, model::ExecEvent>   ? "exec"
+                                 : std::is_same_v<T, model::ExitEvent>   ? "exit"
+                                 : std::is_same_v<T, model::SignalEvent> ? "signal"
+                                 : std::is_same_v<T, model::OomEvent>    ? "oom_victim"
+                                                                         : "snapshot");
                 w_.field("schema", kJsonSchema).field("time", clock().rfc3339(ev.ts_ns));
                 put_task(w_, ev.task);
             },
@@ -242,6 +272,16 @@ public:
             if (known) put_argv(w_, known->argv);
         } else if (const auto* snap = std::get_if<model::SnapshotEvent>(&e)) {
             put_argv(w_, snap->argv);
+        } else if (const auto* sig = std::get_if<model::SignalEvent>(&e)) {
+            w_.field("signal", sig->signal).field("si_code", sig->si_code);
+            w_.key("sender");
+            if (sig->from_kernel) {
+                w_.null();
+            } else {
+                w_.begin_object();
+                put_task(w_, sig->sender);
+                w_.end_object();
+            }
         }
         w_.end_object();
         w_.end_line();

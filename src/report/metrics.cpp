@@ -19,7 +19,8 @@ namespace initwatch::report {
 
 namespace {
 
-constexpr std::array<std::string_view, kEventKinds> kEventKindNames = {"fork", "exec", "exit", "snapshot"};
+constexpr std::array<std::string_view, kEventKinds> kEventKindNames = {"fork",     "exec",   "exit",
+                                                                       "snapshot", "signal", "oom_victim"};
 
 // Prometheus rejects a whole scrape over one label value that is not UTF-8, so invalid
 // bytes become U+FFFD (prometheus-cpp escapes only \\, \" and newlines). Done when a value

@@ -148,6 +148,7 @@ public:
                        s.dim("ran " + util::format_duration(w.age_ns) + ", " + w.status.describe() + ", ") +
                        s.bold(model::to_string(w.how)) + s.dim(flags_of(w) + starter_note(w)));
             if (w.source) write_line(std::string(13, ' ') + source_line(*w.source));
+            killed_by_line(f, context);
             if (f.other_workers_ended)
                 write_line("  " + s.dim("          ") + " " +
                            s.dim("and " + thousands(f.other_workers_ended) +
@@ -155,6 +156,7 @@ public:
                                  util::format_duration(model::kRestartWindowNs) + " after it"));
             if (n) write_line("  " + s.dim("still running:"));
         }
+        if (!worker) killed_by_line(f, context);
         tree(f, width);
         if (!f.unlisted.empty()) {
             std::string groups;
@@ -171,6 +173,15 @@ public:
         write_line("  " + s.dim("diagnosis ") + " " + escape_text(f.diagnosis));
         write_line("");
         flush();
+    }
+
+    // Who sent the signal that ended init or the worker, when known.
+    void killed_by_line(const model::Finding& f, const meta::FindingContext& context) {
+        const auto& k = f.killed_by;
+        if (!k) return;
+        const auto& c = context.killer_container;
+        write_line("  " + style_.dim("killed by ") + " " + escape_text(model::describe(*k)) +
+                   (c && c->cgroup_path ? style_.dim("  cgroup " + escape_text(*c->cgroup_path)) : ""));
     }
 
     void event(const model::Event& e, const model::ProcessSummary* known) override {
@@ -197,6 +208,15 @@ public:
         } else if (const auto* snap = std::get_if<model::SnapshotEvent>(&e)) {
             kind = "snap";
             details = format_command(snap->argv, t.comm, false);
+        } else if (const auto* sig = std::get_if<model::SignalEvent>(&e)) {
+            kind = "sig";
+            details = model::signal_name(sig->signal) + "  " + escape_text(t.comm) + "  from " +
+                      (sig->from_kernel ? std::string("the kernel")
+                                        : escape_text(sig->sender.comm) + " (pid " +
+                                              std::to_string(sig->sender.key.tgid) + ")");
+        } else if (std::holds_alternative<model::OomEvent>(e)) {
+            kind = "oom";
+            details = "the OOM killer's victim";
         }
         write_line(pad(clock().time_of_day(model::time_of(e)), 12) + " " + pad(kind, 5) + " " +
                    pad(std::to_string(t.key.tgid), 7) + " " + pad(std::to_string(t.parent.tgid), 7) + " " +

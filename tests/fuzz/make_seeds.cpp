@@ -120,6 +120,24 @@ Bytes exit_record(uint64_t ts, const Proc& p, const Proc& parent, uint32_t statu
     return frame(raw(rec));
 }
 
+// A fatal signal to `p` from `sender` (nullptr: the kernel), as signal_generate sends it.
+Bytes signal_record(uint64_t ts, const Proc& p, const Proc& parent, const Proc* sender, uint32_t sig) {
+    iw_signal_event rec{};
+    rec.hdr = {ts, IW_EVENT_SIGNAL, IW_EVENTS_VERSION, sender ? 0u : IW_SIGNAL_FROM_KERNEL};
+    rec.target = task_of(p, parent, 0, "sleep");
+    if (sender) rec.sender = task_of(*sender, parent, 0, "kill");
+    rec.sig = sig;
+    rec.si_code = sender ? 0 : 0x80;
+    return frame(raw(rec));
+}
+
+Bytes oom_record(uint64_t ts, const Proc& victim, bool pid_only) {
+    iw_oom_event rec{};
+    rec.hdr = {ts, IW_EVENT_OOM, IW_EVENTS_VERSION, pid_only ? IW_OOM_PID_ONLY : 0u};
+    rec.victim = {victim.pid, 0, pid_only ? 0 : victim.start_ns};
+    return frame(raw(rec));
+}
+
 constexpr uint32_t kNs = 4026532200u;
 constexpr uint64_t kCgroup = 2001;
 constexpr uint64_t kMs = 1'000'000;
@@ -188,14 +206,24 @@ Bytes snapshot_and_truncated() {
            exit_record(9 * kMs, old_init, shim, 0, true, 2);
 }
 
+// A worker killed by a process of the node, another by the OOM killer.
+Bytes killed_workers() {
+    const Proc a{601, 3 * kMs, kNs, 2, 1, kCgroup}, b{602, 4 * kMs, kNs, 3, 1, kCgroup};
+    return container_start() + fork_record(3 * kMs, a, init, "sh") + fork_record(4 * kMs, b, init, "sh") +
+           signal_record(5 * kMs, a, init, &shim, 9) + exit_record(6 * kMs, a, init, 9, false) +
+           signal_record(7 * kMs, b, init, nullptr, 9) + oom_record(7 * kMs, b, true) +
+           exit_record(8 * kMs, b, init, 9, false);
+}
+
 std::vector<Bytes> decode_seeds() {
     iw_header wrong_version{1, IW_EVENT_FORK, IW_EVENTS_VERSION + 1, 0};
     Bytes short_exec = exec_record(1, init, shim, 0, {"a"});
     short_exec.resize(short_exec.size() - 3);
     short_exec[0] = static_cast<char>(short_exec.size() - 2);
     short_exec[1] = static_cast<char>((short_exec.size() - 2) >> 8);
-    return {crash_loop(),   daemon_and_crash(),       nested_and_entered(),
-            cgroup_scope(), snapshot_and_truncated(), frame(raw(wrong_version)) + short_exec};
+    return {crash_loop(),    daemon_and_crash(),       nested_and_entered(),
+            cgroup_scope(),  snapshot_and_truncated(), frame(raw(wrong_version)) + short_exec,
+            killed_workers()};
 }
 
 }  // namespace

@@ -200,10 +200,12 @@ TEST_CASE("hostile argv and comm: escaped on one line in text, valid and lossles
         CHECK(r.out.find("\\x1b[31mred\\nnext line") != std::string::npos);
         CHECK(r.out.find(utf8) != std::string::npos);
         CHECK(r.out.find("bad\\xff\\xfe") != std::string::npos);
-        // The finding is a header, container, init, one line per process, diagnosis, blank.
+        // The finding is a header, container, init, one line per process and the script's line
+        // that started it (`sh -c`'s own text), diagnosis, blank.
+        CHECK(r.out.find("↳ line 1 of the sh -c script: \"$0\" 30 & sleep 0.2; exit 0") != std::string::npos);
         size_t lines = 0;
         for (char c : r.out) lines += c == '\n';
-        CHECK(lines == 6);
+        CHECK(lines == 7);
     }
     unlink(link.c_str());
     rmdir(dir.c_str());

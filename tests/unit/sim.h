@@ -88,6 +88,27 @@ public:
         return apply(ev);
     }
 
+    // A fatal signal to `target`, from `sender` (unset: from the kernel), as signal_generate
+    // reports it.
+    void signal(const model::ProcKey& target, int sig, std::optional<model::ProcKey> sender) {
+        model::SignalEvent ev;
+        ev.ts_ns = tick();
+        ev.task = tasks_.at(target.tgid);
+        ev.signal = sig;
+        ev.from_kernel = !sender;
+        ev.si_code = sender ? 0 : 0x80;
+        if (sender) ev.sender = tasks_.at(sender->tgid);
+        apply(ev);
+    }
+
+    // The OOM killer's victim; pid_only as older kernels name it.
+    void oom(const model::ProcKey& victim, bool pid_only) {
+        model::OomEvent ev;
+        ev.ts_ns = tick();
+        ev.task.key = {victim.tgid, pid_only ? 0 : victim.start_ns};
+        apply(ev);
+    }
+
     // A namespace init's exit record as the kernel sends it, without touching the simulation's
     // own bookkeeping: for duplicates, stale records and the kernel's pid count.
     model::ExitEvent init_exit_record(const model::ProcKey& init, uint32_t inum,

@@ -142,7 +142,8 @@ TEST_CASE("series are in label order, so that one scrape reads like the next", "
             order.push_back(s.labels.at("type"));
         else if (s.name == "initwatch_findings_total")
             order.push_back(s.labels.at("pod"));
-    CHECK(order == std::vector<std::string>{"exec", "exit", "fork", "snapshot", "a", "b", "c"});
+    CHECK(order == std::vector<std::string>{"exec", "exit", "fork", "oom_victim", "signal", "snapshot", "a",
+                                            "b", "c"});
 }
 
 TEST_CASE("a build info set again replaces the first", "[metrics]") {
@@ -156,7 +157,7 @@ TEST_CASE("a build info set again replaces the first", "[metrics]") {
 
 TEST_CASE("a fresh registry already exposes zero event counters", "[metrics]") {
     const auto e = scrape(report::Metrics());
-    for (const char* type : {"fork", "exec", "exit", "snapshot"})
+    for (const char* type : {"fork", "exec", "exit", "snapshot", "signal", "oom_victim"})
         CHECK(value_of(e, "initwatch_events_total", {{"type", type}}) == 0);
     CHECK(series_of(e, "initwatch_findings_total") == 0);
     CHECK(series_of(e, "initwatch_build_info") == 0);

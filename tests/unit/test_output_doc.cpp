@@ -147,6 +147,16 @@ std::set<std::string> emitted_paths() {
     worker_exit.worker = worker;
     worker_exit.restarted = true;
     worker_exit.other_workers_ended = 2;
+    model::KilledBy killer;
+    killer.kind = model::KilledBy::Sender::process;
+    killer.signal = 9;
+    model::ProcessSummary sender;
+    fill_process(sender, 812);
+    killer.sender = sender;
+    killer.memory_max = uint64_t{32} << 20;
+    worker_exit.killed_by = killer;
+    meta::FindingContext killer_context = full_context();
+    killer_context.killer_container = killer_context.container;
 
     model::TaskInfo task;
     task.key = {300, 1};
@@ -157,21 +167,26 @@ std::set<std::string> emitted_paths() {
     model::SnapshotEvent snapshot{9, task, {"sh"}, false, false};
     model::ProcessSummary known;
     known.argv = {"sh"};
+    model::SignalEvent signal{12, task, task, false, 9, 0};
+    model::OomEvent oom{13, task};
 
     // The reasons of Pipeline::lost_totals and probe::drop_reason_name.
     const report::LostCounts every_reason = {
         {"ringbuf_full", 1},      {"exit_map_full", 1},          {"argv_unreadable", 1},
         {"malformed", 1},         {"process_table_full", 1},     {"argv_dropped", 1},
         {"starter_dropped", 1},   {"worker_finding_dropped", 1}, {"finding_suppressed", 1},
-        {"argv_read_timeout", 1}, {"script_unread", 1},          {"sink_queue_full", 1}};
+        {"argv_read_timeout", 1}, {"script_unread", 1},          {"sink_queue_full", 1},
+        {"killer_unrecorded", 1}};
 
     const std::string out = capture_json([&](report::Output& o) {
         o.finding(init_exit, full_context());
-        o.finding(worker_exit, full_context());
+        o.finding(worker_exit, killer_context);
         o.event(model::ForkEvent{6, task}, nullptr);
         o.event(exec, nullptr);
         o.event(exit, &known);
         o.event(snapshot, nullptr);
+        o.event(signal, nullptr);
+        o.event(oom, nullptr);
         o.suppressed(10, full_context(), 4, 5);
         o.lost(11, every_reason);
     });
@@ -184,7 +199,7 @@ std::set<std::string> emitted_paths() {
         collect_paths(j, "", paths);
     }
     CHECK(types == std::set<std::string>{"init_exit", "worker_exit", "fork", "exec", "exit", "snapshot",
-                                         "suppressed", "lost"});
+                                         "signal", "oom_victim", "suppressed", "lost"});
     for (const auto& t : types) paths.insert(t);  // each line type is named too
     return paths;
 }

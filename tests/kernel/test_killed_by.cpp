@@ -1,0 +1,192 @@
+// Who ended it (issue 23): the sender of the fatal signal that ended a worker, named from
+// signal_generate, and the OOM killer named from mark_victim. Real runc containers from
+// busybox bundles (fixtures/runc.h) under a host-wide `initwatch watch`; every wait bounded.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+
+#include "harness.h"
+#include "runtimes.h"
+
+using namespace initwatch::ktest;
+using nlohmann::json;
+
+namespace {
+
+// A field of a finding, or a "<missing KEY>" string: one missing field fails its own CHECK.
+json at(const json& j, const std::string& key) {
+    if (!j.is_object() || !j.contains(key)) return json("<missing " + key + ">");
+    return j.at(key);
+}
+
+std::string dump_all(const std::vector<json>& lines) {
+    std::string out = std::to_string(lines.size()) + " line(s):";
+    for (const auto& l : lines) out += "\n" + l.dump();
+    return out;
+}
+
+// The worker_exit findings of the container whose worker ran `argv`.
+std::vector<json> worker_exits(const std::vector<json>& lines, const std::string& cgroup, const json& argv) {
+    std::vector<json> out;
+    for (const auto& l : lines) {
+        const json c = at(l, "container");
+        if (l.value("type", "") == "worker_exit" && at(c, "cgroup_path") == cgroup &&
+            at(at(l, "worker"), "argv") == argv)
+            out.push_back(l);
+    }
+    return out;
+}
+
+// `initwatch watch --worker-min-age 1` on the whole host, started once its probes are attached.
+class HostWatch {
+public:
+    HostWatch() : output_(temp_path("killed-by.json")) {
+        bg_ = std::make_unique<Background>(
+            std::vector<std::string>{"watch", "--json", "--output", output_, "--duration", "90",
+                                     "--log-level", "info", "--worker-min-age", "1"},
+            output_);
+        REQUIRE(bg_->wait_for_output("probes attached", 30));
+    }
+    ~HostWatch() {
+        if (stopped_ || !bg_ || bg_->pid() <= 0) return;
+        kill(bg_->pid(), SIGKILL);
+        try {
+            bg_->finish(10);
+        } catch (...) {
+        }
+    }
+    bool wait_for_worker(const std::string& cgroup, const json& argv, double timeout_s) const {
+        return bg_->wait_for_lines(
+            [&](const std::vector<json>& lines) { return !worker_exits(lines, cgroup, argv).empty(); },
+            timeout_s);
+    }
+    std::vector<json> stop() {
+        kill(bg_->pid(), SIGINT);
+        stopped_ = true;
+        const Result r = bg_->finish(15);
+        INFO("initwatch watch stderr: " << r.err);
+        CHECK(r.status == 0);
+        return r.lines;
+    }
+
+private:
+    std::string output_;
+    std::unique_ptr<Background> bg_;
+    bool stopped_ = false;
+};
+
+RuncOptions container_options(const std::string& script) {
+    const std::string id = random_container_id();
+    return RuncOptions{
+        id, kubepods_cgroupfs_path("besteffort", random_pod_uid(), id), script, {"/startup.sh"}, ""};
+}
+
+// The host pid of the process in the container's cgroup whose argv is `argv` (0: none in time).
+pid_t pid_in(const RuncContainer& c, const std::vector<std::string>& argv, double timeout_s) {
+    const auto until = deadline_in(timeout_s);
+    do {
+        for (const auto& line : split_lines(read_file(cgroup2_mount() + c.cgroup_path() + "/cgroup.procs")))
+            if (read_cmdline(std::stoi(line)) == argv) return std::stoi(line);
+        sleep_ms(10);
+    } while (std::chrono::steady_clock::now() < until);
+    return 0;
+}
+
+const std::string kWorkerScript = "#!/bin/sh\n/bin/sleep 3600 &\nexec /bin/sleep infinity\n";
+const json kWorkerArgv = json::array({"/bin/sleep", "3600"});
+
+}  // namespace
+
+TEST_CASE("killed_by: a worker SIGKILLed by a process of the node names it, container null",
+          "[container][runc]") {
+    require_programs({"runc", "busybox", "kill"});
+    RuncContainer c(container_options(kWorkerScript));
+    HostWatch watch;
+    c.start();
+    REQUIRE(c.wait_for_init_argv({"/bin/sleep", "infinity"}, 5));
+    const pid_t worker = pid_in(c, {"/bin/sleep", "3600"}, 5);
+    REQUIRE(worker > 0);
+    sleep_ms(1500);  // past --worker-min-age 1
+    const std::string kill_path = find_program("kill");
+    REQUIRE(run_cmd({kill_path, "-KILL", std::to_string(worker)}).status == 0);
+    CHECK(watch.wait_for_worker(c.cgroup_path(), kWorkerArgv, 12));
+    const auto lines = watch.stop();
+    const auto findings = worker_exits(lines, c.cgroup_path(), kWorkerArgv);
+    INFO(dump_all(findings));
+    REQUIRE(findings.size() == 1);
+    const json k = at(findings[0], "killed_by");
+    CHECK(at(k, "kind") == "process");
+    CHECK(at(k, "signal") == 9);
+    CHECK(at(k, "comm") == "kill");
+    CHECK(at(k, "argv") == json::array({kill_path, "-KILL", std::to_string(worker)}));
+    CHECK(at(k, "container").is_null());
+    CHECK(at(k, "memory_max").is_null());
+    const std::string diagnosis = at(findings[0], "diagnosis").get<std::string>();
+    CHECK(diagnosis.find("SIGKILL from kill (pid " + at(k, "pid").dump() + ", on the node)") !=
+          std::string::npos);
+}
+
+TEST_CASE("killed_by: a worker SIGKILLed by `kill` inside the container names it, the same container",
+          "[container][runc]") {
+    require_programs({"runc", "busybox"});
+    RuncContainer c(container_options(
+        "#!/bin/sh\n/bin/sleep 3600 &\n(/bin/sleep 2; /bin/kill -9 $!) &\nexec /bin/sleep infinity\n"));
+    HostWatch watch;
+    c.start();
+    REQUIRE(c.wait_for_init_argv({"/bin/sleep", "infinity"}, 5));
+    CHECK(watch.wait_for_worker(c.cgroup_path(), kWorkerArgv, 15));
+    const auto lines = watch.stop();
+    const auto findings = worker_exits(lines, c.cgroup_path(), kWorkerArgv);
+    INFO(dump_all(findings));
+    REQUIRE(findings.size() == 1);
+    const json k = at(findings[0], "killed_by");
+    CHECK(at(k, "kind") == "process");
+    CHECK(at(k, "signal") == 9);
+    CHECK(at(k, "comm") == "kill");
+    REQUIRE(at(k, "argv").is_array());
+    CHECK(at(k, "argv").at(0) == "/bin/kill");
+    const json sender_container = at(k, "container");
+    CHECK(at(sender_container, "cgroup_path") == c.cgroup_path());
+    CHECK(at(sender_container, "same") == true);
+    const std::string diagnosis = at(findings[0], "diagnosis").get<std::string>();
+    CHECK(diagnosis.find("SIGKILL from `/bin/kill -9 ") != std::string::npos);
+    CHECK(diagnosis.find("inside the container") != std::string::npos);
+}
+
+TEST_CASE("killed_by: a worker the OOM killer ends in a 32 MiB container while init sleeps: kind oom, error",
+          "[container][runc]") {
+    require_programs({"runc", "busybox"});
+    constexpr uint64_t kLimit = 32u << 20;
+    // The worker's own shell grows past the limit: a command substitution of 100 MB.
+    const std::string hog = "/bin/sleep 2; x=$(yes | head -c 100000000); echo ${#x}";
+    RuncContainer c(container_options("#!/bin/sh\n/bin/sh -c '" + hog + "' &\nexec /bin/sleep infinity\n"));
+    const std::string config_path = c.bundle() + "/config.json";
+    json config = json::parse(read_file(config_path));
+    config["linux"]["resources"]["memory"] = {{"limit", kLimit}, {"swap", kLimit}};
+    write_file(config_path, config.dump());
+    const json hog_argv = json::array({"/bin/sh", "-c", hog});
+
+    HostWatch watch;
+    c.start();
+    REQUIRE(c.wait_for_init_argv({"/bin/sleep", "infinity"}, 5));
+    CHECK(watch.wait_for_worker(c.cgroup_path(), hog_argv, 20));
+    CHECK(c.status() == "running");  // init lives on
+    const auto lines = watch.stop();
+    const auto findings = worker_exits(lines, c.cgroup_path(), hog_argv);
+    INFO(dump_all(findings));
+    REQUIRE(findings.size() == 1);
+    const json& f = findings[0];
+    CHECK(at(at(f, "worker"), "signal") == 9);
+    CHECK(at(f, "severity") == "error");
+    const json k = at(f, "killed_by");
+    CHECK(at(k, "kind") == "oom");
+    CHECK(at(k, "signal") == 9);
+    CHECK(at(k, "pid").is_null());
+    CHECK(at(k, "container").is_null());
+    CHECK(at(k, "memory_max") == kLimit);
+    const std::string diagnosis = at(f, "diagnosis").get<std::string>();
+    CHECK(diagnosis.find("was ended by the OOM killer (the container's memory.max is 32 MiB)") !=
+          std::string::npos);
+}
