@@ -112,9 +112,11 @@ void ScriptReader::poll(uint64_t now_ns) {
 
 void ScriptReader::wait(int timeout_ms, uint64_t now_ns) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!worker_.idle() && std::chrono::steady_clock::now() < until)
+    for (;;) {
+        poll(now_ns);  // a result waiting to be taken keeps the worker from being idle
+        if (worker_.idle() || std::chrono::steady_clock::now() >= until) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    poll(now_ns);
+    }
 }
 
 bool ScriptReader::reading(const model::ProcKey& key) const {
