@@ -155,8 +155,15 @@ TEST_CASE(
     if (findings.size() < kContainers) CHECK(lost > 0);
     for (const json& f : findings) {
         INFO(f.dump());
-        const std::string marker = f.at("init").at("argv").back().get<std::string>();
-        const std::string expected = parent + "/c" + marker.substr(std::string("iw-starve-").size());
+        // The container's number from its init's argv: `... iw-starve-N`, or, when the init's
+        // exec record was lost, its parent's command line, which holds it too.
+        std::string argv;
+        for (const auto& a : f.at("init").at("argv")) argv += a.get<std::string>() + " ";
+        const size_t at = argv.rfind("iw-starve-");
+        REQUIRE(at != std::string::npos);
+        const size_t digits = at + std::string("iw-starve-").size();
+        const std::string n = argv.substr(digits, argv.find_first_not_of("0123456789", digits) - digits);
+        const std::string expected = parent + "/c" + n;
         CHECK(f.at("container").at("cgroup_path") == expected);  // late, yet with its container
         CHECK(f.at("live").size() == 1);
     }
