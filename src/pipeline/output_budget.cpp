@@ -30,7 +30,10 @@ bool OutputBudget::admit(const model::Finding& f, const meta::FindingContext& co
     b.findings = std::min(limits_.burst_findings, b.findings + seconds * limits_.findings_per_second);
     b.bytes = std::min(limits_.burst_bytes, b.bytes + seconds * limits_.bytes_per_second);
 
-    const double bytes = static_cast<double>(model::approximate_output_bytes(f));
+    // A line is never longer than the burst (JSON lines stop at 1 MiB: what does not fit is
+    // counted, not listed), so a container's first finding always passes, however large.
+    const double bytes =
+        std::min(static_cast<double>(model::approximate_output_bytes(f)), limits_.burst_bytes);
     if (b.findings >= 1 && b.bytes >= bytes) {
         b.findings -= 1;
         b.bytes -= bytes;

@@ -141,7 +141,8 @@ TEST_CASE("metrics and health over HTTP during a real finding, scraped with curl
         if (sample.name == "initwatch_findings_total" && sample.labels.at("severity") == "warning")
             warnings += sample.value;
     CHECK(warnings >= 1);
-    CHECK(initwatch::test::series_of(samples, "initwatch_events_total") == 4);
+    // fork, exec, exit, snapshot, signal, oom_victim
+    CHECK(initwatch::test::series_of(samples, "initwatch_events_total") == 6);
     CHECK(initwatch::test::value_of(samples, "initwatch_events_total", {{"type", "exec"}}) >= 1);
     CHECK(initwatch::test::value_of(samples, "initwatch_lost_events_total", {{"reason", "ringbuf_full"}}) ==
           0);
