@@ -66,7 +66,7 @@ void ScriptReader::exec_seen(const model::ProcKey& key, const model::Argv& argv,
         return;
     }
     e.reading = true;
-    posix_[key] = source->posix;
+    e.posix = source->posix;
     worker_.submit({{key, [dir, path = *source->path] {
                          util::ReadOptions options;
                          options.max_bytes = kMaxScriptBytes;
@@ -83,11 +83,6 @@ void ScriptReader::poll(uint64_t now_ns) {
     results_.clear();
     worker_.take(results_);
     for (auto& r : results_) {
-        bool posix = true;
-        if (auto p = posix_.find(r.key); p != posix_.end()) {
-            posix = p->second;
-            posix_.erase(p);
-        }
         auto it = scripts_.find(r.key);
         if (it == scripts_.end() || !it->second.reading) continue;
         Entry& e = it->second;
@@ -97,7 +92,7 @@ void ScriptReader::poll(uint64_t now_ns) {
         else if (!r.read.ok())
             fail(e, why_unread(r.read));
         else
-            store(e, r.read.data, r.read.truncated, posix);
+            store(e, r.read.data, r.read.truncated, e.posix);
     }
     results_.clear();
     for (auto it = scripts_.begin(); it != scripts_.end();) {

@@ -53,6 +53,7 @@ private:
         model::Script script;
         std::string unread;  // why it was not read; empty when it was
         bool reading = false;
+        bool posix = true;  // sh, dash, ash: how the text is parsed
         uint64_t exited_ns = 0;
         size_t bytes = 0;
     };
@@ -63,7 +64,6 @@ private:
     std::string proc_root_;
     ReadWorker worker_;
     std::unordered_map<model::ProcKey, Entry, model::ProcKeyHash> scripts_;
-    std::unordered_map<model::ProcKey, bool, model::ProcKeyHash> posix_;  // of the scripts being read
     std::vector<ReadWorker::Result> results_;
     size_t bytes_ = 0;
     uint64_t unread_ = 0;
