@@ -324,6 +324,7 @@ int snapshot_tasks(struct bpf_iter__task *ctx)
 	 (1u << 16) | (1u << 24) | (1u << 25) | (1u << 26) | (1u << 27) | (1u << 29) | (1u << 30) |          \
 	 (1u << 31))
 #define IW_TRACE_SIGNAL_DELIVERED 0
+#define IW_TRACE_SIGNAL_IGNORED 1
 #define IW_SI_KERNEL 0x80
 
 /*
@@ -354,11 +355,21 @@ static __always_inline void *signal_handler(struct task_struct *t, int sig)
 	return BPF_CORE_READ(action, sa.sa_handler);
 }
 
+/* A namespace init: pid 1 of its deepest (not the host's) pid namespace. */
+static __always_inline bool namespace_init(struct task_struct *t)
+{
+	unsigned int level;
+	struct upid *upid = deepest_upid(t, &level);
+
+	return level > 0 && BPF_CORE_READ(upid, nr) == 1;
+}
+
 /*
  * TP_PROTO(int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
  *          int result)
- * Only fatal signals the kernel queued (result TRACE_SIGNAL_DELIVERED): a namespace init's
- * SIGTERM without a handler is dropped (TRACE_SIGNAL_IGNORED) and ends nothing.
+ * Fatal signals the kernel queued (result TRACE_SIGNAL_DELIVERED), and one it dropped: a
+ * namespace init's fatal-by-default signal without a handler (TRACE_SIGNAL_IGNORED), which
+ * ends nothing — the stop a runtime then ends with SIGKILL after its grace period.
  */
 SEC("tp_btf/signal_generate")
 int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
@@ -367,15 +378,20 @@ int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info, struct task_st
 	struct iw_signal_event *ev;
 	struct task_struct *sender;
 	bool from_kernel;
+	__u32 ignored = 0;
 	__s32 code;
 
-	if (result != IW_TRACE_SIGNAL_DELIVERED || sig <= 0 || sig >= 32 ||
-	    !(IW_FATAL_BY_DEFAULT & (1u << sig)))
+	if (sig <= 0 || sig >= 32 || !(IW_FATAL_BY_DEFAULT & (1u << sig)))
 		return 0;
-	if (sig != IW_SIGKILL && signal_handler(task, sig) != NULL)
-		return 0; /* handled or ignored: not fatal */
-	if (!watched_target(task))
-		return 0;
+	if (result == IW_TRACE_SIGNAL_IGNORED) {
+		/* A SIGKILL a namespace init ignores came from inside: no stop. */
+		if (sig == IW_SIGKILL || !namespace_init(task))
+			return 0;
+		ignored = IW_SIGNAL_IGNORED;
+	} else if (result != IW_TRACE_SIGNAL_DELIVERED ||
+		   (sig != IW_SIGKILL && signal_handler(task, sig) != NULL) || !watched_target(task)) {
+		return 0; /* not queued, handled or ignored (not fatal), or not a process findings tell of */
+	}
 
 	sender = bpf_get_current_task_btf();
 	/* SEND_SIG_NOINFO (0) is the current task's kill(); SEND_SIG_PRIV (1) the kernel's. */
@@ -392,7 +408,7 @@ int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info, struct task_st
 		count_drop(IW_DROP_KILLER_RINGBUF_FULL);
 		return 0;
 	}
-	fill_header(&ev->hdr, IW_EVENT_SIGNAL, from_kernel ? IW_SIGNAL_FROM_KERNEL : 0);
+	fill_header(&ev->hdr, IW_EVENT_SIGNAL, (from_kernel ? IW_SIGNAL_FROM_KERNEL : 0) | ignored);
 	fill_task(&ev->target, task);
 	if (from_kernel)
 		__builtin_memset(&ev->sender, 0, sizeof(ev->sender));

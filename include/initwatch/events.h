@@ -11,7 +11,7 @@
 #include <linux/types.h>
 #endif
 
-#define IW_EVENTS_VERSION 3
+#define IW_EVENTS_VERSION 4
 
 #define IW_COMM_LEN 16
 #define IW_FILENAME_LEN 256
@@ -45,6 +45,7 @@ enum iw_drop_reason {
 
 /* signal flags */
 #define IW_SIGNAL_FROM_KERNEL (1u << 0) /* no user sender (SEND_SIG_PRIV, si_code > 0, a kernel thread) */
+#define IW_SIGNAL_IGNORED (1u << 1)     /* a namespace init without a handler: the kernel dropped it */
 
 /* oom flags */
 #define IW_OOM_PID_ONLY (1u << 0) /* the tracepoint gave a pid only (older kernels): victim.start_ns is 0 */

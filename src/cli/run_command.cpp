@@ -50,6 +50,7 @@ int run_command(const Options& options) {
                     about_init = true;
                     break;
                 case model::Kind::worker_exit:
+                case model::Kind::stop_ignored:  // info: said, no failure
                     break;
             }
             failures += about_init || f.severity != model::Severity::info;

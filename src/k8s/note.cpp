@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "report/escape.h"
+#include "util/time.h"
 #include "util/utf8.h"
 
 namespace initwatch::k8s {
@@ -63,6 +64,8 @@ std::string event_reason(const model::Finding& f) {
                     return "WorkerStoppedWhileInitRuns";
             }
             break;
+        case model::Kind::stop_ignored:
+            return "InitIgnoredStopSignal";
     }
     return "InitExitedLeavingProcesses";
 }
@@ -73,6 +76,8 @@ std::string event_action(const model::Finding& f) {
             return "InitExited";
         case model::Kind::worker_exit:
             return "WorkerExited";
+        case model::Kind::stop_ignored:
+            return "InitKilledAfterGracePeriod";
     }
     return "InitExited";
 }
@@ -104,6 +109,11 @@ std::string finding_note(const model::Finding& f, size_t max_bytes) {
                    (f.live_count == 1 ? " process: " : " processes: ");
             break;
         }
+        case model::Kind::stop_ignored:
+            head = "init " + command(f.init) + " ended (" + ended_by(f.init.status, f) + ") " +
+                   util::format_duration(f.stop->waited_ns) + " after it ignored " +
+                   model::signal_name(f.stop->sender.signal);
+            break;
     }
     // The fix gets up to half of the note, the list what head and fix leave.
     const std::string tail = cut(". " + report::escape_text(f.diagnosis), max_bytes / 2);

@@ -203,6 +203,7 @@ void TerminationMessageSink::finding(const model::Finding& f, const meta::Findin
         case model::Kind::init_exit:
             break;
         case model::Kind::worker_exit:
+        case model::Kind::stop_ignored:  // a stop's: the Event says it, init's own finding gets the file
             return;
     }
     const auto& c = context.container;

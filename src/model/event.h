@@ -90,6 +90,9 @@ struct SignalEvent {
     bool from_kernel = false;
     int signal = 0;
     int32_t si_code = 0;
+    // A namespace init's fatal-by-default signal the kernel dropped (no handler): it ended
+    // nothing. Never a SIGKILL.
+    bool ignored = false;
 };
 
 // The OOM killer chose this process.

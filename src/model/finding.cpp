@@ -14,6 +14,8 @@ const char* to_string(Kind k) {
             return "init_exit";
         case Kind::worker_exit:
             return "worker_exit";
+        case Kind::stop_ignored:
+            return "stop_ignored";
     }
     return "unknown";
 }
@@ -275,6 +277,21 @@ std::string worker_diagnosis(const Finding& f) {
            output_note(f, w);
 }
 
+std::string stop_diagnosis(const Finding& f) {
+    const IgnoredStop& s = *f.stop;
+    const std::string sig = signal_name(s.sender.signal);
+    return "init `" + join(f.init.argv, f.init.comm) + "` ignored " + describe(s.sender) +
+           ": a PID 1 without a handler for " + sig + " does not get it, so the stop waited " +
+           util::format_duration(s.waited_ns) + " until " +
+           (f.killed_by ? describe(*f.killed_by) : std::string("SIGKILL")) +
+           " ended it. Every stop of this container (a rollout, a scale-down, a node drain) waits its whole "
+           "grace period, and its processes get no chance to finish their work. Make the server PID 1 "
+           "(`exec` it as the script's last command) so that it gets " +
+           sig +
+           " itself, or run the container with an init that passes it on (tini, dumb-init, `docker run "
+           "--init`).";
+}
+
 std::string init_diagnosis(const Finding& f) {
     const std::string left = count_phrase(f.live_count);
     const bool ns = f.scope == Scope::pidns;
@@ -347,6 +364,8 @@ std::string diagnose(const Finding& f) {
             return init_diagnosis(f) + (f.killed_by ? " Init got " + describe(*f.killed_by) + "." : "");
         case Kind::worker_exit:
             return worker_diagnosis(f);
+        case Kind::stop_ignored:
+            return stop_diagnosis(f);
     }
     return {};
 }

@@ -21,8 +21,9 @@ inline constexpr uint64_t kRestartWindowNs = 3'000'000'000ULL;
 
 // What a finding is about.
 enum class Kind {
-    init_exit,    // init exited while processes it started still ran
-    worker_exit,  // a long-lived process init started ended while init lives on
+    init_exit,     // init exited while processes it started still ran
+    worker_exit,   // a long-lived process init started ended while init lives on
+    stop_ignored,  // a container's init ignored its stop signal and was SIGKILLed after the grace period
 };
 
 // What "init" means in a finding.
@@ -150,6 +151,14 @@ const char* to_string(KilledBy::Sender s);
 // "SIGKILL from the OOM killer (memory.max 32 MiB)".
 std::string describe(const KilledBy& k);
 
+// The stop signal a container's init ignored (a namespace init without a handler: the kernel
+// drops it), before the SIGKILL that ended it.
+struct IgnoredStop {
+    uint64_t ts_ns = 0;      // when the first one was sent
+    KilledBy sender;         // who sent it: kind process (a runtime, kubelet, `docker stop`)
+    uint64_t waited_ns = 0;  // from it to init's end (stop_ignored findings)
+};
+
 struct InitSummary : ProcessSummary {
     ExitStatus status;
     uint64_t ran_ns = 0;
@@ -201,6 +210,7 @@ struct Finding {
     // Who sent the signal that ended init (init_exit) or the worker (worker_exit); unset when
     // it did not end by a signal, or its sender was not seen.
     std::optional<KilledBy> killed_by;
+    std::optional<IgnoredStop> stop;  // stop_ignored only
 };
 
 // Severity of an init's end: exiting on its own while work runs is the crash-loop pattern.

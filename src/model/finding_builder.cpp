@@ -160,6 +160,20 @@ std::optional<Finding> FindingBuilder::main_exit(const Process& main, const Exit
     return f;
 }
 
+Finding FindingBuilder::stop_ignored(const Process& init, const Namespace& ns, const ExitEvent& ev) const {
+    Finding f = start(init, Scope::pidns, ev);
+    f.kind = Kind::stop_ignored;
+    f.severity = Severity::info;
+    f.cgroup_id = ev.task.cgroup_id;
+    f.pidns_inum = ns.inum;
+    f.origin = table_.container_of(ns);
+    f.incomplete = ns.lost_events;
+    f.stop = ns.stop;
+    f.stop->waited_ns = ev.ts_ns > f.stop->ts_ns ? ev.ts_ns - f.stop->ts_ns : 0;
+    f.diagnosis = diagnose(f);
+    return f;
+}
+
 Finding FindingBuilder::worker_exit(const Process& worker, const Process& init, const Namespace& ns,
                                     const ExitEvent& ev) const {
     Finding f;

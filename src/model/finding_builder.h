@@ -1,6 +1,6 @@
 // Findings made from the process table: what an init's exit left behind, what a container's
-// main process left in its cgroup, and the worker whose end a WorkerWatch holds. Reads the
-// table, changes nothing.
+// main process left in its cgroup, the worker whose end a WorkerWatch holds, and the init that
+// ignored its stop signal. Reads the table, changes nothing.
 #pragma once
 
 #include <optional>
@@ -35,6 +35,8 @@ public:
     // A worker of a living init ended.
     Finding worker_exit(const Process& worker, const Process& init, const Namespace& ns,
                         const ExitEvent& ev) const;
+    // A container's init that ignored its stop signal (ns.stop) ended by SIGKILL.
+    Finding stop_ignored(const Process& init, const Namespace& ns, const ExitEvent& ev) const;
 
 private:
     Finding start(const Process& init, Scope scope, const ExitEvent& ev) const;

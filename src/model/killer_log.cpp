@@ -6,7 +6,7 @@
 
 namespace initwatch::model {
 
-void KillerLog::signal(const SignalEvent& ev) {
+KilledBy KillerLog::sender_of(const SignalEvent& ev) const {
     KilledBy k;
     k.signal = ev.signal;
     if (ev.from_kernel) {
@@ -28,6 +28,11 @@ void KillerLog::signal(const SignalEvent& ev) {
         k.sender_ns_level = ev.sender.ns_level;
         k.same_namespace = ev.sender.pidns_inum == ev.task.pidns_inum;
     }
+    return k;
+}
+
+void KillerLog::signal(const SignalEvent& ev) {
+    KilledBy k = sender_of(ev);
     auto it = log_.find(ev.task.key);
     if (it != log_.end()) {
         it->second = std::move(k);

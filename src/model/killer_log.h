@@ -23,6 +23,8 @@ public:
     explicit KillerLog(const ProcessTable& table) : table_(table) {}
 
     void signal(const SignalEvent& ev);
+    // The sender of `ev` as the table knows it (its argv when tracked).
+    KilledBy sender_of(const SignalEvent& ev) const;
     void oom(const OomEvent& ev);
     // Who sent `signal` to `key` (the last such signal), or unset: never a guess.
     std::optional<KilledBy> killer_of(const ProcKey& key, int signal) const;

@@ -1,5 +1,7 @@
 #include "model/tracker.h"
 
+#include <csignal>
+
 namespace initwatch::model {
 
 Tracker::Tracker(TrackerLimits limits)
@@ -24,11 +26,30 @@ std::optional<Finding> Tracker::apply(const Event& event) {
         killers_.forget(exit->task.key);
         return finding;
     } else if (const auto* signal = std::get_if<SignalEvent>(&event)) {
-        killers_.signal(*signal);
+        if (signal->ignored)
+            stop_ignored(*signal);
+        else
+            killers_.signal(*signal);
     } else if (const auto* oom = std::get_if<OomEvent>(&event)) {
         killers_.oom(*oom);
     }
     return std::nullopt;
+}
+
+void Tracker::stop_ignored(const SignalEvent& ev) {
+    const ProcessTable::Process* p = table_.find(ev.task.key);
+    if (!p) return;
+    ProcessTable::Namespace* ns = table_.find_namespace(p->ns);
+    if (!ns || ns->init != ev.task.key || ns->stop || table_.container_of(*ns) != ns->init) return;
+    KilledBy sender = killers_.sender_of(ev);
+    if (sender.kind != KilledBy::Sender::process || sender.same_namespace) return;
+    ns->stop = IgnoredStop{ev.ts_ns, std::move(sender), 0};
+}
+
+void Tracker::take_due(uint64_t now_ns, std::vector<Finding>& out) {
+    for (auto& f : stops_) out.push_back(std::move(f));
+    stops_.clear();
+    workers_.take_due(now_ns, out);
 }
 
 std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
@@ -46,6 +67,8 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
             ns_init = true;
             Finding f = builder_.init_exit(p, *ns, ev);
             workers_.init_exited(ns->init, f.init.status, ev.ts_ns);
+            if (ns->stop && f.init.status.signal == SIGKILL)
+                stops_.push_back(builder_.stop_ignored(p, *ns, ev));
             if (f.live_count) finding = std::move(f);
             table_.mark_init_exited(*ns, ev.ts_ns);
         } else if (!ns->init_exited) {

@@ -1,7 +1,7 @@
 // The model's one entry point: a stream of typed events (live, recorded or synthetic) in,
-// findings out. Pure C++, no libbpf. Three parts, one job each: the ProcessTable (tracking,
-// lineage, the byte budget), the FindingBuilder (a finding from the table) and the
-// WorkerWatch (worker ends held for a supervisor's restart).
+// findings out. Pure C++, no libbpf. Four parts, one job each: the ProcessTable (tracking,
+// lineage, the byte budget), the FindingBuilder (a finding from the table), the WorkerWatch
+// (worker ends held for a supervisor's restart) and the KillerLog (who sent fatal signals).
 #pragma once
 
 #include <cstddef>
@@ -39,13 +39,13 @@ public:
 
     // Applies one event; returns a finding when it is the exit of a namespace init that
     // left other processes of its namespace alive (or of a container's main process that
-    // left others in its cgroup). worker_exit findings wait for a restart and come from
-    // take_due().
+    // left others in its cgroup). worker_exit findings wait for a restart, and a stop_ignored
+    // finding comes beside an init's own: both from take_due().
     std::optional<Finding> apply(const Event& event);
 
     // Moves the worker_exit findings due by now_ns (CLOCK_MONOTONIC) to `out`; UINT64_MAX:
     // all of them (when the caller ends).
-    void take_due(uint64_t now_ns, std::vector<Finding>& out) { workers_.take_due(now_ns, out); }
+    void take_due(uint64_t now_ns, std::vector<Finding>& out);
     size_t pending_workers() const { return workers_.pending(); }
 
     // Events were lost: every namespace's next finding may be incomplete.
@@ -75,12 +75,16 @@ public:
 
 private:
     std::optional<Finding> on_exit(const ExitEvent& ev);
+    // A stop signal a namespace init ignored: kept on its namespace when it is a container's
+    // own init and the sender is outside it (a runtime's stop, not `kill 1` inside).
+    void stop_ignored(const SignalEvent& ev);
 
     TrackerLimits limits_;
     ProcessTable table_;
     KillerLog killers_;
     FindingBuilder builder_;
     WorkerWatch workers_;
+    std::vector<Finding> stops_;  // stop_ignored findings, due at once
 };
 
 }  // namespace initwatch::model

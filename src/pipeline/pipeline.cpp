@@ -34,6 +34,7 @@ const char* repeat_story(model::Kind kind) {
         case model::Kind::init_exit:
             return "";
         case model::Kind::worker_exit:
+        case model::Kind::stop_ignored:
             return model::to_string(kind);
     }
     return model::to_string(kind);
@@ -256,7 +257,8 @@ LostCounts Pipeline::lost_totals(const probe::DropCounts& drops, const model::Tr
     totals.emplace_back("worker_finding_dropped", stats.workers_dropped);
     totals.emplace_back("finding_suppressed", budget_.suppressed());  // over a container's output budget
     totals.emplace_back("argv_read_timeout", snapshot_reader_.timed_out() + resync_reader_.timed_out());
-    totals.emplace_back("script_unread", scripts_.unread());  // a finding without its lines
+    totals.emplace_back("script_unread", scripts_.unread());        // a finding without its lines
+    totals.emplace_back("killer_log_full", stats.killers_refused);  // a finding without killed_by
     if (may_drop_) {
         uint64_t dropped = 0;
         for (const auto& route : sinks_) dropped += route.sink->dropped();

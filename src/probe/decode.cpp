@@ -130,6 +130,7 @@ std::optional<model::Event> decode_record(const void* data, size_t size) {
             ev.task = decode_task(rec.target);
             ev.from_kernel = (rec.hdr.flags & IW_SIGNAL_FROM_KERNEL) != 0;
             if (!ev.from_kernel) ev.sender = decode_task(rec.sender);
+            ev.ignored = (rec.hdr.flags & IW_SIGNAL_IGNORED) != 0;
             ev.signal = static_cast<int>(rec.sig);
             ev.si_code = rec.si_code;
             return ev;

@@ -116,6 +116,17 @@ void put_context(JsonWriter& w, const meta::FindingContext& context) {
     }
 }
 
+// A signal's sender: its kind, the signal and the process (null fields unless a process).
+void put_sender(JsonWriter& w, const model::KilledBy& k) {
+    w.field("kind", model::to_string(k.kind)).field("signal", k.signal);
+    if (k.sender) {
+        w.field("pid", k.sender->pid).field("ns_pid", k.sender->ns_pid).field("comm", k.sender->comm);
+        put_argv(w, k.sender->argv);
+    } else {
+        w.key("pid").null().key("ns_pid").null().key("comm").null().key("argv").null();
+    }
+}
+
 // Who sent the signal that ended init or the worker (null: not ended by a signal, or not seen).
 void put_killed_by(JsonWriter& w, const model::Finding& f, const meta::FindingContext& context) {
     w.key("killed_by");
@@ -124,13 +135,8 @@ void put_killed_by(JsonWriter& w, const model::Finding& f, const meta::FindingCo
         return;
     }
     const model::KilledBy& k = *f.killed_by;
-    w.begin_object().field("kind", model::to_string(k.kind)).field("signal", k.signal);
-    if (k.sender) {
-        w.field("pid", k.sender->pid).field("ns_pid", k.sender->ns_pid).field("comm", k.sender->comm);
-        put_argv(w, k.sender->argv);
-    } else {
-        w.key("pid").null().key("ns_pid").null().key("comm").null().key("argv").null();
-    }
+    w.begin_object();
+    put_sender(w, k);
     w.key("container");
     if (const auto& c = context.killer_container) {
         w.begin_object().field("cgroup_id", c->cgroup_id).field("cgroup_path", c->cgroup_path);
@@ -197,8 +203,22 @@ public:
                 w_.end_object();
                 w_.field("restarted", f.restarted).field("other_workers_ended", f.other_workers_ended);
                 break;
+            case model::Kind::stop_ignored:
+                put_status(w_, f.init.status);
+                w_.field("ran_ms", to_ms(f.init.ran_ns));
+                w_.end_object();
+                break;
         }
         put_killed_by(w_, f, context);
+        // stop_ignored: the stop signal init ignored, and how long the stop waited for SIGKILL.
+        w_.key("stop");
+        if (const auto& stop = f.stop) {
+            w_.begin_object();
+            put_sender(w_, stop->sender);
+            w_.field("waited_ms", to_ms(stop->waited_ns)).end_object();
+        } else {
+            w_.null();
+        }
 
         // The entrypoint script the sources point into (null: none was run).
         w_.key("script");
@@ -273,7 +293,7 @@ public:
         } else if (const auto* snap = std::get_if<model::SnapshotEvent>(&e)) {
             put_argv(w_, snap->argv);
         } else if (const auto* sig = std::get_if<model::SignalEvent>(&e)) {
-            w_.field("signal", sig->signal).field("si_code", sig->si_code);
+            w_.field("signal", sig->signal).field("si_code", sig->si_code).field("ignored", sig->ignored);
             w_.key("sender");
             if (sig->from_kernel) {
                 w_.null();

@@ -112,6 +112,12 @@ public:
                                         : " alone");
                 init_state = "running, age " + util::format_duration(f.init.ran_ns);
                 break;
+            case model::Kind::stop_ignored:
+                headline = "init ignored " + model::signal_name(f.stop->sender.signal) + " and was killed (" +
+                           f.init.status.describe() + ") " + util::format_duration(f.stop->waited_ns) +
+                           " later: every stop waits its whole grace period";
+                init_state = "ran " + util::format_duration(f.init.ran_ns) + ", " + f.init.status.describe();
+                break;
         }
         write_line(s.dim(clock().rfc3339(f.ts_ns)) + "  " + s.severity(f.severity) + "  " +
                    (who.empty() ? "" : s.bold(escape_text(who)) + ": ") + s.bold(escape_text(headline)) +
@@ -156,6 +162,10 @@ public:
                                  util::format_duration(model::kRestartWindowNs) + " after it"));
             if (n) write_line("  " + s.dim("still running:"));
         }
+        if (const auto& stop = f.stop)
+            write_line("  " + s.dim("stop      ") + " " + escape_text(model::describe(stop->sender)) +
+                       s.dim(", ignored: no handler in a PID 1; SIGKILL " +
+                             util::format_duration(stop->waited_ns) + " later"));
         if (!worker) killed_by_line(f, context);
         tree(f, width);
         if (!f.unlisted.empty()) {

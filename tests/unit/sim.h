@@ -89,9 +89,11 @@ public:
     }
 
     // A fatal signal to `target`, from `sender` (unset: from the kernel), as signal_generate
-    // reports it.
-    void signal(const model::ProcKey& target, int sig, std::optional<model::ProcKey> sender) {
+    // reports it; `ignored`: a namespace init's signal the kernel dropped.
+    void signal(const model::ProcKey& target, int sig, std::optional<model::ProcKey> sender,
+                bool ignored = false) {
         model::SignalEvent ev;
+        ev.ignored = ignored;
         ev.ts_ns = tick();
         ev.task = tasks_.at(target.tgid);
         ev.signal = sig;

@@ -168,3 +168,93 @@ TEST_CASE("killed_by is never a guess: another signal, or none seen, leaves it u
         CHECK(model::describe(*f.killed_by) == "SIGKILL from the kernel");
     }
 }
+
+TEST_CASE("decode an ignored signal record") {
+    iw_signal_event rec{};
+    rec.hdr = {7, IW_EVENT_SIGNAL, IW_EVENTS_VERSION, IW_SIGNAL_IGNORED};
+    rec.target = task_of_pid(4242, 1, 1, 4026532200u, "sh");
+    rec.sender = task_of_pid(812, 812, 0, 4026531836u, "runc");
+    rec.sig = SIGTERM;
+    const auto ev = probe::decode_record(&rec, sizeof(rec));
+    REQUIRE(ev);
+    CHECK(std::get<model::SignalEvent>(*ev).ignored);
+    CHECK_FALSE(std::get<model::SignalEvent>(*ev).from_kernel);
+}
+
+namespace {
+std::vector<model::Finding> due(Sim& sim) {
+    std::vector<model::Finding> out;
+    sim.tracker.take_due(UINT64_MAX, out);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("stop_ignored: init ignored the runtime's SIGTERM and SIGKILL ended it after the grace period") {
+    Container c;
+    const model::ProcKey runc = c.sim.host(812, "runc");
+    c.sim.signal(c.init, SIGTERM, runc, true);
+    c.sim.now += 10'000'000'000;
+    c.sim.signal(c.init, SIGKILL, runc);
+    const auto init_finding = c.sim.exit(c.init, SIGKILL);  // the worker still ran: init's own finding
+    REQUIRE(init_finding);
+    CHECK(init_finding->kind == model::Kind::init_exit);
+    const auto found = due(c.sim);
+    REQUIRE(found.size() == 1);
+    const model::Finding& f = found[0];
+    CHECK(f.kind == model::Kind::stop_ignored);
+    CHECK(f.severity == model::Severity::info);
+    CHECK(f.live.empty());
+    CHECK(f.init.pid == 100);
+    CHECK(f.init.status.signal == SIGKILL);
+    REQUIRE(f.stop);
+    CHECK(f.stop->sender.signal == SIGTERM);
+    REQUIRE(f.stop->sender.sender);
+    CHECK(f.stop->sender.sender->comm == "runc");
+    CHECK(f.stop->waited_ns >= 10'000'000'000);
+    CHECK(f.stop->waited_ns < 10'100'000'000);
+    REQUIRE(f.killed_by);
+    CHECK(f.killed_by->signal == SIGKILL);
+    INFO(f.diagnosis);
+    CHECK(f.diagnosis.find("init `sleep infinity` ignored SIGTERM from runc (pid 812, on the node): a PID 1 "
+                           "without a handler for SIGTERM does not get it, so the stop waited 10s until "
+                           "SIGKILL from runc (pid 812, on the node) ended it.") == 0);
+    CHECK(f.diagnosis.find("tini") != std::string::npos);
+    CHECK(k8s::event_reason(f) == "InitIgnoredStopSignal");
+    INFO(k8s::finding_note(f, 1024));
+    CHECK(k8s::finding_note(f, 1024).find(
+              "init `sleep infinity` ended (SIGKILL from runc (pid 812, on the node)) "
+              "10s after it ignored SIGTERM. init `sleep infinity` ignored") == 0);
+    CHECK(due(c.sim).empty());  // once
+}
+
+TEST_CASE("stop_ignored is only the stop of a container's own init, by SIGKILL, from outside it") {
+    SECTION("init handled SIGTERM (no ignored record) and exited") {
+        Container c;
+        c.sim.signal(c.init, SIGTERM, c.sim.host(812, "runc"));
+        c.sim.exit(c.init, SIGTERM);
+        CHECK(due(c.sim).empty());
+    }
+    SECTION("init ignored SIGTERM, then ended on its own") {
+        Container c;
+        c.sim.signal(c.init, SIGTERM, c.sim.host(812, "runc"), true);
+        c.sim.exit(c.init, 0);
+        CHECK(due(c.sim).empty());
+    }
+    SECTION("`kill 1` inside the container is no stop") {
+        Container c;
+        const model::ProcKey killer = c.sim.fork(c.init, 102);
+        c.sim.exec(killer, {"kill", "1"});
+        c.sim.signal(c.init, SIGTERM, killer, true);
+        c.sim.exit(killer);
+        c.sim.exit(c.init, SIGKILL);
+        CHECK(due(c.sim).empty());
+    }
+    SECTION("a nested namespace's init: the container's init is what a runtime stops") {
+        Container c;
+        const model::ProcKey nested = c.sim.spawn_init(c.init, 103, 4026532301);
+        c.sim.exec(nested, {"sleep", "infinity"});
+        c.sim.signal(nested, SIGTERM, c.sim.host(812, "runc"), true);
+        c.sim.exit(nested, SIGKILL);
+        CHECK(due(c.sim).empty());
+    }
+}

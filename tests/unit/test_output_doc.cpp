@@ -4,6 +4,7 @@
 // writer with every optional field present, so a field added to the writer without a line in
 // the reference fails this test.
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -158,6 +159,13 @@ std::set<std::string> emitted_paths() {
     meta::FindingContext killer_context = full_context();
     killer_context.killer_container = killer_context.container;
 
+    model::Finding stop_ignored = base_finding(model::Kind::stop_ignored);
+    stop_ignored.init.status = model::ExitStatus::decode(SIGKILL);
+    stop_ignored.killed_by = killer;
+    model::KilledBy stopper = killer;
+    stopper.signal = SIGTERM;
+    stop_ignored.stop = model::IgnoredStop{5, stopper, 10'000'000'000};
+
     model::TaskInfo task;
     task.key = {300, 1};
     task.parent = {299, 1};
@@ -176,11 +184,12 @@ std::set<std::string> emitted_paths() {
         {"malformed", 1},         {"process_table_full", 1},     {"argv_dropped", 1},
         {"starter_dropped", 1},   {"worker_finding_dropped", 1}, {"finding_suppressed", 1},
         {"argv_read_timeout", 1}, {"script_unread", 1},          {"sink_queue_full", 1},
-        {"killer_unrecorded", 1}};
+        {"killer_unrecorded", 1}, {"killer_log_full", 1}};
 
     const std::string out = capture_json([&](report::Output& o) {
         o.finding(init_exit, full_context());
         o.finding(worker_exit, killer_context);
+        o.finding(stop_ignored, killer_context);
         o.event(model::ForkEvent{6, task}, nullptr);
         o.event(exec, nullptr);
         o.event(exit, &known);
@@ -198,8 +207,8 @@ std::set<std::string> emitted_paths() {
         types.insert(j.at("type").get<std::string>());
         collect_paths(j, "", paths);
     }
-    CHECK(types == std::set<std::string>{"init_exit", "worker_exit", "fork", "exec", "exit", "snapshot",
-                                         "signal", "oom_victim", "suppressed", "lost"});
+    CHECK(types == std::set<std::string>{"init_exit", "worker_exit", "stop_ignored", "fork", "exec", "exit",
+                                         "snapshot", "signal", "oom_victim", "suppressed", "lost"});
     for (const auto& t : types) paths.insert(t);  // each line type is named too
     return paths;
 }
