@@ -372,4 +372,58 @@ Result Background::finish(double timeout_s) {
     return collect(o, "initwatch", timeout_s, output_file_);
 }
 
+HostWatch::HostWatch(const std::vector<std::string>& extra_args) : output_(temp_path("host-watch.json")) {
+    std::vector<std::string> args{"watch",      "--json", "--output",    output_,
+                                  "--duration", "90",     "--log-level", "info"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    bg_ = std::make_unique<Background>(args, output_);
+    REQUIRE(bg_->wait_for_output("probes attached", 30));
+}
+
+HostWatch::~HostWatch() {
+    if (stopped_ || !bg_ || bg_->pid() <= 0) return;
+    kill(bg_->pid(), SIGKILL);
+    try {
+        bg_->finish(10);
+    } catch (...) {
+    }
+}
+
+bool HostWatch::wait_ready(double timeout_s) { return bg_->wait_for_output("snapshot:", timeout_s); }
+
+bool HostWatch::wait_for(const std::function<bool(const std::vector<nlohmann::json>&)>& done,
+                         double timeout_s) {
+    return bg_->wait_for_lines(done, timeout_s);
+}
+
+bool HostWatch::wait_for(const std::string& type, const std::string& cgroup, size_t n, double timeout_s) {
+    return wait_for(
+        [&](const std::vector<nlohmann::json>& lines) {
+            return lines_of_type(lines, type, cgroup).size() >= n;
+        },
+        timeout_s);
+}
+
+std::vector<nlohmann::json> HostWatch::stop() {
+    kill(bg_->pid(), SIGINT);
+    stopped_ = true;
+    const Result r = bg_->finish(15);
+    INFO("initwatch watch stderr: " << r.err);
+    CHECK(r.status == 0);
+    return r.lines;
+}
+
+std::vector<nlohmann::json> lines_of_type(const std::vector<nlohmann::json>& lines, const std::string& type,
+                                          const std::string& cgroup) {
+    std::vector<nlohmann::json> out;
+    for (const auto& l : lines) {
+        if (l.value("type", "") != type) continue;
+        const auto c = l.find("container");
+        const bool in = cgroup.empty() || (c != l.end() && c->is_object() &&
+                                           c->value("cgroup_path", nlohmann::json()) == cgroup);
+        if (in) out.push_back(l);
+    }
+    return out;
+}
+
 }  // namespace initwatch::ktest

@@ -76,6 +76,34 @@ private:
     std::string out_path_, err_path_, output_file_;
 };
 
+// `initwatch watch --json` on the whole host in the background (`--duration 90`, plus
+// `extra_args`), returned once its probes are attached. Tests pick their own findings by
+// cgroup path: other sessions run containers on this machine too.
+class HostWatch {
+public:
+    explicit HostWatch(const std::vector<std::string>& extra_args = {});
+    ~HostWatch();  // SIGKILL when stop() was not called
+    HostWatch(const HostWatch&) = delete;
+    HostWatch& operator=(const HostWatch&) = delete;
+    // Waits until its startup snapshot is done (false after timeout_s).
+    bool wait_ready(double timeout_s);
+    // Waits until `done(lines so far)` holds (false after timeout_s).
+    bool wait_for(const std::function<bool(const std::vector<nlohmann::json>&)>& done, double timeout_s);
+    // Waits until `n` lines of `type` about `cgroup` are out (false after timeout_s).
+    bool wait_for(const std::string& type, const std::string& cgroup, size_t n, double timeout_s);
+    // SIGINT (it must exit 0), then everything it wrote.
+    std::vector<nlohmann::json> stop();
+
+private:
+    std::string output_;
+    std::unique_ptr<Background> bg_;
+    bool stopped_ = false;
+};
+
+// The lines of `type` whose container's cgroup_path is `cgroup` (any container when empty).
+std::vector<nlohmann::json> lines_of_type(const std::vector<nlohmann::json>& lines, const std::string& type,
+                                          const std::string& cgroup = "");
+
 std::string read_file(const std::string& path);
 // Writes `text` to path (truncating) with `mode`; REQUIREs success.
 void write_file(const std::string& path, const std::string& text, mode_t mode = 0644);

@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,42 +41,14 @@ std::vector<json> worker_exits(const std::vector<json>& lines, const std::string
     return out;
 }
 
-// `initwatch watch --worker-min-age 1` on the whole host, started once its probes are attached.
-class HostWatch {
-public:
-    HostWatch() : output_(temp_path("killed-by.json")) {
-        bg_ = std::make_unique<Background>(
-            std::vector<std::string>{"watch", "--json", "--output", output_, "--duration", "90",
-                                     "--log-level", "info", "--worker-min-age", "1"},
-            output_);
-        REQUIRE(bg_->wait_for_output("probes attached", 30));
-    }
-    ~HostWatch() {
-        if (stopped_ || !bg_ || bg_->pid() <= 0) return;
-        kill(bg_->pid(), SIGKILL);
-        try {
-            bg_->finish(10);
-        } catch (...) {
-        }
-    }
-    bool wait_for_worker(const std::string& cgroup, const json& argv, double timeout_s) const {
-        return bg_->wait_for_lines(
+// `initwatch watch --worker-min-age 1` on the whole host: a worker counts after a second.
+struct WorkerHostWatch : HostWatch {
+    WorkerHostWatch() : HostWatch({"--worker-min-age", "1"}) {}
+    bool wait_for_worker(const std::string& cgroup, const json& argv, double timeout_s) {
+        return wait_for(
             [&](const std::vector<json>& lines) { return !worker_exits(lines, cgroup, argv).empty(); },
             timeout_s);
     }
-    std::vector<json> stop() {
-        kill(bg_->pid(), SIGINT);
-        stopped_ = true;
-        const Result r = bg_->finish(15);
-        INFO("initwatch watch stderr: " << r.err);
-        CHECK(r.status == 0);
-        return r.lines;
-    }
-
-private:
-    std::string output_;
-    std::unique_ptr<Background> bg_;
-    bool stopped_ = false;
 };
 
 RuncOptions container_options(const std::string& script) {
@@ -103,7 +77,7 @@ TEST_CASE("killed_by: a worker SIGKILLed by a process of the node names it, cont
           "[container][runc]") {
     require_programs({"runc", "busybox", "kill"});
     RuncContainer c(container_options(kWorkerScript));
-    HostWatch watch;
+    WorkerHostWatch watch;
     c.start();
     REQUIRE(c.wait_for_init_argv({"/bin/sleep", "infinity"}, 5));
     const pid_t worker = pid_in(c, {"/bin/sleep", "3600"}, 5);
@@ -133,7 +107,7 @@ TEST_CASE("killed_by: a worker SIGKILLed by `kill` inside the container names it
     require_programs({"runc", "busybox"});
     RuncContainer c(container_options(
         "#!/bin/sh\n/bin/sleep 3600 &\n(/bin/sleep 2; /bin/kill -9 $!) &\nexec /bin/sleep infinity\n"));
-    HostWatch watch;
+    WorkerHostWatch watch;
     c.start();
     REQUIRE(c.wait_for_init_argv({"/bin/sleep", "infinity"}, 5));
     CHECK(watch.wait_for_worker(c.cgroup_path(), kWorkerArgv, 15));
@@ -168,7 +142,7 @@ TEST_CASE("killed_by: a worker the OOM killer ends in a 32 MiB container while i
     write_file(config_path, config.dump());
     const json hog_argv = json::array({"/bin/sh", "-c", hog});
 
-    HostWatch watch;
+    WorkerHostWatch watch;
     c.start();
     REQUIRE(c.wait_for_init_argv({"/bin/sleep", "infinity"}, 5));
     CHECK(watch.wait_for_worker(c.cgroup_path(), hog_argv, 20));
@@ -189,4 +163,70 @@ TEST_CASE("killed_by: a worker the OOM killer ends in a 32 MiB container while i
     const std::string diagnosis = at(f, "diagnosis").get<std::string>();
     CHECK(diagnosis.find("was ended by the OOM killer (the container's memory.max is 32 MiB)") !=
           std::string::npos);
+}
+
+namespace {
+
+// `runc kill TERM`, a grace of kGraceMs, then `runc kill KILL` if the container still runs, as a
+// runtime stops a container. Returns how long from before the first kill to after the last.
+constexpr int kGraceMs = 2000;
+int64_t stop_with_grace(RuncContainer& c) {
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(c.kill("TERM") == 0);
+    if (!c.wait_for_status("stopped", kGraceMs / 1000.0)) REQUIRE(c.kill("KILL") == 0);
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    REQUIRE(c.wait_for_status("stopped", 10));
+    return took.count();
+}
+
+}  // namespace
+
+TEST_CASE("stop_ignored: runc kill TERM, a grace, then KILL: a shell init without a trap waited the grace",
+          "[container][runc]") {
+    require_programs({"runc", "busybox"});
+    RuncContainer c(container_options("#!/bin/sh\nwhile :; do /bin/sleep 1; done\n"));
+    HostWatch watch;
+    c.start();
+    REQUIRE(c.wait_for_init_argv({"/bin/sh", "/startup.sh"}, 5));
+    const int64_t took_ms = stop_with_grace(c);
+    CHECK(watch.wait_for("stop_ignored", c.cgroup_path(), 1, 10));
+    const auto lines = watch.stop();
+    const auto findings = lines_of_type(lines, "stop_ignored", c.cgroup_path());
+    INFO(dump_all(findings) << "\nthe stop took " << took_ms << " ms");
+    REQUIRE(findings.size() == 1);
+    const json& f = findings[0];
+    CHECK(at(f, "severity") == "info");
+    CHECK(at(at(f, "init"), "signal") == 9);
+    CHECK(at(at(f, "init"), "argv") == json::array({"/bin/sh", "/startup.sh"}));
+    const json stop = at(f, "stop");
+    CHECK(at(stop, "kind") == "process");
+    CHECK(at(stop, "signal") == 15);
+    CHECK(at(stop, "comm") == "runc");
+    // The grace waited: from the TERM to the KILL, within what the two kills took here.
+    CHECK(at(stop, "waited_ms").get<int64_t>() >= kGraceMs - 50);
+    CHECK(at(stop, "waited_ms").get<int64_t>() <= took_ms + 1000);
+    const json k = at(f, "killed_by");
+    CHECK(at(k, "signal") == 9);
+    CHECK(at(k, "comm") == "runc");
+    const std::string diagnosis = at(f, "diagnosis").get<std::string>();
+    CHECK(diagnosis.find("init `/bin/sh /startup.sh` ignored SIGTERM from runc (pid " +
+                         at(stop, "pid").dump() + ", on the node)") == 0);
+}
+
+TEST_CASE("stop_ignored: a shell init with a SIGTERM trap ends on the TERM: no finding",
+          "[container][runc]") {
+    require_programs({"runc", "busybox"});
+    RuncContainer c(
+        container_options("#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do /bin/sleep 1 & wait $!; done\n"));
+    HostWatch watch;
+    c.start();
+    REQUIRE(c.wait_for_init_argv({"/bin/sh", "/startup.sh"}, 5));
+    stop_with_grace(c);
+    // The init's own exit is the last record of the container: once its lines are in (the
+    // init_exit of the sleep it left), everything about the stop is.
+    watch.wait_for("init_exit", c.cgroup_path(), 1, 10);
+    const auto lines = watch.stop();
+    INFO(dump_all(lines));
+    CHECK(lines_of_type(lines, "stop_ignored", c.cgroup_path()).empty());
 }

@@ -58,20 +58,6 @@ std::string dump_all(const std::vector<json>& lines) {
     return out;
 }
 
-std::string cgroup_path_of(const json& finding) {
-    const json c = at(finding, "container");
-    const json p = at(c, "cgroup_path");
-    return c.is_object() && p.is_string() ? p.get<std::string>() : "";
-}
-
-std::vector<json> of_type_in(const std::vector<json>& lines, const std::string& type,
-                             const std::string& cgroup) {
-    std::vector<json> out;
-    for (const auto& l : lines)
-        if (l.value("type", "") == type && (cgroup.empty() || cgroup_path_of(l) == cgroup)) out.push_back(l);
-    return out;
-}
-
 // A temp dir of kTempPrefix (the leftover sweep removes it if this process dies), removed at
 // the end of the test.
 struct TempDir {
@@ -84,51 +70,6 @@ struct TempDir {
         std::error_code ec;
         fs::remove_all(path, ec);
     }
-};
-
-// `initwatch watch` on the whole host in the background, returned once its probes are
-// attached. Tests pick their own findings by cgroup path: other sessions run containers on
-// this machine too.
-class HostWatch {
-public:
-    explicit HostWatch(const std::string& worker_min_age = "") : output_(temp_path("story-watch.json")) {
-        std::vector<std::string> args{"watch",      "--json", "--output",    output_,
-                                      "--duration", "90",     "--log-level", "info"};
-        if (!worker_min_age.empty()) args.insert(args.end(), {"--worker-min-age", worker_min_age});
-        bg_ = std::make_unique<Background>(args, output_);
-        REQUIRE(bg_->wait_for_output("probes attached", 30));
-    }
-    ~HostWatch() {
-        if (stopped_ || !bg_ || bg_->pid() <= 0) return;
-        kill(bg_->pid(), SIGKILL);
-        try {
-            bg_->finish(10);
-        } catch (...) {
-        }
-    }
-
-    // Waits until its startup snapshot is done (false after timeout_s).
-    bool wait_ready(double timeout_s) { return bg_->wait_for_output("snapshot:", timeout_s); }
-    // Waits until `n` findings of `type` about `cgroup` are out (false after timeout_s).
-    bool wait_for(const std::string& type, const std::string& cgroup, size_t n, double timeout_s) const {
-        return bg_->wait_for_lines(
-            [&](const std::vector<json>& lines) { return of_type_in(lines, type, cgroup).size() >= n; },
-            timeout_s);
-    }
-    // SIGINT, then everything it wrote.
-    std::vector<json> stop() {
-        kill(bg_->pid(), SIGINT);
-        stopped_ = true;
-        const Result r = bg_->finish(15);
-        INFO("initwatch watch stderr: " << r.err);
-        CHECK(r.status == 0);
-        return r.lines;
-    }
-
-private:
-    std::string output_;
-    std::unique_ptr<Background> bg_;
-    bool stopped_ = false;
 };
 
 // Like require_programs, for a program outside PATH: fails under CI=true, skips otherwise.
@@ -249,12 +190,12 @@ TEST_CASE(
     c.start();
     CHECK(watch.wait_for("init_exit", c.cgroup_path(), 1, 15));
     const auto lines = watch.stop();
-    const auto findings = of_type_in(lines, "init_exit", c.cgroup_path());
+    const auto findings = lines_of_type(lines, "init_exit", c.cgroup_path());
     INFO(dump_all(findings));
     REQUIRE(findings.size() == 1);
     CHECK(at(at(findings[0], "init"), "argv") == json::array({"/sbin/tini", "--", "sh", "/startup.sh"}));
     check_init_program_finding(findings[0], "tini", {"sh", "/startup.sh"});
-    CHECK(of_type_in(lines, "worker_exit", c.cgroup_path()).empty());
+    CHECK(lines_of_type(lines, "worker_exit", c.cgroup_path()).empty());
 }
 
 // Debian's dumb-init is linked dynamically (libc), so it cannot go into the static busybox
@@ -302,7 +243,7 @@ TEST_CASE(
     RuncContainer c(container_options(
         "#!/bin/sh\n/bin/sh -c '" + worker_cmd + "' &\nexec /bin/sleep infinity\n", {"/startup.sh"}));
 
-    HostWatch watch("1");
+    HostWatch watch({"--worker-min-age", "1"});
     const auto started = Clock::now();
     c.start();
     REQUIRE(c.wait_for_init_argv({"/bin/sleep", "infinity"}, 5));
@@ -316,7 +257,7 @@ TEST_CASE(
     }
     CHECK(c.status() == "running");   // init lives on: this is no init_exit
     const auto lines = watch.stop();  // drains: a second finding for the same exit would be in it
-    const auto findings = of_type_in(lines, "worker_exit", c.cgroup_path());
+    const auto findings = lines_of_type(lines, "worker_exit", c.cgroup_path());
     INFO(dump_all(findings));
     REQUIRE(findings.size() == 1);
     const json& f = findings[0];
@@ -342,7 +283,7 @@ TEST_CASE(
     CHECK(age.get<int64_t>() >= 1900);
     CHECK(at(f, "live_count") == 0);
     CHECK(at(f, "live") == json::array());
-    CHECK(of_type_in(lines, "init_exit", c.cgroup_path()).empty());
+    CHECK(lines_of_type(lines, "init_exit", c.cgroup_path()).empty());
 }
 
 // The parent of the process in the container's cgroup whose argv is `argv` (0 when there is
@@ -373,7 +314,7 @@ TEST_CASE("story: processes entered with runc exec that exit 1 are no workers, e
     };
     const std::vector<std::string> failing{"sh", "-c", "sleep 2; exit 1"};
 
-    HostWatch watch("0");
+    HostWatch watch({"--worker-min-age", "0"});
     c.start();
     REQUIRE(c.wait_for_init_argv({"/bin/sleep", "3600"}, 5));
 
@@ -402,10 +343,10 @@ TEST_CASE("story: processes entered with runc exec that exit 1 are no workers, e
 
     CHECK(c.status() == "running");
     const auto lines = watch.stop();  // drains, and hands over what waits for a restart window
-    const auto findings = of_type_in(lines, "worker_exit", c.cgroup_path());
+    const auto findings = lines_of_type(lines, "worker_exit", c.cgroup_path());
     INFO(dump_all(findings));
     CHECK(findings.empty());
-    CHECK(of_type_in(lines, "init_exit", c.cgroup_path()).empty());
+    CHECK(lines_of_type(lines, "init_exit", c.cgroup_path()).empty());
 }
 
 // `initwatch run ARGS -- CMD` in the background until `done` holds for its output so far (its
@@ -594,7 +535,7 @@ json script_container_finding(const std::string& script, const std::vector<std::
     c.start();
     CHECK(watch.wait_for("init_exit", c.cgroup_path(), 1, patience(15)));
     const auto lines = watch.stop();
-    const auto findings = of_type_in(lines, "init_exit", c.cgroup_path());
+    const auto findings = lines_of_type(lines, "init_exit", c.cgroup_path());
     INFO(dump_all(lines));
     REQUIRE(findings.size() == 1);
     return findings[0];
