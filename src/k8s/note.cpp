@@ -92,15 +92,19 @@ std::string ended_by(const model::ExitStatus& status, const model::Finding& f) {
 std::string finding_note(const model::Finding& f, size_t max_bytes) {
     std::string head;
     switch (f.kind) {
-        case model::Kind::init_exit:
+        case model::Kind::init_exit: {
+            // Behind a shim that exited on its own (128+N), killed_by is its child's.
+            const bool child_killed = f.entrypoint && !f.init.status.signal;
             head = (f.scope == model::Scope::pidns ? "init " : "main process ") + command(f.init) +
-                   " ended (" + ended_by(f.init.status, f) + ")";
+                   " ended (" + (child_killed ? f.init.status.describe() : ended_by(f.init.status, f)) + ")";
             if (f.entrypoint)
                 head += " after its child " + command(*f.entrypoint) + " (" +
-                        f.entrypoint->status.describe() + ")";
+                        (child_killed ? ended_by(f.entrypoint->status, f) : f.entrypoint->status.describe()) +
+                        ")";
             head += " leaving " + std::to_string(f.live_count) +
                     (f.live_count == 1 ? " process: " : " processes: ");
             break;
+        }
         case model::Kind::worker_exit: {
             const model::WorkerSummary& w = f.worker.value();
             head = "worker " + command(w) + " (" + how_phrase(w) + ") ended (" + ended_by(w.status, f) +

@@ -361,7 +361,11 @@ std::string init_diagnosis(const Finding& f) {
 std::string diagnose(const Finding& f) {
     switch (f.kind) {
         case Kind::init_exit:
-            return init_diagnosis(f) + (f.killed_by ? " Init got " + describe(*f.killed_by) + "." : "");
+            if (!f.killed_by) return init_diagnosis(f);
+            // Behind a shim that exited on its own (128+N), the signal was its child's.
+            return init_diagnosis(f) +
+                   (f.entrypoint && !f.init.status.signal ? " Its child got " : " Init got ") +
+                   describe(*f.killed_by) + ".";
         case Kind::worker_exit:
             return worker_diagnosis(f);
         case Kind::stop_ignored:

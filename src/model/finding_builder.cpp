@@ -123,6 +123,8 @@ Finding FindingBuilder::init_exit(const Process& init, const Namespace& ns, cons
         e.ran_ns = child->exit_ns - child->start_ns;
         e.before_ns = ev.ts_ns - child->exit_ns;
         f.severity = severity_of(e.status);  // what ended is the child; the shim followed
+        // The shim exits with a status of its own (128+N): the signal that counts is its child's.
+        if (!f.init.status.signal && e.status.signal) f.killed_by = ns.waited_child_killed_by;
         f.entrypoint = std::move(e);
     }
     add_launches(f, f.entrypoint ? f.entrypoint->key : init.task.key);

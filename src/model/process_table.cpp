@@ -89,7 +89,10 @@ ProcessTable::Process* ProcessTable::track(const TaskInfo& task, Argv argv, bool
     }
     if (Namespace* n = find_namespace(ns)) {
         list_add(n->members, inserted, &Process::ns_slot);
-        if (n->init == task.parent) n->waited_child.reset();  // init started another child
+        if (n->init == task.parent) {  // init started another child
+            n->waited_child.reset();
+            n->waited_child_killed_by.reset();
+        }
     }
     join_cgroup(inserted, task.cgroup_id);
     own(inserted);

@@ -114,7 +114,8 @@ public:
         bool init_exited = false;
         uint64_t died_ns = 0;
         bool lost_events = false;
-        ExitedRef waited_child;           // init's last child to exit while it was init's only child
+        ExitedRef waited_child;  // init's last child to exit while it was init's only child
+        std::optional<KilledBy> waited_child_killed_by;  // who sent the signal it died of, when seen
         std::optional<IgnoredStop> stop;  // the first stop signal init ignored (a container's own init)
     };
 

@@ -77,8 +77,13 @@ std::optional<Finding> Tracker::on_exit(const ExitEvent& ev) {
                 if (const ProcessTable::Process* init = table_.find(ns->init)) {
                     // The child a wrapper waits for: the only child init had started that
                     // still ran (the orphans the kernel gave it do not count).
-                    if (!p.reparented && init->started_children == 1 && (exited = table_.remember(p, ev)))
+                    if (!p.reparented && init->started_children == 1 && (exited = table_.remember(p, ev))) {
                         ns->waited_child = exited;
+                        const ExitStatus status = ExitStatus::decode(ev.wait_status);
+                        ns->waited_child_killed_by.reset();
+                        if (status.signal)
+                            ns->waited_child_killed_by = killers_.killer_of(p.task.key, *status.signal);
+                    }
                     workers_.child_ended(p, *init, *ns, ev);
                 }
         }

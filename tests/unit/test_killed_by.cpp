@@ -258,3 +258,29 @@ TEST_CASE("stop_ignored is only the stop of a container's own init, by SIGKILL, 
         CHECK(due(c.sim).empty());
     }
 }
+
+TEST_CASE("behind an init shim, killed_by is the child's: tini exits 137 after runc's SIGKILL to it") {
+    Sim sim{young_workers()};
+    const model::ProcKey shim = sim.host(90);
+    const model::ProcKey init = sim.spawn_init(shim, 100, 4026532300);
+    sim.exec(init, {"tini", "--", "sh", "/startup.sh"});
+    const model::ProcKey child = sim.fork(init, 101);
+    sim.exec(child, {"sh", "/startup.sh"});
+    const model::ProcKey server = sim.fork(child, 102);
+    sim.exec(server, {"sleep", "3600"});
+    const model::ProcKey runc = sim.host(812, "runc");
+    sim.signal(child, SIGKILL, runc);
+    sim.exit(child, SIGKILL);
+    const auto f = sim.exit(init, (128 + SIGKILL) << 8);
+    REQUIRE(f);
+    REQUIRE(f->entrypoint);
+    REQUIRE(f->killed_by);
+    CHECK(model::describe(*f->killed_by) == "SIGKILL from runc (pid 812, on the node)");
+    INFO(f->diagnosis);
+    CHECK(f->diagnosis.find(" Its child got SIGKILL from runc (pid 812, on the node).") != std::string::npos);
+    const std::string note = k8s::finding_note(*f, 1024);
+    INFO(note);
+    CHECK(
+        note.find("init `tini -- sh /startup.sh` ended (exit 137) after its child `sh /startup.sh` (SIGKILL "
+                  "from runc (pid 812, on the node))") == 0);
+}
