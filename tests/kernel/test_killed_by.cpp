@@ -165,6 +165,32 @@ TEST_CASE("killed_by: a worker the OOM killer ends in a 32 MiB container while i
           std::string::npos);
 }
 
+TEST_CASE("killed_by: init ended by `runc kill KILL` while its server ran names runc, on the node",
+          "[container][runc]") {
+    require_programs({"runc", "busybox"});
+    RuncContainer c(container_options(kWorkerScript));
+    HostWatch watch;
+    c.start();
+    REQUIRE(c.wait_for_init_argv({"/bin/sleep", "infinity"}, 5));
+    REQUIRE(pid_in(c, {"/bin/sleep", "3600"}, 5) > 0);
+    REQUIRE(c.kill("KILL") == 0);
+    CHECK(watch.wait_for("init_exit", c.cgroup_path(), 1, 10));
+    const auto lines = watch.stop();
+    const auto findings = lines_of_type(lines, "init_exit", c.cgroup_path());
+    INFO(dump_all(findings));
+    REQUIRE(findings.size() == 1);
+    CHECK(at(findings[0], "severity") == "info");
+    const json k = at(findings[0], "killed_by");
+    CHECK(at(k, "kind") == "process");
+    CHECK(at(k, "signal") == 9);
+    CHECK(at(k, "comm") == "runc");
+    CHECK(at(k, "container").is_null());
+    const std::string diagnosis = at(findings[0], "diagnosis").get<std::string>();
+    CHECK(diagnosis.find("Init got SIGKILL from runc (pid " + at(k, "pid").dump() + ", on the node).") !=
+          std::string::npos);
+    CHECK(lines_of_type(lines, "stop_ignored", c.cgroup_path()).empty());  // no stop signal was ignored
+}
+
 namespace {
 
 // `runc kill TERM`, a grace of kGraceMs, then `runc kill KILL` if the container still runs, as a
