@@ -115,7 +115,19 @@ static void spawn_thread(void)
 	pthread_join(t, NULL);
 }
 
-/* Runs n spawns; the duration of each goes to durations[0..n). */
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+}
+
+/* An ordinary signal: SIGUSR1 (fatal by default) to itself, which has a handler for it. */
+static void send_signal(void)
+{
+	if (kill(getpid(), SIGUSR1) < 0)
+		die("kill");
+}
+
+/* Runs n spawns (mode signal: n signals); the duration of each goes to durations[0..n). */
 static void run_storm(const char *mode, long n, const char *program, uint64_t *durations)
 {
 	for (long i = 0; i < n; i++) {
@@ -125,6 +137,8 @@ static void run_storm(const char *mode, long n, const char *program, uint64_t *d
 			spawn_exec(program);
 		else if (strcmp(mode, "fork") == 0)
 			spawn_fork();
+		else if (strcmp(mode, "signal") == 0)
+			send_signal();
 		else
 			spawn_thread();
 		durations[i] = now_ns() - t0;
@@ -378,7 +392,7 @@ static _Noreturn void hold(int argc, char **argv, int exit_on_input)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: spawn_storm exec N P [PROGRAM] | fork N P | thread N P | hold SPEC... | "
+	fprintf(stderr, "usage: spawn_storm exec N P [PROGRAM] | fork N P | thread N P | signal N P | hold SPEC... | "
 			"orphan SPEC... |\n"
 			"       stamp\n");
 	return 2;
@@ -402,5 +416,14 @@ int main(int argc, char **argv)
 			     argc == 5 ? argv[4] : "/bin/true");
 	if ((strcmp(argv[1], "fork") == 0 || strcmp(argv[1], "thread") == 0) && argc == 4)
 		return storm(argv[1], number(argv[2], "N"), number(argv[3], "P"), NULL);
+	if (strcmp(argv[1], "signal") == 0 && argc == 4) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_sigusr1;
+		if (sigaction(SIGUSR1, &sa, NULL) < 0) /* inherited by the spawners */
+			die("sigaction");
+		return storm("signal", number(argv[2], "N"), number(argv[3], "P"), NULL);
+	}
 	return usage();
 }

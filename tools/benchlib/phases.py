@@ -46,7 +46,10 @@ CHURN_RATE, CHURN_S, CHURN_QUICK_RATE, CHURN_QUICK_S = 20, 60, 10, 5
 CHURN_RSS_TARGET_KIB = 2048
 
 
-ALL_PHASES = ["storms", "paired", "latency", "scale", "argv", "memory", "churn"]
+ALL_PHASES = ["storms", "paired", "latency", "scale", "argv", "memory", "churn", "signals"]
+# The signal flood: ordinary signals (SIGUSR1 to a process with a handler for it), alone, then
+# beside an exec storm of SIGNALS_EXECS.
+SIGNALS_N, SIGNALS_QUICK_N, SIGNALS_EXECS, SIGNALS_FLOOD_N = 200_000, 50_000, 400, 50_000_000
 
 
 class Bench:
@@ -254,6 +257,49 @@ class Bench:
         t1, c1 = in_pidns.get("exec", (0, 0))
         if c1 > c0:
             tr["bpf_ns"].setdefault("exec_pidns", []).append((t1 - t0) / (c1 - c0))
+
+    # 8: a signal flood
+    def signals(self):
+        """Ordinary signals cost `initwatch watch` its signal_generate program's filter (a fatal
+        signal to a process a finding would tell of is all it records): a flood of SIGUSR1 to a
+        process that handles it, alone and beside an exec storm, with nothing attached and under
+        `initwatch watch`, interleaved; and the program's BPF ns per run (bpf_stats)."""
+        n = SIGNALS_QUICK_N if self.quick else SIGNALS_N
+        res = self.results["signals"] = {"n": n, "execs": SIGNALS_EXECS, "bpf_ns": [], "by": {
+            key: {"ns_per_signal": [], "ns_per_exec_beside": []} for key in ("nothing", "iw")}}
+        log(f"signal flood: {n} signals alone, then an exec storm of {SIGNALS_EXECS} beside a flood")
+        for rep in range(1, self.args.reps + 1):
+            for key in ("nothing", "iw"):
+                tracer = None
+                if key == "iw":
+                    tracer = Tracer(self.m, "initwatch watch", self.iw_argv(), ["fork", "exec", "exit"],
+                                    ready_line="probes attached")
+                    tracer.start()
+                else:
+                    time.sleep(0.5)
+                by = res["by"][key]
+                try:
+                    by["ns_per_signal"].append(self.storm("signal", n, 1)[0] / n)
+                    if tracer:  # apart: bpf_stats costs each run of every program some ns
+                        self.m.set_sysctl("kernel.bpf_stats_enabled", 1)
+                        before = tracer.named_prog_stats("handle_signal")
+                        self.storm("signal", n // 4, 1)
+                        after = tracer.named_prog_stats("handle_signal")
+                        write("/proc/sys/kernel/bpf_stats_enabled", self.m.sysctls["kernel.bpf_stats_enabled"])
+                        if after and before and after[1] > before[1]:
+                            res["bpf_ns"].append((after[0] - before[0]) / (after[1] - before[1]))
+                    flood = self.m.popen([self.storm_bin, "signal", str(SIGNALS_FLOOD_N), "1"],
+                                         stdout=subprocess.DEVNULL)
+                    time.sleep(0.2)
+                    by["ns_per_exec_beside"].append(self.storm("exec", SIGNALS_EXECS, 1)[0] / SIGNALS_EXECS)
+                    flood.kill()
+                    flood.wait()
+                finally:
+                    if tracer:
+                        if "kernel.bpf_stats_enabled" in self.m.sysctls:
+                            write("/proc/sys/kernel/bpf_stats_enabled", self.m.sysctls["kernel.bpf_stats_enabled"])
+                        tracer.stop()
+            log(f"rep {rep}/{self.args.reps} done")
 
     # 1b: the serial storm's slowdown, finely interleaved
     def fine_slowdown(self):

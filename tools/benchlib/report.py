@@ -144,6 +144,22 @@ def report(res, quick):
                                for n in mem["counts"])
             add(f"| {shape} argv, each process exec'd | {sh['argv_bytes']} | {fmt(sh['rss_kib_idle'] / 1024)} | {cells} | "
                 f"{sh['lost']} / {sh['lost_json']} | {sh.get('argv_dropped', 0)} |")
+    if "signals" in res:
+        sg = res["signals"]
+        base = {k: median(sg["by"]["nothing"][k]) for k in ("ns_per_signal", "ns_per_exec_beside")}
+        add("")
+        add(f"| signal flood ({sg['n']} SIGUSR1 to a process with a handler; then an exec storm of {sg['execs']} "
+            "beside a flood) | ns per signal | ratio | ns per exec beside the flood | ratio |")
+        add("|---|---:|---:|---:|---:|")
+        for key, name in (("nothing", "nothing attached"), ("iw", "initwatch watch")):
+            by = sg["by"][key]
+            cells = []
+            for k in ("ns_per_signal", "ns_per_exec_beside"):
+                med = median(by[k])
+                cells += [fmt(med, ".0f"), fmt(med / base[k] if med and base[k] else None, ".3f")]
+            add(f"| {name} | " + " | ".join(cells) + " |")
+        add(f"| initwatch's signal_generate program, BPF ns per run (median of {len(sg['bpf_ns'])}) | "
+            f"{fmt(median(sg['bpf_ns']), '.0f')} | | | |")
     if "churn" in res:
         ch = res["churn"]
         add("")

@@ -236,6 +236,14 @@ class Tracer:
         return {ev: (progs[i].get("run_time_ns", 0), progs[i].get("run_cnt", 0))
                 for ev, i in self.progs.items() if i in progs}
 
+    def named_prog_stats(self, name):
+        """(run_time_ns, run_cnt) of the program of that name this tracer holds; None without one."""
+        progs = bpf_progs()
+        for i in owned_prog_ids(self.proc.pid):
+            if progs.get(i, {}).get("name") == name:
+                return progs[i].get("run_time_ns", 0), progs[i].get("run_cnt", 0)
+        return None
+
     def drops(self):
         """initwatch's per-CPU drop counters, summed per reason (the kernel's own count)."""
         prog = bpf_progs().get(self.progs.get("fork"))
