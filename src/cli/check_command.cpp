@@ -52,9 +52,11 @@ std::string cgroup_kill_text(const std::string& cgroup2, bool kernel_has_it) {
 }
 
 std::string killers_text(const probe::KernelFeatures& features) {
-    std::string text = features.signal_generate
-                           ? "signal_generate: the sender of a fatal signal is named (killed_by)"
-                           : "no signal_generate tracepoint: killed_by stays null";
+    // An OOM record turns a signal record's kernel SIGKILL into the OOM killer's: none without it.
+    if (!features.signal_generate)
+        return "no signal_generate program (its tracepoint and bpf_get_current_task_btf, 5.11+): "
+               "killed_by stays null (OOM kills too), no stop_ignored";
+    const std::string text = "signal_generate: the sender of a fatal signal is named (killed_by)";
     switch (features.oom) {
         case probe::OomProbe::task:
             return text + "; mark_victim (task): OOM kills are named";

@@ -27,10 +27,18 @@ namespace {
 constexpr const char* kKernelBtf = "/sys/kernel/btf/vmlinux";
 
 int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
-    char buf[1024];
-    const int n = vsnprintf(buf, sizeof(buf), fmt, args);
-    if (n <= 0) return 0;
-    std::string line(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
+    // One message can be a whole verifier log (its error at the end): not cut.
+    va_list again;
+    va_copy(again, args);
+    const int n = vsnprintf(nullptr, 0, fmt, args);
+    if (n <= 0) {
+        va_end(again);
+        return 0;
+    }
+    std::string line(static_cast<size_t>(n) + 1, '\0');
+    vsnprintf(line.data(), line.size(), fmt, again);
+    va_end(again);
+    line.resize(static_cast<size_t>(n));
     while (!line.empty() && line.back() == '\n') line.pop_back();
     // libbpf's warnings are often expected (probing features): keep them at debug.
     spdlog::log(level == LIBBPF_DEBUG ? spdlog::level::trace : spdlog::level::debug, "{}", line);
@@ -97,9 +105,12 @@ BtfFeatures read_btf_features(const std::string& btf_path) {
     features.cgroup_kill = btf__find_by_name_kind(btf, "cgroup_kill_write", BTF_KIND_FUNC) > 0;
     if (const struct btf_type* t = tracepoint_proto(btf, "sched_process_exit"))
         features.exit_has_group_dead = btf_vlen(t) >= 3;  // (void *, task, group_dead)
-    // (void *, sig, info, task, group, result) since 4.20's kernel_siginfo.
+    // (void *, sig, info, task, group, result) since 4.20's kernel_siginfo; the program names
+    // the sender through bpf_get_current_task_btf, 5.11+ (5.10's verifier: "invalid func
+    // unknown#158", and the whole object would not load).
     if (const struct btf_type* t = tracepoint_proto(btf, "signal_generate"))
-        features.signal_generate = btf_vlen(t) == 6;
+        features.signal_generate =
+            btf_vlen(t) == 6 && btf_enum_has(btf, "bpf_func_id", "BPF_FUNC_get_current_task_btf");
     // mark_victim: (void *, int pid) on older kernels, (void *, struct task_struct *, uid_t) on newer.
     if (const struct btf_type* t = tracepoint_proto(btf, "mark_victim")) {
         const struct btf_param* params = btf_params(t);

@@ -392,9 +392,10 @@ static _Noreturn void hold(int argc, char **argv, int exit_on_input)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: spawn_storm exec N P [PROGRAM] | fork N P | thread N P | signal N P | hold SPEC... | "
-			"orphan SPEC... |\n"
-			"       stamp\n");
+	fprintf(stderr,
+		"usage: spawn_storm exec N P [PROGRAM] | fork N P | thread N P | signal N P | hold SPEC... | "
+		"orphan SPEC... |\n"
+		"       stamp\n");
 	return 2;
 }
 
