@@ -291,7 +291,8 @@ std::vector<json> of_init(const std::vector<json>& lines, const std::string& typ
 }  // namespace
 
 // No runtime: `unshare` makes the namespace, so this runs under tools/vmtest on every kernel.
-TEST_CASE("who ended it without a runtime: TERM ignored by an unshare init, then KILL from the node") {
+TEST_CASE("who ended it without a runtime: TERM ignored by an unshare init, then KILL from the node",
+          "[signals]") {
     require_programs({"unshare"});
     const bool named = kernel_names_senders();
     HostWatch watch;
