@@ -1,11 +1,14 @@
 #include <initwatch/error.h>
 #include <initwatch/events.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <random>
 #include <regex>
+#include <utility>
+#include <vector>
 
 #include "model/redactor.h"
 
@@ -254,7 +257,11 @@ TEST_CASE("hostile argv: each exec is redacted in linear time") {
 }
 
 // Issue 26: 4,000 empty arguments cost 1.6 ms per exec with 4 patterns and 3.2 ms with 16
-// (a search per argument and pattern); the guarantees say 10-40 us.
+// (a search per argument and pattern). No absolute time is checked (the machines are noisy,
+// and ASan runs this too): the cost with 16 patterns against the cost with 4, same argv, same
+// run, medians of alternating rounds. A search per argument and pattern made that ratio 3.6
+// (empty arguments) and 3.7 (one-byte ones); one pass of the combined set per argument, 0.9 and
+// 1.4. The times are printed.
 TEST_CASE("redaction costs per exec, not per argument and pattern") {
     Strings patterns = {R"(--password[= ](\S+))", R"(--token[= ](\S+))", R"(--secret[= ](\S+))",
                         R"([A-Z_]*_KEY=(\S+))"};
@@ -262,29 +269,37 @@ TEST_CASE("redaction costs per exec, not per argument and pattern") {
         patterns.push_back("--flag" + std::to_string(i) + R"(=(\S+))");
     const Argv empty_args(Strings(IW_ARGV_LEN - 1, ""));            // 4,095 empty arguments
     const Argv one_byte_args(Strings((IW_ARGV_LEN - 1) / 2, "x"));  // 2,047 of one byte
-    struct Case {
-        const char* what;
-        const Argv& argv;
-        size_t patterns;
-    };
-    for (const Case& c : {Case{"4,095 empty arguments, 4 patterns", empty_args, 4},
-                          Case{"4,095 empty arguments, 16 patterns", empty_args, 16},
-                          Case{"2,047 one-byte arguments, 4 patterns", one_byte_args, 4},
-                          Case{"2,047 one-byte arguments, 16 patterns", one_byte_args, 16}}) {
-        const Redactor r(Strings(patterns.begin(), patterns.begin() + c.patterns));
-        constexpr int kExecs = 200;
+    const Redactor four(Strings(patterns.begin(), patterns.begin() + 4));
+    const Redactor sixteen(patterns);
+    // Microseconds per exec of `argv` through `r`.
+    const auto cost = [](const Redactor& r, const Argv& argv) {
+        constexpr int kExecs = 50;
         const auto start = std::chrono::steady_clock::now();
         for (int exec = 0; exec < kExecs; ++exec) {
-            Argv argv = c.argv;
-            r.apply(argv);
-            REQUIRE(argv.shares_with(c.argv));
+            Argv copy = argv;
+            r.apply(copy);
+            REQUIRE(copy.shares_with(argv));
         }
-        const double us =
-            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
-            kExecs;
-        std::printf("redaction: %s: %.1f us per exec\n", c.what, us);
-        INFO(c.what << ": " << us << " us per exec");
-        CHECK(us < 400);  // generous for a loaded CI machine; 1,600-3,200 us before
+        return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
+               kExecs;
+    };
+    const auto median = [](std::vector<double> xs) {
+        std::sort(xs.begin(), xs.end());
+        return xs[xs.size() / 2];
+    };
+    for (const auto& [what, argv] :
+         {std::pair<const char*, const Argv&>{"4,095 empty arguments", empty_args},
+          std::pair<const char*, const Argv&>{"2,047 one-byte arguments", one_byte_args}}) {
+        std::vector<double> with4, with16;
+        for (int round = 0; round < 7; ++round) {
+            with4.push_back(cost(four, argv));
+            with16.push_back(cost(sixteen, argv));
+        }
+        const double ratio = median(with16) / median(with4);
+        std::printf("redaction: %s: %.1f us per exec with 4 patterns, %.1f with 16 (x%.2f)\n", what,
+                    median(with4), median(with16), ratio);
+        INFO(what << ": " << median(with4) << " us with 4 patterns, " << median(with16) << " with 16");
+        CHECK(ratio < 2.5);
     }
     // What it masks is unchanged.
     const Redactor r(patterns);
