@@ -87,6 +87,14 @@ std::string unescape(std::string_view s) {
                 i += 4;
                 break;
             }
+            case 'U': {  // past the BMP: the tag characters, variation selectors 17-256, ...
+                const long cp = read_hex(s, i, 8);
+                require(cp > 0xffff && cp <= 0x10ffff,
+                        "escape_text wrote \\U without eight hex digits of a code point past the BMP", s);
+                append_utf8(out, static_cast<uint32_t>(cp));
+                i += 8;
+                break;
+            }
             default:
                 initwatch::fuzz::fail("escape_text wrote an unknown escape", s);
         }
