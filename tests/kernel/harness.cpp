@@ -413,6 +413,17 @@ std::vector<nlohmann::json> HostWatch::stop() {
     return r.lines;
 }
 
+nlohmann::json field(const nlohmann::json& j, const std::string& key) {
+    if (!j.is_object() || !j.contains(key)) return nlohmann::json("<missing " + key + ">");
+    return j.at(key);
+}
+
+std::string dump_lines(const std::vector<nlohmann::json>& lines) {
+    std::string out = std::to_string(lines.size()) + " line(s):";
+    for (const auto& l : lines) out += "\n" + l.dump();
+    return out;
+}
+
 std::vector<nlohmann::json> lines_of_type(const std::vector<nlohmann::json>& lines, const std::string& type,
                                           const std::string& cgroup) {
     std::vector<nlohmann::json> out;

@@ -100,6 +100,12 @@ private:
     bool stopped_ = false;
 };
 
+// A field of a JSON line, or a "<missing KEY>" string: one missing field fails its own CHECK
+// instead of throwing past the others.
+nlohmann::json field(const nlohmann::json& j, const std::string& key);
+// "N line(s):" and each line, for a test's INFO.
+std::string dump_lines(const std::vector<nlohmann::json>& lines);
+
 // The lines of `type` whose container's cgroup_path is `cgroup` (any container when empty).
 std::vector<nlohmann::json> lines_of_type(const std::vector<nlohmann::json>& lines, const std::string& type,
                                           const std::string& cgroup = "");

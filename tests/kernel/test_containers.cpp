@@ -147,13 +147,6 @@ std::string dump_all(const std::vector<json>& lines) {
         REQUIRE((findings).size() == (n)); \
     } while (0)
 
-// A finding must be an object to look into; this keeps field checks from throwing past
-// the first missing field (each one is a CHECK of its own).
-json at(const json& j, const std::string& key) {
-    if (!j.is_object() || !j.contains(key)) return json("<missing " + key + ">");
-    return j.at(key);
-}
-
 const json& only_live(const json& f) {
     const json& live = f.at("live");
     REQUIRE(live.is_array());
@@ -164,39 +157,39 @@ const json& only_live(const json& f) {
 // server-backgrounded.sh as a container's init: exit 0 leaving `sleep 3600`, started in the
 // background with SIGHUP ignored.
 void check_server_left_behind(const json& f, const std::string& cgroup_path, uint64_t cgroup_id) {
-    CHECK(at(f, "type") == "init_exit");
-    CHECK(at(f, "severity") == "warning");
-    CHECK(at(f, "scope") == "pidns");
-    CHECK(at(f, "node") == kNode);
-    CHECK(at(at(f, "container"), "cgroup_path") == cgroup_path);
-    if (cgroup_id) CHECK(at(at(f, "container"), "cgroup_id") == cgroup_id);
-    const json init = at(f, "init");
-    CHECK(at(init, "ns_pid") == 1);
-    CHECK(at(init, "argv") == json::array({"/bin/sh", "/startup.sh"}));
-    CHECK(at(init, "exit_code") == 0);
-    CHECK(at(init, "signal").is_null());
-    CHECK(at(f, "live_count") == 1);
+    CHECK(field(f, "type") == "init_exit");
+    CHECK(field(f, "severity") == "warning");
+    CHECK(field(f, "scope") == "pidns");
+    CHECK(field(f, "node") == kNode);
+    CHECK(field(field(f, "container"), "cgroup_path") == cgroup_path);
+    if (cgroup_id) CHECK(field(field(f, "container"), "cgroup_id") == cgroup_id);
+    const json init = field(f, "init");
+    CHECK(field(init, "ns_pid") == 1);
+    CHECK(field(init, "argv") == json::array({"/bin/sh", "/startup.sh"}));
+    CHECK(field(init, "exit_code") == 0);
+    CHECK(field(init, "signal").is_null());
+    CHECK(field(f, "live_count") == 1);
     const json server = only_live(f);
-    CHECK(at(server, "argv") == json::array({"sleep", "3600"}));
-    CHECK(at(server, "how") == "background");
-    CHECK(at(server, "sighup_ignored") == true);
-    CHECK(at(server, "ppid") == at(init, "pid"));
+    CHECK(field(server, "argv") == json::array({"sleep", "3600"}));
+    CHECK(field(server, "how") == "background");
+    CHECK(field(server, "sighup_ignored") == true);
+    CHECK(field(server, "ppid") == field(init, "pid"));
 }
 
 void check_kubernetes(const json& f, const PodRef& pod, const std::string& container, const std::string& id) {
-    const json c = at(f, "container");
-    CHECK(at(c, "id") == id);
-    CHECK(at(c, "runtime") == "containerd");  // a bare 64-hex id under kubepods: containerd (CRI)
-    CHECK(at(c, "name") == container);
-    const json p = at(f, "pod");
-    CHECK(at(p, "name") == pod.name);
-    CHECK(at(p, "namespace") == pod.ns);
-    CHECK(at(p, "uid") == pod.uid);
+    const json c = field(f, "container");
+    CHECK(field(c, "id") == id);
+    CHECK(field(c, "runtime") == "containerd");  // a bare 64-hex id under kubepods: containerd (CRI)
+    CHECK(field(c, "name") == container);
+    const json p = field(f, "pod");
+    CHECK(field(p, "name") == pod.name);
+    CHECK(field(p, "namespace") == pod.ns);
+    CHECK(field(p, "uid") == pod.uid);
 }
 
 void check_first_occurrence(const json& f) {
-    CHECK(at(at(f, "repeat"), "count") == 1);
-    CHECK(at(at(f, "repeat"), "since_first_ms").is_null());
+    CHECK(field(field(f, "repeat"), "count") == 1);
+    CHECK(field(field(f, "repeat"), "since_first_ms").is_null());
 }
 
 // Tests 1 and 2: one pod, one container, kubelet's logs, a Kubernetes cgroup path.
@@ -243,11 +236,11 @@ void containerd_case(const std::string& ns) {
     const json& f = findings[0];
     INFO("finding: " << f.dump());
     check_server_left_behind(f, cgroup, cgroup_id);
-    const json c = at(f, "container");
-    CHECK(at(c, "id") == id);
-    CHECK(at(c, "runtime") == "containerd");
-    CHECK(at(c, "name").is_null());  // a name comes only from kubelet's logs
-    CHECK(at(f, "pod").is_null());
+    const json c = field(f, "container");
+    CHECK(field(c, "id") == id);
+    CHECK(field(c, "runtime") == "containerd");
+    CHECK(field(c, "name").is_null());  // a name comes only from kubelet's logs
+    CHECK(field(f, "pod").is_null());
     check_first_occurrence(f);
     CHECK(containerd.wait_for_task_status(ns, id, "STOPPED", 5));
 }
@@ -302,10 +295,10 @@ TEST_CASE("containers: a container restarted three times by kubelet: the third f
         INFO("finding: " << f.dump());
         check_server_left_behind(f, cgroups[attempt], restarts[attempt]->cgroup_id());
         check_kubernetes(f, pod, "app", ids[attempt]);
-        CHECK(at(at(f, "repeat"), "count") == attempt + 1);
+        CHECK(field(field(f, "repeat"), "count") == attempt + 1);
     }
-    CHECK(at(at(findings[0], "repeat"), "since_first_ms").is_null());
-    const json since = at(at(findings[2], "repeat"), "since_first_ms");
+    CHECK(field(field(findings[0], "repeat"), "since_first_ms").is_null());
+    const json since = field(field(findings[2], "repeat"), "since_first_ms");
     REQUIRE(since.is_number());
     CHECK(since.get<int64_t>() > 0);
     CHECK(since.get<int64_t>() <= elapsed_ms);
@@ -330,20 +323,20 @@ TEST_CASE("containers: a healthy container (server exec'd) stopped with runc kil
     REQUIRE_FINDINGS(findings, 1);
     const json& f = findings[0];
     INFO("finding: " << f.dump());
-    CHECK(at(f, "severity") == "info");  // a stop, never a warning
-    CHECK(at(f, "scope") == "pidns");
-    CHECK(at(at(f, "container"), "cgroup_path") == c.cgroup_path());
-    CHECK(at(at(f, "container"), "cgroup_id") == c.cgroup_id());
-    CHECK(at(at(f, "container"), "id") == id);
-    CHECK(at(at(f, "pod"), "uid") == uid);  // from the cgroup path; no kubelet logs here
-    const json init = at(f, "init");
-    CHECK(at(init, "ns_pid") == 1);
-    CHECK(at(init, "argv") == json::array({"sleep", "3600"}));
-    CHECK(at(init, "exit_code").is_null());
-    CHECK(at(init, "signal") == 9);
+    CHECK(field(f, "severity") == "info");  // a stop, never a warning
+    CHECK(field(f, "scope") == "pidns");
+    CHECK(field(field(f, "container"), "cgroup_path") == c.cgroup_path());
+    CHECK(field(field(f, "container"), "cgroup_id") == c.cgroup_id());
+    CHECK(field(field(f, "container"), "id") == id);
+    CHECK(field(field(f, "pod"), "uid") == uid);  // from the cgroup path; no kubelet logs here
+    const json init = field(f, "init");
+    CHECK(field(init, "ns_pid") == 1);
+    CHECK(field(init, "argv") == json::array({"sleep", "3600"}));
+    CHECK(field(init, "exit_code").is_null());
+    CHECK(field(init, "signal") == 9);
     const json helper = only_live(f);
-    CHECK(at(helper, "argv") == json::array({"sleep", "86400"}));
-    CHECK(at(helper, "how") == "background");
+    CHECK(field(helper, "argv") == json::array({"sleep", "86400"}));
+    CHECK(field(helper, "how") == "background");
 }
 
 TEST_CASE("containers: a pod sharing the pause process's PID namespace: a cgroup-scope finding") {
@@ -376,19 +369,19 @@ TEST_CASE("containers: a pod sharing the pause process's PID namespace: a cgroup
     REQUIRE_FINDINGS(findings, 1);
     const json& f = findings[0];
     INFO("finding: " << f.dump());
-    CHECK(at(f, "type") == "init_exit");
-    CHECK(at(f, "scope") == "cgroup");
-    CHECK(at(f, "severity") == "warning");
-    CHECK(at(at(f, "container"), "cgroup_path") == app.cgroup_path());
-    CHECK(at(at(f, "container"), "cgroup_id") == app.cgroup_id());
-    CHECK(at(at(f, "container"), "id") == app_id);
-    CHECK(at(at(f, "pod"), "uid") == uid);
-    const json init = at(f, "init");
-    CHECK(at(init, "argv") == json::array({"/bin/sh", "/startup.sh"}));
-    CHECK(at(init, "ns_pid").is_number());
-    CHECK(at(init, "ns_pid") > 1);
-    CHECK(at(init, "exit_code") == 0);
+    CHECK(field(f, "type") == "init_exit");
+    CHECK(field(f, "scope") == "cgroup");
+    CHECK(field(f, "severity") == "warning");
+    CHECK(field(field(f, "container"), "cgroup_path") == app.cgroup_path());
+    CHECK(field(field(f, "container"), "cgroup_id") == app.cgroup_id());
+    CHECK(field(field(f, "container"), "id") == app_id);
+    CHECK(field(field(f, "pod"), "uid") == uid);
+    const json init = field(f, "init");
+    CHECK(field(init, "argv") == json::array({"/bin/sh", "/startup.sh"}));
+    CHECK(field(init, "ns_pid").is_number());
+    CHECK(field(init, "ns_pid") > 1);
+    CHECK(field(init, "exit_code") == 0);
     const json child = only_live(f);
-    CHECK(at(child, "argv") == json::array({"sleep", "3600"}));
-    CHECK(at(child, "how") == "background");
+    CHECK(field(child, "argv") == json::array({"sleep", "3600"}));
+    CHECK(field(child, "how") == "background");
 }

@@ -17,25 +17,13 @@ using nlohmann::json;
 
 namespace {
 
-// A field of a finding, or a "<missing KEY>" string: one missing field fails its own CHECK.
-json at(const json& j, const std::string& key) {
-    if (!j.is_object() || !j.contains(key)) return json("<missing " + key + ">");
-    return j.at(key);
-}
-
-std::string dump_all(const std::vector<json>& lines) {
-    std::string out = std::to_string(lines.size()) + " line(s):";
-    for (const auto& l : lines) out += "\n" + l.dump();
-    return out;
-}
-
 // The worker_exit findings of the container whose worker ran `argv`.
 std::vector<json> worker_exits(const std::vector<json>& lines, const std::string& cgroup, const json& argv) {
     std::vector<json> out;
     for (const auto& l : lines) {
-        const json c = at(l, "container");
-        if (l.value("type", "") == "worker_exit" && at(c, "cgroup_path") == cgroup &&
-            at(at(l, "worker"), "argv") == argv)
+        const json c = field(l, "container");
+        if (l.value("type", "") == "worker_exit" && field(c, "cgroup_path") == cgroup &&
+            field(field(l, "worker"), "argv") == argv)
             out.push_back(l);
     }
     return out;
@@ -88,17 +76,17 @@ TEST_CASE("killed_by: a worker SIGKILLed by a process of the node names it, cont
     CHECK(watch.wait_for_worker(c.cgroup_path(), kWorkerArgv, 12));
     const auto lines = watch.stop();
     const auto findings = worker_exits(lines, c.cgroup_path(), kWorkerArgv);
-    INFO(dump_all(findings));
+    INFO(dump_lines(findings));
     REQUIRE(findings.size() == 1);
-    const json k = at(findings[0], "killed_by");
-    CHECK(at(k, "kind") == "process");
-    CHECK(at(k, "signal") == 9);
-    CHECK(at(k, "comm") == "kill");
-    CHECK(at(k, "argv") == json::array({kill_path, "-KILL", std::to_string(worker)}));
-    CHECK(at(k, "container").is_null());
-    CHECK(at(k, "memory_max").is_null());
-    const std::string diagnosis = at(findings[0], "diagnosis").get<std::string>();
-    CHECK(diagnosis.find("SIGKILL from kill (pid " + at(k, "pid").dump() + ", on the node)") !=
+    const json k = field(findings[0], "killed_by");
+    CHECK(field(k, "kind") == "process");
+    CHECK(field(k, "signal") == 9);
+    CHECK(field(k, "comm") == "kill");
+    CHECK(field(k, "argv") == json::array({kill_path, "-KILL", std::to_string(worker)}));
+    CHECK(field(k, "container").is_null());
+    CHECK(field(k, "memory_max").is_null());
+    const std::string diagnosis = field(findings[0], "diagnosis").get<std::string>();
+    CHECK(diagnosis.find("SIGKILL from kill (pid " + field(k, "pid").dump() + ", on the node)") !=
           std::string::npos);
 }
 
@@ -113,18 +101,18 @@ TEST_CASE("killed_by: a worker SIGKILLed by `kill` inside the container names it
     CHECK(watch.wait_for_worker(c.cgroup_path(), kWorkerArgv, 15));
     const auto lines = watch.stop();
     const auto findings = worker_exits(lines, c.cgroup_path(), kWorkerArgv);
-    INFO(dump_all(findings));
+    INFO(dump_lines(findings));
     REQUIRE(findings.size() == 1);
-    const json k = at(findings[0], "killed_by");
-    CHECK(at(k, "kind") == "process");
-    CHECK(at(k, "signal") == 9);
-    CHECK(at(k, "comm") == "kill");
-    REQUIRE(at(k, "argv").is_array());
-    CHECK(at(k, "argv").at(0) == "/bin/kill");
-    const json sender_container = at(k, "container");
-    CHECK(at(sender_container, "cgroup_path") == c.cgroup_path());
-    CHECK(at(sender_container, "same") == true);
-    const std::string diagnosis = at(findings[0], "diagnosis").get<std::string>();
+    const json k = field(findings[0], "killed_by");
+    CHECK(field(k, "kind") == "process");
+    CHECK(field(k, "signal") == 9);
+    CHECK(field(k, "comm") == "kill");
+    REQUIRE(field(k, "argv").is_array());
+    CHECK(field(k, "argv").at(0) == "/bin/kill");
+    const json sender_container = field(k, "container");
+    CHECK(field(sender_container, "cgroup_path") == c.cgroup_path());
+    CHECK(field(sender_container, "same") == true);
+    const std::string diagnosis = field(findings[0], "diagnosis").get<std::string>();
     CHECK(diagnosis.find("SIGKILL from `/bin/kill -9 ") != std::string::npos);
     CHECK(diagnosis.find("inside the container") != std::string::npos);
 }
@@ -149,18 +137,18 @@ TEST_CASE("killed_by: a worker the OOM killer ends in a 32 MiB container while i
     CHECK(c.status() == "running");  // init lives on
     const auto lines = watch.stop();
     const auto findings = worker_exits(lines, c.cgroup_path(), hog_argv);
-    INFO(dump_all(findings));
+    INFO(dump_lines(findings));
     REQUIRE(findings.size() == 1);
     const json& f = findings[0];
-    CHECK(at(at(f, "worker"), "signal") == 9);
-    CHECK(at(f, "severity") == "error");
-    const json k = at(f, "killed_by");
-    CHECK(at(k, "kind") == "oom");
-    CHECK(at(k, "signal") == 9);
-    CHECK(at(k, "pid").is_null());
-    CHECK(at(k, "container").is_null());
-    CHECK(at(k, "memory_max") == kLimit);
-    const std::string diagnosis = at(f, "diagnosis").get<std::string>();
+    CHECK(field(field(f, "worker"), "signal") == 9);
+    CHECK(field(f, "severity") == "error");
+    const json k = field(f, "killed_by");
+    CHECK(field(k, "kind") == "oom");
+    CHECK(field(k, "signal") == 9);
+    CHECK(field(k, "pid").is_null());
+    CHECK(field(k, "container").is_null());
+    CHECK(field(k, "memory_max") == kLimit);
+    const std::string diagnosis = field(f, "diagnosis").get<std::string>();
     CHECK(diagnosis.find("was ended by the OOM killer (the container's memory.max is 32 MiB)") !=
           std::string::npos);
 }
@@ -177,16 +165,16 @@ TEST_CASE("killed_by: init ended by `runc kill KILL` while its server ran names 
     CHECK(watch.wait_for("init_exit", c.cgroup_path(), 1, 10));
     const auto lines = watch.stop();
     const auto findings = lines_of_type(lines, "init_exit", c.cgroup_path());
-    INFO(dump_all(findings));
+    INFO(dump_lines(findings));
     REQUIRE(findings.size() == 1);
-    CHECK(at(findings[0], "severity") == "info");
-    const json k = at(findings[0], "killed_by");
-    CHECK(at(k, "kind") == "process");
-    CHECK(at(k, "signal") == 9);
-    CHECK(at(k, "comm") == "runc");
-    CHECK(at(k, "container").is_null());
-    const std::string diagnosis = at(findings[0], "diagnosis").get<std::string>();
-    CHECK(diagnosis.find("Init got SIGKILL from runc (pid " + at(k, "pid").dump() + ", on the node).") !=
+    CHECK(field(findings[0], "severity") == "info");
+    const json k = field(findings[0], "killed_by");
+    CHECK(field(k, "kind") == "process");
+    CHECK(field(k, "signal") == 9);
+    CHECK(field(k, "comm") == "runc");
+    CHECK(field(k, "container").is_null());
+    const std::string diagnosis = field(findings[0], "diagnosis").get<std::string>();
+    CHECK(diagnosis.find("Init got SIGKILL from runc (pid " + field(k, "pid").dump() + ", on the node).") !=
           std::string::npos);
     CHECK(lines_of_type(lines, "stop_ignored", c.cgroup_path()).empty());  // no stop signal was ignored
 }
@@ -219,25 +207,25 @@ TEST_CASE("stop_ignored: runc kill TERM, a grace, then KILL: a shell init withou
     CHECK(watch.wait_for("stop_ignored", c.cgroup_path(), 1, 10));
     const auto lines = watch.stop();
     const auto findings = lines_of_type(lines, "stop_ignored", c.cgroup_path());
-    INFO(dump_all(findings) << "\nthe stop took " << took_ms << " ms");
+    INFO(dump_lines(findings) << "\nthe stop took " << took_ms << " ms");
     REQUIRE(findings.size() == 1);
     const json& f = findings[0];
-    CHECK(at(f, "severity") == "info");
-    CHECK(at(at(f, "init"), "signal") == 9);
-    CHECK(at(at(f, "init"), "argv") == json::array({"/bin/sh", "/startup.sh"}));
-    const json stop = at(f, "stop");
-    CHECK(at(stop, "kind") == "process");
-    CHECK(at(stop, "signal") == 15);
-    CHECK(at(stop, "comm") == "runc");
+    CHECK(field(f, "severity") == "info");
+    CHECK(field(field(f, "init"), "signal") == 9);
+    CHECK(field(field(f, "init"), "argv") == json::array({"/bin/sh", "/startup.sh"}));
+    const json stop = field(f, "stop");
+    CHECK(field(stop, "kind") == "process");
+    CHECK(field(stop, "signal") == 15);
+    CHECK(field(stop, "comm") == "runc");
     // The grace waited: from the TERM to the KILL, within what the two kills took here.
-    CHECK(at(stop, "waited_ms").get<int64_t>() >= kGraceMs - 50);
-    CHECK(at(stop, "waited_ms").get<int64_t>() <= took_ms + 1000);
-    const json k = at(f, "killed_by");
-    CHECK(at(k, "signal") == 9);
-    CHECK(at(k, "comm") == "runc");
-    const std::string diagnosis = at(f, "diagnosis").get<std::string>();
+    CHECK(field(stop, "waited_ms").get<int64_t>() >= kGraceMs - 50);
+    CHECK(field(stop, "waited_ms").get<int64_t>() <= took_ms + 1000);
+    const json k = field(f, "killed_by");
+    CHECK(field(k, "signal") == 9);
+    CHECK(field(k, "comm") == "runc");
+    const std::string diagnosis = field(f, "diagnosis").get<std::string>();
     CHECK(diagnosis.find("init `/bin/sh /startup.sh` ignored SIGTERM from runc (pid " +
-                         at(stop, "pid").dump() + ", on the node)") == 0);
+                         field(stop, "pid").dump() + ", on the node)") == 0);
 }
 
 TEST_CASE("stop_ignored: a shell init with a SIGTERM trap ends on the TERM: no finding",
@@ -253,7 +241,7 @@ TEST_CASE("stop_ignored: a shell init with a SIGTERM trap ends on the TERM: no f
     // init_exit of the sleep it left), everything about the stop is.
     watch.wait_for("init_exit", c.cgroup_path(), 1, 10);
     const auto lines = watch.stop();
-    INFO(dump_all(lines));
+    INFO(dump_lines(lines));
     CHECK(lines_of_type(lines, "stop_ignored", c.cgroup_path()).empty());
 }
 
@@ -267,7 +255,7 @@ bool kernel_names_senders() {
     return r.out.find("no signal_generate program") == std::string::npos;
 }
 
-// The host pid of `parent`'s only child, once it runs `argv` (0: not in time).
+// The host pid of a child of `parent` that runs `argv` (0: none in time).
 pid_t child_running(pid_t parent, const std::vector<std::string>& argv, double timeout_s) {
     const auto until = deadline_in(timeout_s);
     do {
@@ -284,7 +272,7 @@ pid_t child_running(pid_t parent, const std::vector<std::string>& argv, double t
 std::vector<json> of_init(const std::vector<json>& lines, const std::string& type, pid_t pid) {
     std::vector<json> out;
     for (const auto& l : lines)
-        if (l.value("type", "") == type && at(at(l, "init"), "pid") == pid) out.push_back(l);
+        if (l.value("type", "") == type && field(field(l, "init"), "pid") == pid) out.push_back(l);
     return out;
 }
 
@@ -302,7 +290,8 @@ TEST_CASE("who ended it without a runtime: TERM ignored by an unshare init, then
     Background unshare(args, temp_path("unshare-out"), find_program("unshare"));
     const pid_t init = child_running(unshare.pid(), init_argv, patience(10));
     REQUIRE(init > 0);
-    sleep_ms(300);  // its `sleep 3600` started
+    // Its `sleep 3600` must run when init ends, or there is no init_exit: waited for, not slept.
+    REQUIRE(child_running(init, {"sleep", "3600"}, patience(10)) > 0);
     REQUIRE(kill(init, SIGTERM) == 0);
     sleep_ms(1000);
     REQUIRE(kill(init, SIGKILL) == 0);
@@ -315,22 +304,22 @@ TEST_CASE("who ended it without a runtime: TERM ignored by an unshare init, then
     const auto lines = watch.stop();
     const auto exits = of_init(lines, "init_exit", init);
     const auto stops = of_init(lines, "stop_ignored", init);
-    INFO("signal program loaded: " << named << "\n" << dump_all(exits) << "\n" << dump_all(stops));
+    INFO("signal program loaded: " << named << "\n" << dump_lines(exits) << "\n" << dump_lines(stops));
     REQUIRE(exits.size() == 1);
     if (!named) {  // before 5.11: degraded, as `initwatch check` says
-        CHECK(at(exits[0], "killed_by").is_null());
+        CHECK(field(exits[0], "killed_by").is_null());
         CHECK(stops.empty());
         return;
     }
-    const json k = at(exits[0], "killed_by");
-    CHECK(at(k, "kind") == "process");
-    CHECK(at(k, "signal") == 9);
-    CHECK(at(k, "pid") == getpid());
-    CHECK(at(k, "container").is_null());
+    const json k = field(exits[0], "killed_by");
+    CHECK(field(k, "kind") == "process");
+    CHECK(field(k, "signal") == 9);
+    CHECK(field(k, "pid") == getpid());
+    CHECK(field(k, "container").is_null());
     REQUIRE(stops.size() == 1);
-    const json stop = at(stops[0], "stop");
-    CHECK(at(stop, "signal") == 15);
-    CHECK(at(stop, "pid") == getpid());
-    CHECK(at(stop, "waited_ms").get<int64_t>() >= 900);
-    CHECK(at(at(stops[0], "killed_by"), "signal") == 9);
+    const json stop = field(stops[0], "stop");
+    CHECK(field(stop, "signal") == 15);
+    CHECK(field(stop, "pid") == getpid());
+    CHECK(field(stop, "waited_ms").get<int64_t>() >= 900);
+    CHECK(field(field(stops[0], "killed_by"), "signal") == 9);
 }

@@ -45,19 +45,6 @@ std::string story_script(const std::string& name) {
     return text;
 }
 
-// A field of a finding, or a "<missing KEY>" string: one missing field fails its own CHECK
-// instead of throwing past the others.
-json at(const json& j, const std::string& key) {
-    if (!j.is_object() || !j.contains(key)) return json("<missing " + key + ">");
-    return j.at(key);
-}
-
-std::string dump_all(const std::vector<json>& lines) {
-    std::string out = std::to_string(lines.size()) + " line(s):";
-    for (const auto& l : lines) out += "\n" + l.dump();
-    return out;
-}
-
 // A temp dir of kTempPrefix (the leftover sweep removes it if this process dies), removed at
 // the end of the test.
 struct TempDir {
@@ -95,9 +82,9 @@ void add_nohup(const RuncContainer& c) {
 
 // The process a finding lists under "live", "entrypoint", "worker", "started_by".
 void check_exited_0(const json& p) {
-    CHECK(at(p, "exit_code") == 0);
-    CHECK(at(p, "signal").is_null());
-    CHECK(at(p, "core_dumped") == false);
+    CHECK(field(p, "exit_code") == 0);
+    CHECK(field(p, "signal").is_null());
+    CHECK(field(p, "core_dumped") == false);
 }
 
 // An init program (tini, dumb-init) in front of story script 2: its init_exit finding names
@@ -106,21 +93,21 @@ void check_exited_0(const json& p) {
 void check_init_program_finding(const json& f, const std::string& init_comm,
                                 const std::vector<std::string>& script_argv) {
     INFO("finding: " << f.dump());
-    CHECK(at(f, "type") == "init_exit");
-    CHECK(at(f, "severity") == "warning");  // judged from the entrypoint: exit 0 leaving the server
-    CHECK(at(f, "scope") == "pidns");
-    const json init = at(f, "init");
-    CHECK(at(init, "comm") == init_comm);
-    CHECK(at(init, "ns_pid") == 1);
+    CHECK(field(f, "type") == "init_exit");
+    CHECK(field(f, "severity") == "warning");  // judged from the entrypoint: exit 0 leaving the server
+    CHECK(field(f, "scope") == "pidns");
+    const json init = field(f, "init");
+    CHECK(field(init, "comm") == init_comm);
+    CHECK(field(init, "ns_pid") == 1);
     check_exited_0(init);
 
-    const json ep = at(f, "entrypoint");
+    const json ep = field(f, "entrypoint");
     REQUIRE(ep.is_object());
-    CHECK(at(ep, "argv") == json(script_argv));
-    CHECK(at(ep, "comm") == "sh");
-    CHECK(at(ep, "ns_pid") > 1);  // the init program's only child (runc's own setup takes a few ns pids)
+    CHECK(field(ep, "argv") == json(script_argv));
+    CHECK(field(ep, "comm") == "sh");
+    CHECK(field(ep, "ns_pid") > 1);  // the init program's only child (runc's own setup takes a few ns pids)
     check_exited_0(ep);
-    const json ran = at(ep, "ran_ms"), before = at(ep, "before_init_ms");
+    const json ran = field(ep, "ran_ms"), before = field(ep, "before_init_ms");
     REQUIRE(ran.is_number());
     CHECK(ran.get<int64_t>() >= 500);  // the script's two sleeps of 0.3 s
     REQUIRE(before.is_number());
@@ -129,37 +116,38 @@ void check_init_program_finding(const json& f, const std::string& init_comm,
 
     std::string script_cmd;
     for (const auto& a : script_argv) script_cmd += (script_cmd.empty() ? "" : " ") + a;
-    const std::string diagnosis = at(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
+    const std::string diagnosis =
+        field(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
     CHECK(diagnosis.rfind("init " + init_comm + " ", 0) == 0);
     CHECK(diagnosis.find("exited because its child `" + script_cmd + "` exited 0") != std::string::npos);
 
-    CHECK(at(f, "live_count") == 1);
-    const json live = at(f, "live");
+    CHECK(field(f, "live_count") == 1);
+    const json live = field(f, "live");
     REQUIRE(live.is_array());
     REQUIRE(live.size() == 1);
     const json& server = live[0];
     // The server, or, on a slow machine (an emulated kernel under load), the server still
     // inside its wrappers when the script ended: nohup (Debian's, or the busybox rootfs's #!
     // script) had not exec'd sleep yet, and had not ignored SIGHUP yet either.
-    const json argv = at(server, "argv");
+    const json argv = field(server, "argv");
     const std::vector<json> wrapped{json::array({"nohup", "sleep", "3600"}),
                                     json::array({"setsid", "nohup", "sleep", "3600"}),
                                     json::array({"/bin/sh", "/bin/nohup", "sleep", "3600"})};
     if (argv == json::array({"sleep", "3600"})) {
-        CHECK(at(server, "sighup_ignored") == true);
+        CHECK(field(server, "sighup_ignored") == true);
     } else {
         CHECK(std::find(wrapped.begin(), wrapped.end(), argv) != wrapped.end());
         WARN("the server was still in its wrappers at init's exit: " << argv.dump());
     }
-    CHECK(at(server, "how") == "reparented");  // its parent, the script, exited first
-    CHECK(at(server, "ppid") == at(init, "pid"));
-    const json by = at(server, "started_by");
+    CHECK(field(server, "how") == "reparented");  // its parent, the script, exited first
+    CHECK(field(server, "ppid") == field(init, "pid"));
+    const json by = field(server, "started_by");
     REQUIRE(by.is_object());
-    CHECK(at(by, "pid") == at(ep, "pid"));
-    CHECK(at(by, "argv") == json(script_argv));
-    CHECK(at(by, "running") == false);
+    CHECK(field(by, "pid") == field(ep, "pid"));
+    CHECK(field(by, "argv") == json(script_argv));
+    CHECK(field(by, "running") == false);
     check_exited_0(by);
-    CHECK(at(by, "exited_before_init_ms").is_number());
+    CHECK(field(by, "exited_before_init_ms").is_number());
     CHECK_FALSE(server.contains("started_by_dropped"));
 }
 
@@ -191,9 +179,10 @@ TEST_CASE(
     CHECK(watch.wait_for("init_exit", c.cgroup_path(), 1, 15));
     const auto lines = watch.stop();
     const auto findings = lines_of_type(lines, "init_exit", c.cgroup_path());
-    INFO(dump_all(findings));
+    INFO(dump_lines(findings));
     REQUIRE(findings.size() == 1);
-    CHECK(at(at(findings[0], "init"), "argv") == json::array({"/sbin/tini", "--", "sh", "/startup.sh"}));
+    CHECK(field(field(findings[0], "init"), "argv") ==
+          json::array({"/sbin/tini", "--", "sh", "/startup.sh"}));
     check_init_program_finding(findings[0], "tini", {"sh", "/startup.sh"});
     CHECK(lines_of_type(lines, "worker_exit", c.cgroup_path()).empty());
 }
@@ -222,11 +211,11 @@ TEST_CASE(
     // --timeout only bounds a run that would otherwise hang: the script ends on its own.
     const Result r = run_initwatch(
         "run", {"--timeout", std::to_string(patience(15)), "--", "dumb-init", "sh", script}, 40);
-    INFO("stderr: " << r.err << "\n" << dump_all(r.lines));
+    INFO("stderr: " << r.err << "\n" << dump_lines(r.lines));
     CHECK(r.status == 3);
     const auto findings = r.of_type("init_exit");
     REQUIRE(findings.size() == 1);
-    CHECK(at(at(findings[0], "init"), "argv") == json::array({"dumb-init", "sh", script}));
+    CHECK(field(field(findings[0], "init"), "argv") == json::array({"dumb-init", "sh", script}));
     check_init_program_finding(findings[0], "dumb-init", {"sh", script});
     CHECK(r.of_type("worker_exit").empty());
 }
@@ -258,31 +247,31 @@ TEST_CASE(
     CHECK(c.status() == "running");   // init lives on: this is no init_exit
     const auto lines = watch.stop();  // drains: a second finding for the same exit would be in it
     const auto findings = lines_of_type(lines, "worker_exit", c.cgroup_path());
-    INFO(dump_all(findings));
+    INFO(dump_lines(findings));
     REQUIRE(findings.size() == 1);
     const json& f = findings[0];
-    CHECK(at(f, "severity") == "error");
-    CHECK(at(f, "scope") == "pidns");
-    CHECK(at(f, "restarted") == false);
-    CHECK(at(f, "pidns").is_number());
-    CHECK(at(f, "repeat").is_object());
-    CHECK(at(f, "diagnosis").is_string());
-    const json init = at(f, "init");
-    CHECK(at(init, "comm") == "sleep");
-    CHECK(at(init, "argv") == json::array({"/bin/sleep", "infinity"}));
-    CHECK(at(init, "ns_pid") == 1);
-    CHECK(at(init, "age_ms").is_number());
-    const json worker = at(f, "worker");
-    CHECK(at(worker, "signal") == 11);
-    CHECK(at(worker, "exit_code").is_null());
-    CHECK(at(worker, "comm") == "sh");
-    CHECK(at(worker, "argv") == json::array({"/bin/sh", "-c", worker_cmd}));
-    CHECK(at(worker, "how") == "background");
-    const json age = at(worker, "age_ms");
+    CHECK(field(f, "severity") == "error");
+    CHECK(field(f, "scope") == "pidns");
+    CHECK(field(f, "restarted") == false);
+    CHECK(field(f, "pidns").is_number());
+    CHECK(field(f, "repeat").is_object());
+    CHECK(field(f, "diagnosis").is_string());
+    const json init = field(f, "init");
+    CHECK(field(init, "comm") == "sleep");
+    CHECK(field(init, "argv") == json::array({"/bin/sleep", "infinity"}));
+    CHECK(field(init, "ns_pid") == 1);
+    CHECK(field(init, "age_ms").is_number());
+    const json worker = field(f, "worker");
+    CHECK(field(worker, "signal") == 11);
+    CHECK(field(worker, "exit_code").is_null());
+    CHECK(field(worker, "comm") == "sh");
+    CHECK(field(worker, "argv") == json::array({"/bin/sh", "-c", worker_cmd}));
+    CHECK(field(worker, "how") == "background");
+    const json age = field(worker, "age_ms");
     REQUIRE(age.is_number());
     CHECK(age.get<int64_t>() >= 1900);
-    CHECK(at(f, "live_count") == 0);
-    CHECK(at(f, "live") == json::array());
+    CHECK(field(f, "live_count") == 0);
+    CHECK(field(f, "live") == json::array());
     CHECK(lines_of_type(lines, "init_exit", c.cgroup_path()).empty());
 }
 
@@ -344,7 +333,7 @@ TEST_CASE("story: processes entered with runc exec that exit 1 are no workers, e
     CHECK(c.status() == "running");
     const auto lines = watch.stop();  // drains, and hands over what waits for a restart window
     const auto findings = lines_of_type(lines, "worker_exit", c.cgroup_path());
-    INFO(dump_all(findings));
+    INFO(dump_lines(findings));
     CHECK(findings.empty());
     CHECK(lines_of_type(lines, "init_exit", c.cgroup_path()).empty());
 }
@@ -390,7 +379,7 @@ TEST_CASE(
     const auto done = [&](const Background& run) {
         size_t failures = 0;
         for (const auto& f : run.lines_so_far())
-            failures += f.value("type", "") == "worker_exit" && at(at(f, "worker"), "exit_code") == 1;
+            failures += f.value("type", "") == "worker_exit" && field(field(f, "worker"), "exit_code") == 1;
         return read_file(counter) == "3\n" && failures == 2;
     };
     const RunUntil run =
@@ -398,15 +387,15 @@ TEST_CASE(
     const Result& r = run.result;
     INFO("stderr: " << r.err << "\nsupervisord.log:\n"
                     << read_file(dir.path + "/supervisord.log") << "\n"
-                    << dump_all(r.lines));
+                    << dump_lines(r.lines));
     CHECK(run.done);
     CHECK(read_file(counter) == "3\n");  // two failures, then the one that ran until the stop
     CHECK(r.status == 128 + SIGTERM);    // info findings do not fail run (a finding would make it 3)
     CHECK(r.of_type("init_exit").empty());
     std::vector<json> failures;
     for (const auto& f : r.of_type("worker_exit")) {
-        CHECK(at(f, "severity") == "info");
-        if (at(at(f, "worker"), "exit_code") == 1)
+        CHECK(field(f, "severity") == "info");
+        if (field(field(f, "worker"), "exit_code") == 1)
             failures.push_back(f);
         else
             WARN("another worker_exit (the stop?): " << f.dump());
@@ -414,14 +403,14 @@ TEST_CASE(
     REQUIRE(failures.size() == 2);
     for (const auto& f : failures) {
         INFO("finding: " << f.dump());
-        CHECK(at(f, "restarted") == true);
-        CHECK(at(at(f, "init"), "comm") == "supervisord");
-        CHECK(at(at(f, "init"), "ns_pid") == 1);
-        const json worker = at(f, "worker");
-        CHECK(at(worker, "comm") == "sh");
-        CHECK(at(worker, "signal").is_null());
-        CHECK(at(worker, "how") == "background");
-        const json age = at(worker, "age_ms");
+        CHECK(field(f, "restarted") == true);
+        CHECK(field(field(f, "init"), "comm") == "supervisord");
+        CHECK(field(field(f, "init"), "ns_pid") == 1);
+        const json worker = field(f, "worker");
+        CHECK(field(worker, "comm") == "sh");
+        CHECK(field(worker, "signal").is_null());
+        CHECK(field(worker, "how") == "background");
+        const json age = field(worker, "age_ms");
         REQUIRE(age.is_number());
         CHECK(age.get<int64_t>() >= 1400);
     }
@@ -441,7 +430,7 @@ TEST_CASE("story: supervisord with a healthy program: no finding, run does not f
     const RunUntil run =
         run_until({"--worker-min-age", "1", "--", "supervisord", "-n", "-c", conf}, done, 120);
     const Result& r = run.result;
-    INFO("stderr: " << r.err << "\nsupervisord.log:\n" << read_file(log) << "\n" << dump_all(r.lines));
+    INFO("stderr: " << r.err << "\nsupervisord.log:\n" << read_file(log) << "\n" << dump_lines(r.lines));
     CHECK(run.done);
     CHECK(r.status == 128 + SIGTERM);
     CHECK(r.of_type("init_exit").empty());
@@ -503,7 +492,7 @@ TEST_CASE("story: the postgres entrypoint flow (temporary server, then exec post
     };
     const RunUntil run = run_until({"--worker-min-age", "0", "--", "sh", script, data}, done, 180);
     const Result& r = run.result;
-    INFO("stdout: " << r.out << "\nstderr: " << r.err << "\n" << dump_all(r.lines));
+    INFO("stdout: " << r.out << "\nstderr: " << r.err << "\n" << dump_lines(r.lines));
     CHECK(run.done);
     CHECK(r.out.find("temporary server's parent: 1\n") != std::string::npos);  // reparented to init
     CHECK(r.out.find("ready for start up") != std::string::npos);  // the flow got to exec postgres
@@ -536,7 +525,7 @@ json script_container_finding(const std::string& script, const std::vector<std::
     CHECK(watch.wait_for("init_exit", c.cgroup_path(), 1, patience(15)));
     const auto lines = watch.stop();
     const auto findings = lines_of_type(lines, "init_exit", c.cgroup_path());
-    INFO(dump_all(lines));
+    INFO(dump_lines(lines));
     REQUIRE(findings.size() == 1);
     return findings[0];
 }
@@ -549,12 +538,12 @@ json early_exit_finding(const std::vector<std::string>& args) {
     constexpr int kAttempts = 3;
     for (int attempt = 1;; ++attempt) {
         const json f = script_container_finding(story_script("3-dev-early-exit.sh"), args);
-        const json script = at(f, "script");
-        if (attempt == kAttempts || !script.is_object() || at(script, "read") == true) return f;
+        const json script = field(f, "script");
+        if (attempt == kAttempts || !script.is_object() || field(script, "read") == true) return f;
         INFO("finding: " << f.dump());
-        CHECK(at(script, "unread_reason") == "its process was gone before it was read");
-        CHECK(at(f.at("live")[0], "source").is_null());
-        WARN("story 3: the script's " << at(f.at("init"), "ran_ms")
+        CHECK(field(script, "unread_reason") == "its process was gone before it was read");
+        CHECK(field(f.at("live")[0], "source").is_null());
+        WARN("story 3: the script's " << field(f.at("init"), "ran_ms")
                                       << " ms were over before it was read (attempt " << attempt << " of "
                                       << kAttempts << ")");
     }
@@ -563,32 +552,33 @@ json early_exit_finding(const std::vector<std::string>& args) {
 // The story's server line: line 3 of /my-app/startup.sh, `exec sleep 3600` to write instead.
 void check_server_line(const json& f, const json& file = kAppScript, int line = 3) {
     INFO("finding: " << f.dump());
-    const json live = at(f, "live");
+    const json live = field(f, "live");
     REQUIRE(live.is_array());
     REQUIRE(live.size() == 1);
-    const json src = at(live[0], "source");
+    const json src = field(live[0], "source");
     REQUIRE(src.is_object());
-    CHECK(at(src, "file") == file);
-    CHECK(at(src, "line") == line);
-    CHECK(at(src, "text") == "nohup sleep 3600 >/dev/null 2>&1 &");
-    CHECK(at(src, "exec") == "exec sleep 3600");
-    const json script = at(f, "script");
+    CHECK(field(src, "file") == file);
+    CHECK(field(src, "line") == line);
+    CHECK(field(src, "text") == "nohup sleep 3600 >/dev/null 2>&1 &");
+    CHECK(field(src, "exec") == "exec sleep 3600");
+    const json script = field(f, "script");
     REQUIRE(script.is_object());
-    CHECK(at(script, "read") == true);
+    CHECK(field(script, "read") == true);
     // `>/dev/null 2>&1`: where the server's output went, seen at its exec (a fork that never
     // exec'd has none). The container's log is runc's log file here, where init's went.
-    if (at(live[0], "execed") == true && at(live[0], "argv") == json::array({"sleep", "3600"})) {
+    if (field(live[0], "execed") == true && field(live[0], "argv") == json::array({"sleep", "3600"})) {
         for (const char* stream : {"stdout", "stderr"}) {
-            const json st = at(live[0], stream);
+            const json st = field(live[0], stream);
             REQUIRE(st.is_object());
-            CHECK(at(st, "kind") == "null");
-            CHECK(at(st, "same_as_init") == false);
+            CHECK(field(st, "kind") == "null");
+            CHECK(field(st, "same_as_init") == false);
         }
-        const std::string d = at(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
+        const std::string d = field(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
         CHECK(d.find("Its stdout and stderr went to /dev/null, not to the container's log") !=
               std::string::npos);
     }
-    const std::string diagnosis = at(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
+    const std::string diagnosis =
+        field(f, "diagnosis").is_string() ? f.at("diagnosis").get<std::string>() : "";
     const std::string where = file.is_string() ? file.get<std::string>() : std::string("the `sh -c` script");
     CHECK(diagnosis.find("Line " + std::to_string(line) + " of " + where +
                          " (`nohup sleep 3600 >/dev/null 2>&1 &`) started it in the background") !=
@@ -629,7 +619,7 @@ TEST_CASE("source: tini in front: the lines are the entrypoint's script's", "[co
             fs::copy_file(find_program("tini-static"), c.bundle() + "/rootfs/sbin/tini");
             REQUIRE(chmod((c.bundle() + "/rootfs/sbin/tini").c_str(), 0755) == 0);
         });
-    REQUIRE(at(f, "entrypoint").is_object());
+    REQUIRE(field(f, "entrypoint").is_object());
     check_server_line(f);
 }
 
@@ -665,13 +655,13 @@ TEST_CASE("source: a FIFO as the script is refused without being opened; a 1 MiB
                 "", find_program("timeout"));
         });
         INFO("finding: " << f.dump());
-        const json script = at(f, "script");
+        const json script = field(f, "script");
         REQUIRE(script.is_object());
-        CHECK(at(script, "read") == false);
-        CHECK(at(script, "unread_reason") == "not a regular file");
-        REQUIRE(at(f, "live").is_array());
+        CHECK(field(script, "read") == false);
+        CHECK(field(script, "unread_reason") == "not a regular file");
+        REQUIRE(field(f, "live").is_array());
         REQUIRE(f.at("live").size() == 1);
-        CHECK(at(f.at("live")[0], "source").is_null());
+        CHECK(field(f.at("live")[0], "source").is_null());
     }
     SECTION("1 MiB: its first 64 KiB hold the line") {
         std::string big = story_script("2-server-backgrounded.sh");
