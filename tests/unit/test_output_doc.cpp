@@ -170,7 +170,7 @@ std::set<std::string> emitted_paths() {
     task.key = {300, 1};
     task.parent = {299, 1};
     task.comm = "sh";
-    model::ExecEvent exec{7, task, 301, "/bin/sh", {"sh", "-c", "true"}, true};
+    model::ExecEvent exec{7, task, 301, "/bin/sh", {"sh", "-c", "true"}, true, {}};
     model::ExitEvent exit{8, task, 256, true, 1};
     model::SnapshotEvent snapshot{9, task, {"sh"}, false, false};
     model::ProcessSummary known;

@@ -155,7 +155,7 @@ TEST_CASE("the argument after a flag is masked with --redact-next-after") {
 
 TEST_CASE("redaction reaches exec events, their filename and every comm") {
     Redactor r({R"(secret)"});
-    initwatch::model::Event exec_event = ExecEvent{1, {}, 0, "/bin/secret", {"secret", "x"}, false};
+    initwatch::model::Event exec_event = ExecEvent{1, {}, 0, "/bin/secret", {"secret", "x"}, false, {}};
     std::get<ExecEvent>(exec_event).task.comm = "secretd";
     r.apply(exec_event);
     const auto& exec = std::get<ExecEvent>(exec_event);
