@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "harness.h"
@@ -45,15 +46,22 @@ RuncOptions container_options(const std::string& script) {
         id, kubepods_cgroupfs_path("besteffort", random_pod_uid(), id), script, {"/startup.sh"}, ""};
 }
 
-// The host pid of the process in the container's cgroup whose argv is `argv` (0: none in time).
-pid_t pid_in(const RuncContainer& c, const std::vector<std::string>& argv, double timeout_s) {
+// The first pid listed in the file at `path` (pids separated by newlines or spaces) whose argv
+// is `argv`, polled until `timeout_s` (0: none in time).
+pid_t listed_pid(const std::string& path, const std::vector<std::string>& argv, double timeout_s) {
     const auto until = deadline_in(timeout_s);
     do {
-        for (const auto& line : split_lines(read_file(cgroup2_mount() + c.cgroup_path() + "/cgroup.procs")))
-            if (read_cmdline(std::stoi(line)) == argv) return std::stoi(line);
+        std::istringstream pids(read_file(path));
+        for (pid_t pid; pids >> pid;)
+            if (read_cmdline(pid) == argv) return pid;
         sleep_ms(10);
     } while (std::chrono::steady_clock::now() < until);
     return 0;
+}
+
+// The host pid of the process in the container's cgroup whose argv is `argv` (0: none in time).
+pid_t pid_in(const RuncContainer& c, const std::vector<std::string>& argv, double timeout_s) {
+    return listed_pid(cgroup2_mount() + c.cgroup_path() + "/cgroup.procs", argv, timeout_s);
 }
 
 // A sender (killed_by or stop) that is a process, of `signal`, named `comm`.
@@ -261,15 +269,8 @@ bool kernel_names_senders() {
 
 // The host pid of a child of `parent` that runs `argv` (0: none in time).
 pid_t child_running(pid_t parent, const std::vector<std::string>& argv, double timeout_s) {
-    const auto until = deadline_in(timeout_s);
-    do {
-        const std::string path =
-            "/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children";
-        for (const auto& word : split_lines(shell_output("cat " + path + " 2>/dev/null | tr ' ' '\\n'", 5)))
-            if (!word.empty() && read_cmdline(std::stoi(word)) == argv) return std::stoi(word);
-        sleep_ms(10);
-    } while (std::chrono::steady_clock::now() < until);
-    return 0;
+    const std::string task = std::to_string(parent);
+    return listed_pid("/proc/" + task + "/task/" + task + "/children", argv, timeout_s);
 }
 
 // The lines of `type` whose init is host pid `pid`.
