@@ -325,6 +325,7 @@ int snapshot_tasks(struct bpf_iter__task *ctx)
 	 (1u << 31))
 #define IW_TRACE_SIGNAL_DELIVERED 0
 #define IW_TRACE_SIGNAL_IGNORED 1
+#define IW_SIGNAL_UNKILLABLE 0x40 /* signal_struct flags: a pid namespace's init (5.10-6.12 alike) */
 #define IW_SI_KERNEL 0x80
 
 /*
@@ -369,7 +370,11 @@ static __always_inline bool namespace_init(struct task_struct *t)
  *          int result)
  * Fatal signals the kernel queued (result TRACE_SIGNAL_DELIVERED), and one it dropped: a
  * namespace init's fatal-by-default signal without a handler (TRACE_SIGNAL_IGNORED), which
- * ends nothing — the stop a runtime then ends with SIGKILL after its grace period.
+ * ends nothing — the stop a runtime then ends with SIGKILL after its grace period. The same
+ * signal is queued, not dropped, while init blocks it (a shell blocks every signal around each
+ * fork), and get_signal() discards it once unblocked: SIGNAL_UNKILLABLE with SIG_DFL ends
+ * nothing either way, so a queued one counts as ignored too. A fault the kernel forces on init
+ * clears SIGNAL_UNKILLABLE before queueing: that one stays fatal.
  */
 SEC("tp_btf/signal_generate")
 int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info, struct task_struct *task, int group,
@@ -389,8 +394,14 @@ int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info, struct task_st
 			return 0;
 		ignored = IW_SIGNAL_IGNORED;
 	} else if (result != IW_TRACE_SIGNAL_DELIVERED ||
-		   (sig != IW_SIGKILL && signal_handler(task, sig) != NULL) || !watched_target(task)) {
-		return 0; /* not queued, handled or ignored (not fatal), or not a process findings tell of */
+		   (sig != IW_SIGKILL && signal_handler(task, sig) != NULL)) {
+		return 0; /* not queued, or handled (not fatal) */
+	} else if (sig != IW_SIGKILL && (BPF_CORE_READ(task, signal, flags) & IW_SIGNAL_UNKILLABLE)) {
+		if (!namespace_init(task))
+			return 0; /* the host's init */
+		ignored = IW_SIGNAL_IGNORED; /* queued while blocked: discarded when unblocked */
+	} else if (!watched_target(task)) {
+		return 0; /* not a process findings tell of */
 	}
 
 	sender = bpf_get_current_task_btf();

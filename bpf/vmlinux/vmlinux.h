@@ -77,6 +77,7 @@ struct css_set {
 
 struct signal_struct {
 	atomic_t live;
+	unsigned int flags;
 	struct pid *pids[PIDTYPE_MAX];
 };
 
