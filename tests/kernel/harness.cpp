@@ -106,12 +106,17 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-long proc_status_kib(pid_t pid, const std::string& field) {
+std::string proc_status_field(pid_t pid, const std::string& field) {
     std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
     std::string line;
     while (std::getline(status, line))
-        if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-    return -1;
+        if (line.rfind(field + ":", 0) == 0) return line.substr(field.size() + 1);
+    return {};
+}
+
+long proc_status_kib(pid_t pid, const std::string& field) {
+    const std::string value = proc_status_field(pid, field);
+    return value.empty() ? -1 : std::stol(value);
 }
 
 void write_file(const std::string& path, const std::string& text, mode_t mode) {

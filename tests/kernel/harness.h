@@ -117,6 +117,8 @@ void write_file(const std::string& path, const std::string& text, mode_t mode = 
 std::vector<std::string> split_lines(const std::string& text);
 // Whether path exists (lstat: a dangling symlink counts).
 bool path_exists(const std::string& path);
+// The value of a field of /proc/PID/status (after "NAME:", blanks kept); empty when it is not there.
+std::string proc_status_field(pid_t pid, const std::string& field);
 // A field of /proc/PID/status in KiB (VmHWM, RssAnon, ...); -1 when it is not there.
 long proc_status_kib(pid_t pid, const std::string& field);
 // Runs a shell command and returns its stdout (within 60 s, see the bounded one below).

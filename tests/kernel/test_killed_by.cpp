@@ -287,13 +287,10 @@ std::vector<json> of_init(const std::vector<json>& lines, const std::string& typ
 
 namespace {
 
-// The signals of a task's /proc status line `name` (SigBlk, ShdPnd...) hold `sig`.
+// The signal set of a task's /proc status field `name` (SigBlk, ShdPnd...) holds `sig`.
 bool status_has_signal(pid_t pid, const std::string& name, int sig) {
-    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
-    for (std::string line; std::getline(status, line);)
-        if (line.rfind(name + ":", 0) == 0)
-            return (std::stoull(line.substr(name.size() + 1), nullptr, 16) >> (sig - 1)) & 1;
-    return false;
+    const std::string mask = proc_status_field(pid, name);
+    return !mask.empty() && (std::stoull(mask, nullptr, 16) >> (sig - 1)) & 1;
 }
 
 // SIGTERM blocked in this thread while it lives: what the thread forks inherits the mask.
